@@ -1,0 +1,89 @@
+"""The exceptions flask-halyk raises.
+
+Every error a shop can meet derives from :class:`HalykError`, so one ``except`` catches them all.
+Messages say what happened and what to do; none of them ever carries the client secret.
+"""
+
+from __future__ import annotations
+
+
+class HalykError(Exception):
+    """Base class of every flask-halyk error."""
+
+
+class ConfigurationError(HalykError):
+    """The app's ``HALYK_*`` configuration is missing, contradictory or unsafe."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+class TransportError(HalykError):
+    """ePay could not be reached, or did not answer in time (after any retries)."""
+
+
+class EpayTimeout(TransportError):
+    """ePay did not answer within the configured timeout."""
+
+
+class EpayConnectionError(TransportError):
+    """The connection to ePay failed (DNS, refused, reset, TLS)."""
+
+
+class EpayUnavailable(TransportError):
+    """ePay answered with a 5xx status, after any retries."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class AuthenticationError(HalykError):
+    """ePay refused the credentials (client id, client secret or terminal)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class ApiError(HalykError):
+    """ePay understood the request and refused it, with its own code and message.
+
+    ``code`` is the bank's code (``100`` for the operation errors, a ``resultCode`` for status);
+    ``status`` is the HTTP status when there was one.
+    """
+
+    def __init__(
+        self, message: str, code: int | None = None, status: int | None = None
+    ) -> None:
+        self.code = code
+        self.status = status
+        super().__init__(message)
+
+
+class InvalidResponse(HalykError):
+    """ePay answered something that is not what the protocol promises (garbage, HTML, fields
+    missing). ``body`` holds the start of what came back, for the logs."""
+
+    def __init__(self, message: str, body: str = "") -> None:
+        self.body = body[:500]
+        super().__init__(message)
+
+
+class InvoiceIdExhausted(HalykError):
+    """No unused invoice id is left in the configured range."""
+
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "EpayConnectionError",
+    "EpayTimeout",
+    "EpayUnavailable",
+    "HalykError",
+    "InvalidResponse",
+    "InvoiceIdExhausted",
+    "TransportError",
+]

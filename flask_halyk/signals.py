@@ -1,0 +1,41 @@
+"""Blinker signals a shop connects to. Sender: the Flask app; keyword arguments as documented.
+
+They fire after the ledger has recorded the change, once per payment and outcome, however many
+copies of a postLink arrive.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: A payment was paid (postLink success, or a status re-check found it paid).
+#: kwargs: ``payment`` (the ledger's Payment), ``postlink`` (the validated body dict, or None when
+#: the news came from the status API).
+payment_succeeded = _signals.signal("payment-succeeded")
+
+#: A payment failed. kwargs as for :data:`payment_succeeded`.
+payment_failed = _signals.signal("payment-failed")
+
+#: A postLink was refused (malformed, forged, foreign). kwargs: ``reason`` (str), ``status``
+#: (the HTTP status answered), ``body`` (the raw bytes), ``event_id`` (ledger event id).
+postlink_rejected = _signals.signal("postlink-rejected")
+
+#: A refund was recorded. kwargs: ``payment``, ``amount`` (Decimal).
+payment_refunded = _signals.signal("payment-refunded")
+
+#: A two-stage payment was charged (captured). kwargs: ``payment``, ``amount``.
+payment_charged = _signals.signal("payment-charged")
+
+#: An authorised payment was cancelled (voided). kwargs: ``payment``.
+payment_cancelled = _signals.signal("payment-cancelled")
+
+__all__ = [
+    "payment_cancelled",
+    "payment_charged",
+    "payment_failed",
+    "payment_refunded",
+    "payment_succeeded",
+    "postlink_rejected",
+]
