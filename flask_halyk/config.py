@@ -190,7 +190,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
     embedded = False
     if env == "sandbox":
         sandbox_url = config.get("HALYK_SANDBOX_URL")
-        prefix = _setting(config, "HALYK_SANDBOX_PREFIX").rstrip("/")
+        prefix = "/" + str(_setting(config, "HALYK_SANDBOX_PREFIX")).strip("/")
         if sandbox_url:
             origin = _check_url("HALYK_SANDBOX_URL", sandbox_url.rstrip("/"), env)
             presets = _sandbox_hosts(origin, origin)
@@ -218,6 +218,14 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
     if external:
         external = _check_url("HALYK_EXTERNAL_URL", external.rstrip("/"), "test")
 
+    url_prefix = "/" + str(_setting(config, "HALYK_URL_PREFIX")).strip("/")
+    sandbox_prefix = "/" + str(_setting(config, "HALYK_SANDBOX_PREFIX")).strip("/")
+    if embedded and sandbox_prefix in ("/", url_prefix):
+        raise ConfigurationError(
+            "HALYK_SANDBOX_PREFIX", "must be a path such as /halyk-sandbox, apart from "
+            "HALYK_URL_PREFIX and the site root."
+        )
+
     return HalykConfig(
         env=env,
         client_id=client_id,
@@ -228,7 +236,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         script_url=hosts["HALYK_SCRIPT_URL"],
         payform_url=hosts["HALYK_PAYFORM_URL"],
         embedded_sandbox=embedded,
-        sandbox_prefix=_setting(config, "HALYK_SANDBOX_PREFIX").rstrip("/"),
+        sandbox_prefix=sandbox_prefix,
         sandbox_two_stage=bool(_setting(config, "HALYK_SANDBOX_TWO_STAGE")),
         scope=str(_setting(config, "HALYK_SCOPE")),
         currency=str(_setting(config, "HALYK_CURRENCY")).upper(),
@@ -236,7 +244,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         timeout=_timeout(_setting(config, "HALYK_TIMEOUT")),
         retries=retries,
         postlink_secret=_postlink_secret(config),
-        url_prefix="/" + str(_setting(config, "HALYK_URL_PREFIX")).strip("/"),
+        url_prefix=url_prefix,
         external_url=external or None,
         postlink_allowed_ips=tuple(ips) if ips else None,
         verify_with_status=bool(_setting(config, "HALYK_VERIFY_WITH_STATUS")),

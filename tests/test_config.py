@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+
+from flask_halyk.config import (
+    DEFAULTS,
+    SANDBOX_INTERNAL_ORIGIN,
+    TEST_CLIENT_SECRET,
+    TEST_TERMINAL_ID,
+    resolve,
+)
+from flask_halyk.errors import ConfigurationError
+
+BASE = {"SECRET_KEY": "k"}
+PROD = {
+    **BASE,
+    "HALYK_ENV": "prod",
+    "HALYK_CLIENT_ID": "shop",
+    "HALYK_CLIENT_SECRET": "real-secret-value",
+    "HALYK_TERMINAL_ID": "11111111-2222-3333-4444-555555555555",
+}
+
+
+def test_no_credentials_means_embedded_sandbox():
+    cfg = resolve(BASE)
+    assert cfg.env == "sandbox"
+    assert cfg.embedded_sandbox
+    assert cfg.token_url == f"{SANDBOX_INTERNAL_ORIGIN}/oauth2/token"
+    assert cfg.script_url == "/halyk-sandbox/payform/payment-api.js"
+    assert cfg.terminal_id == TEST_TERMINAL_ID
+
+
+def test_credentials_without_env_are_refused():
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**BASE, "HALYK_CLIENT_ID": "shop", "HALYK_CLIENT_SECRET": "zz-secret-zz"})
+    assert err.value.key == "HALYK_ENV"
+    assert "'prod'" in str(err.value)
+    assert "zz-secret-zz" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["HALYK_CLIENT_ID", "HALYK_CLIENT_SECRET", "HALYK_TERMINAL_ID"])
+def test_prod_requires_every_credential(key):
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**PROD, key: None})
+    assert err.value.key == key
+
+
+def test_prod_refuses_the_published_test_secret():
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**PROD, "HALYK_CLIENT_SECRET": TEST_CLIENT_SECRET})
+    assert err.value.key == "HALYK_CLIENT_SECRET"
+    assert TEST_CLIENT_SECRET not in str(err.value)
+
+
+def test_prod_hosts_and_override_one_by_one():
+    cfg = resolve({**PROD, "HALYK_API_URL": "https://proxy.example.kz/epay/"})
+    assert cfg.token_url == "https://epay-oauth.homebank.kz/oauth2/token"
+    assert cfg.api_url == "https://proxy.example.kz/epay"
+    assert not cfg.embedded_sandbox
+
+
+def test_prod_refuses_plain_http_hosts():
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**PROD, "HALYK_TOKEN_URL": "http://epay-oauth.homebank.kz/oauth2/token"})
+    assert err.value.key == "HALYK_TOKEN_URL"
+
+
+def test_test_env_presets_published_merchant():
+    cfg = resolve({**BASE, "HALYK_ENV": "test"})
+    assert cfg.client_id == "test"
+    assert cfg.client_secret == TEST_CLIENT_SECRET
+    assert "epayment.kz" in cfg.token_url
+
+
+def test_external_sandbox_url_points_every_host_there():
+    cfg = resolve({**BASE, "HALYK_SANDBOX_URL": "http://127.0.0.1:8765/"})
+    assert not cfg.embedded_sandbox
+    assert cfg.token_url == "http://127.0.0.1:8765/oauth2/token"
+    assert cfg.api_url == "http://127.0.0.1:8765"
+    assert cfg.script_url == "http://127.0.0.1:8765/payform/payment-api.js"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("HALYK_ENV", "production"),
+        ("HALYK_LANGUAGE", "de"),
+        ("HALYK_TIMEOUT", "soon"),
+        ("HALYK_TIMEOUT", (0, 5)),
+        ("HALYK_RETRIES", 50),
+        ("HALYK_EXTERNAL_URL", "shop.kz"),
+        ("HALYK_SANDBOX_PREFIX", "/halyk"),
+    ],
+)
+def test_bad_values_name_their_key(key, value):
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**BASE, key: value})
+    assert err.value.key == key
+
+
+def test_postlink_secret_needs_some_secret():
+    with pytest.raises(ConfigurationError) as err:
+        resolve({})
+    assert err.value.key == "HALYK_POSTLINK_SECRET"
+
+
+def test_postlink_secret_derived_from_secret_key_differs_per_key():
+    a = resolve({"SECRET_KEY": "a"}).postlink_secret
+    b = resolve({"SECRET_KEY": "b"}).postlink_secret
+    assert a != b
+    assert b"a" != a and len(a) == 32
+    assert resolve({"HALYK_POSTLINK_SECRET": "explicit"}).postlink_secret == b"explicit"
+
+
+def test_repr_hides_the_secret():
+    cfg = resolve(PROD)
+    assert "real-secret-value" not in repr(cfg)
+    assert "real-secret-value" not in str(cfg)
+
+
+def test_timeout_forms():
+    assert resolve({**BASE, "HALYK_TIMEOUT": 3}).timeout == (3.0, 3.0)
+    assert resolve({**BASE, "HALYK_TIMEOUT": [2, 9]}).timeout == (2.0, 9.0)
+
+
+def test_every_default_key_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for key in DEFAULTS:
+        assert f"`{key}`" in doc, key
