@@ -114,7 +114,10 @@ class WSGIAdapter(BaseAdapter):
             base_url=f"{parts.scheme}://{parts.netloc}",
             query_string=parts.query,
             method=request.method or "GET",
-            headers=list(request.headers.items()),
+            # The body is whole by now: a chunked upload reaches the app with a length.
+            headers=[
+                (k, v) for k, v in request.headers.items() if k.lower() != "transfer-encoding"
+            ],
             data=_body_bytes(request.body),
             environ_base={"REMOTE_ADDR": self.remote_addr},
             multithread=True,
