@@ -1,0 +1,28 @@
+"""``create_sandbox_app``: the offline ePay as a Flask app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import Flask
+
+from . import admin, api, oauth, payform
+from .instance import Sandbox
+from .merchants import Merchant
+
+
+def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage: bool = False,
+                       local_app: Flask | None = None, postlink_timeout: float = 10) -> Flask:
+    """Build a sandbox speaking ePay's protocol on one origin (token, REST API, payment page).
+
+    ``merchants`` default to the vendor's published test merchant; ``two_stage`` makes payments
+    stop at AUTH until charged; ``local_app`` (embedded mode) receives postLinks in-process when
+    their origin is the one the browser used; ``postlink_timeout`` bounds each HTTP delivery.
+    The :class:`Sandbox` is at ``app.extensions["halyk_sandbox"]``.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.extensions["halyk_sandbox"] = Sandbox(
+        merchants, two_stage=two_stage, local_app=local_app, postlink_timeout=postlink_timeout)
+    for blueprint in (oauth.bp, api.bp, payform.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    return app

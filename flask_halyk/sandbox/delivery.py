@@ -1,0 +1,90 @@
+"""Sending postLinks from a background thread, as the bank does after a payment."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import Flask
+from werkzeug.test import Client
+
+from .faults import Faults
+from .state import Delivery, Store
+
+log = logging.getLogger(__name__)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class PostLinkSender:
+    """Delivers postLink bodies over a :class:`requests.Session`, or in-process to
+    ``local_app`` when the URL's origin is the one the browser used to reach the sandbox (the
+    embedded sandbox: the shop may be behind NAT or single-threaded)."""
+
+    def __init__(self, store: Store, faults: Faults, *, local_app: Flask | None = None,
+                 timeout: float = 10) -> None:
+        self.store = store
+        self.faults = faults
+        self.local_app = local_app
+        self.timeout = timeout
+        self.session = requests.Session()
+        self._threads: list[threading.Thread] = []
+
+    def send(self, url: str, body: dict[str, Any], browser_origin: str) -> None:
+        """Schedule delivery of ``body`` to ``url`` (honouring the fault switches)."""
+        if not url:
+            return
+        if self.faults.drop_postlink:
+            self.store.record(Delivery(url, body, error="dropped by fault switch"))
+            return
+        copies = 2 if self.faults.duplicate_postlink else 1
+        delay = self.faults.postlink_delay
+        local = self.local_app is not None and _origin(url) == _origin(browser_origin)
+        thread = threading.Thread(target=self._run, args=(url, body, copies, delay, local),
+                                  name="halyk-sandbox-postlink", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def join(self, timeout: float = 10) -> None:
+        """Wait for deliveries in flight (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _run(self, url: str, body: dict[str, Any], copies: int, delay: float,
+             local: bool) -> None:
+        if delay:
+            time.sleep(delay)
+        for _ in range(copies):
+            delivery = Delivery(url, body, in_process=local)
+            try:
+                delivery.status = self._local(url, body) if local else self._http(url, body)
+            except Exception as exc:  # a postLink failure must never kill the sandbox
+                delivery.error = f"{type(exc).__name__}: {exc}"
+                log.warning("sandbox postLink to %s failed: %s", url, delivery.error)
+            self.store.record(delivery)
+
+    def _http(self, url: str, body: dict[str, Any]) -> int:
+        response = self.session.post(url, json=body, timeout=self.timeout)
+        return response.status_code
+
+    def _local(self, url: str, body: dict[str, Any]) -> int:
+        assert self.local_app is not None
+        parts = urlsplit(url)
+        client = Client(self.local_app)
+        response = client.post(
+            parts.path or "/", query_string=parts.query,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            data=json.dumps(body), content_type="application/json",
+        )
+        status = response.status_code
+        response.close()
+        return status

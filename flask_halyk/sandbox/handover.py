@@ -1,0 +1,90 @@
+"""Decoding the payment object a page hands to ``/payform/``.
+
+Two forms are accepted:
+
+* ``params``: what the bank's own payment-api.js sends. The object is flattened into
+  ``k=v&k2=v2`` (each value ``encodeURIComponent``-ed), then LZString
+  ``compressToEncodedURIComponent``-ed. Nested objects (``auth``) are flattened the same way;
+  the bank does not publish how nested keys are spelled, so all common spellings are read:
+  ``auth[access_token]`` (the usual recursive serializer, our primary assumption, keys possibly
+  percent-encoded), ``auth.access_token``, plain ``access_token`` at the top level, and ``auth``
+  holding the token object as a JSON string.
+* ``object``: what the sandbox's own payment-api.js sends: base64url of the UTF-8 JSON object.
+
+Because values are percent-encoded before compression the compressed string is ASCII, so the
+Python lzstring port round-trips it exactly (it mishandles raw astral-plane characters).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+from urllib.parse import unquote
+
+import lzstring
+
+TOKEN_KEYS = ("access_token", "expires_in", "refresh_token", "scope", "token_type")
+_NESTED = re.compile(r"^([^\[\].]+)(?:\[([^\]]*)\]|\.(.+))$")
+
+
+class HandoverError(ValueError):
+    """The hand-over parameter cannot be decoded."""
+
+
+def decode_params(value: str) -> dict[str, Any]:
+    """Decode the bank script's ``params`` value into the payment object (``auth`` a dict)."""
+    try:
+        flat = lzstring.LZString().decompressFromEncodedURIComponent(value)
+    except Exception as exc:  # the port raises assorted errors on corrupt input
+        raise HandoverError("params is not LZString data") from exc
+    if not flat or "=" not in flat:
+        raise HandoverError("params is not LZString data")
+    return unflatten(flat)
+
+
+def unflatten(flat: str) -> dict[str, Any]:
+    """Rebuild the object from ``k=v&...`` with any of the nested-key spellings."""
+    result: dict[str, Any] = {}
+    auth: dict[str, Any] = {}
+    for pair in flat.split("&"):
+        if not pair:
+            continue
+        raw_key, _, raw_value = pair.partition("=")
+        key, value = unquote(raw_key), unquote(raw_value)
+        nested = _NESTED.match(key)
+        if nested:
+            outer, inner = nested.group(1), nested.group(2) or nested.group(3)
+            target = auth if outer == "auth" else result.setdefault(outer, {})
+            if isinstance(target, dict):
+                target[inner] = value
+        elif key in TOKEN_KEYS:
+            auth.setdefault(key, value)
+        elif key == "auth":
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = {"access_token": value}
+            if isinstance(parsed, dict):
+                auth.update(parsed)
+        else:
+            result[key] = value
+    if auth:
+        result["auth"] = auth
+    return result
+
+
+def decode_object(value: str) -> dict[str, Any]:
+    """Decode the sandbox script's ``object`` value (base64url JSON)."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        data = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError) as exc:
+        raise HandoverError("object is not base64url JSON") from exc
+    if not isinstance(data, dict):
+        raise HandoverError("object is not a JSON object")
+    if isinstance(data.get("auth"), str):
+        data["auth"] = {"access_token": data["auth"]}
+    return data

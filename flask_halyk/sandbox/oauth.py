@@ -1,0 +1,91 @@
+"""``POST /oauth2/token``: payment tokens (bound to an invoice) and service tokens."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..config import LONG_SCOPE
+from .faults import inject
+from .instance import current_sandbox
+from .state import TOKEN_LIFETIME, Token
+
+bp = Blueprint("halyk_sandbox_oauth", __name__)
+
+INVOICE_ID = re.compile(r"^\d{6,15}$")
+_TOKEN_ALPHABET = string.ascii_uppercase + string.digits + "_"
+
+
+def _error(status: int, error: str, description: str) -> tuple[Response, int]:
+    return jsonify({"error": error, "error_description": description}), status
+
+
+def _new_access_token() -> str:
+    # The vendor's example token looks like "DCEB8O_ZM5U7SO_T_U5EJQ".
+    return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(22))
+
+
+def parse_amount(raw: object) -> Decimal | None:
+    """``raw`` as a non-negative amount with at most two decimals, or None."""
+    try:
+        amount = Decimal(str(raw))
+        if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+            return None
+    except InvalidOperation:
+        return None
+    return amount
+
+
+@bp.post("/oauth2/token")
+def token() -> Any:
+    """Issue a token; form-encoded or multipart body, fields as the bank takes them."""
+    sandbox = current_sandbox()
+    fault = inject(sandbox.faults, "token")
+    if fault:
+        return fault
+    form = request.form
+    missing = [k for k in ("grant_type", "client_id", "client_secret") if not form.get(k)]
+    if missing:
+        return _error(400, "invalid_request", f"missing field(s): {', '.join(missing)}")
+    if form["grant_type"] != "client_credentials":
+        return _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+    merchant = sandbox.merchant(form["client_id"], form["client_secret"])
+    terminal = form.get("terminal", "")
+    # Our best guess of the bank's answer to wrong credentials: the OAuth2 standard one.
+    if merchant is None or (terminal and terminal != merchant.terminal_id):
+        return _error(401, "invalid_client", "client authentication failed")
+    scope = form.get("scope") or LONG_SCOPE
+    expires_at = time.time() + TOKEN_LIFETIME
+    invoice_id, raw_amount = form.get("invoiceID", ""), form.get("amount", "")
+    if not invoice_id and not raw_amount:
+        issued = Token(_new_access_token(), merchant, scope, expires_at)
+    else:
+        if not terminal:
+            return _error(400, "invalid_request", "missing field(s): terminal")
+        if not INVOICE_ID.match(invoice_id):
+            return _error(400, "invalid_request", "invoiceID must be 6 to 15 digits")
+        amount = parse_amount(raw_amount)
+        if amount is None:
+            return _error(400, "invalid_request", "amount must be a non-negative number")
+        currency = (form.get("currency") or form.get("curency") or "KZT").upper()
+        issued = Token(
+            _new_access_token(), merchant, scope, expires_at,
+            invoice_id=invoice_id, amount=amount, currency=currency,
+            secret_hash=form.get("secret_hash", ""),
+            post_link=form.get("postLink", ""),
+            failure_post_link=form.get("failurePostLink", ""),
+        )
+    sandbox.store.issue(issued)
+    return jsonify({
+        "access_token": issued.access_token,
+        "expires_in": TOKEN_LIFETIME,
+        "refresh_token": "",
+        "scope": scope,
+        "token_type": "Bearer",
+    })

@@ -1,0 +1,147 @@
+"""The sandbox's memory: tokens, checkouts, transactions and postLink deliveries, behind one lock.
+
+Each :class:`Store` belongs to one sandbox instance; nothing is module-global.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .merchants import Merchant
+
+TOKEN_LIFETIME = 7200  # seconds, as in the vendor's example answer
+
+
+@dataclass
+class Token:
+    """An issued access token. ``invoice_id`` is None for a service (REST API) token."""
+
+    access_token: str
+    merchant: Merchant
+    scope: str
+    expires_at: float
+    invoice_id: str | None = None
+    amount: Decimal | None = None
+    currency: str = "KZT"
+    secret_hash: str = field(default="", repr=False)
+    post_link: str = ""
+    failure_post_link: str = ""
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+
+@dataclass
+class Checkout:
+    """A payment page opened with a valid token, waiting for card details."""
+
+    id: str
+    token: Token
+    payment: dict[str, Any]
+    short_form: bool
+    browser_origin: str
+    pending_3ds: dict[str, Any] | None = None
+
+
+@dataclass
+class Transaction:
+    """One payment attempt and its later operations."""
+
+    id: str
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    terminal: str
+    status: str  # AUTH, CHARGE, CANCEL, REFUND, REJECT
+    reason_code: int
+    reason: str
+    created: str
+    card_mask: str
+    card_type: str
+    card_id: str
+    issuer: str
+    approval_code: str
+    reference: str
+    holder: str
+    payment: dict[str, Any]
+    secret_hash: str = field(default="", repr=False)
+    secure: str = "no"
+    ip: str = ""
+    charged: Decimal = Decimal(0)
+    refunded: Decimal = Decimal(0)
+    refunds: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Delivery:
+    """One postLink sent (or attempted)."""
+
+    url: str
+    body: dict[str, Any]
+    status: int | None = None
+    error: str | None = None
+    in_process: bool = False
+
+
+class Store:
+    """All state of one sandbox. Every read and write of the dicts happens under :attr:`lock`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tokens: dict[str, Token] = {}
+        self.checkouts: dict[str, Checkout] = {}
+        self.transactions: dict[str, Transaction] = {}
+        self.deliveries: list[Delivery] = []
+
+    def issue(self, token: Token) -> Token:
+        with self.lock:
+            self.tokens[token.access_token] = token
+        return token
+
+    def token(self, access_token: str) -> Token | None:
+        with self.lock:
+            return self.tokens.get(access_token)
+
+    def add_checkout(self, token: Token, payment: dict[str, Any], short_form: bool,
+                     browser_origin: str) -> Checkout:
+        checkout = Checkout(secrets.token_urlsafe(16), token, payment, short_form, browser_origin)
+        with self.lock:
+            self.checkouts[checkout.id] = checkout
+        return checkout
+
+    def checkout(self, checkout_id: str) -> Checkout | None:
+        with self.lock:
+            return self.checkouts.get(checkout_id)
+
+    def add_transaction(self, transaction: Transaction) -> None:
+        with self.lock:
+            self.transactions[transaction.id] = transaction
+
+    def latest_for_invoice(self, invoice_id: str, terminal: str) -> Transaction | None:
+        with self.lock:
+            found = [t for t in self.transactions.values()
+                     if t.invoice_id == invoice_id and t.terminal == terminal]
+        return found[-1] if found else None
+
+    def paid(self, invoice_id: str, terminal: str) -> bool:
+        with self.lock:
+            return any(t.invoice_id == invoice_id and t.terminal == terminal
+                       and t.status != "REJECT" for t in self.transactions.values())
+
+    def record(self, delivery: Delivery) -> None:
+        with self.lock:
+            self.deliveries.append(delivery)
+
+    def snapshot_transactions(self) -> list[Transaction]:
+        with self.lock:
+            return list(self.transactions.values())
+
+    def snapshot_deliveries(self) -> list[Delivery]:
+        with self.lock:
+            return list(self.deliveries)
