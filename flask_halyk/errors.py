@@ -6,6 +6,8 @@ Messages say what happened and what to do; none of them ever carries the client 
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class HalykError(Exception):
     """Base class of every flask-halyk error."""
@@ -71,8 +73,39 @@ class InvalidResponse(HalykError):
         super().__init__(message)
 
 
+class InvalidPayment(HalykError, ValueError):
+    """``create_payment`` was given something ePay would refuse (amount, invoice id, description,
+    links, email...). ``messages`` maps each argument to what is wrong with it; nothing was
+    recorded or sent."""
+
+    def __init__(self, messages: dict[str, Any]) -> None:
+        self.messages = messages
+        detail = "; ".join(f"{key}: {value}" for key, value in messages.items())
+        super().__init__(f"invalid payment: {detail}")
+
+
 class InvoiceIdExhausted(HalykError):
     """No unused invoice id is left in the configured range."""
+
+
+class InvoiceIdError(HalykError, ValueError):
+    """An invoice id given to the ledger is not one ePay accepts (digits only, 6 to 15 long)."""
+
+
+class InvoiceIdInUse(InvoiceIdError):
+    """The invoice id, or another id with the same last six digits, is already in the ledger.
+
+    ePay wants the last six digits unique among a shop's invoices, and an id is never reused.
+    """
+
+
+class PaymentNotFound(HalykError, LookupError):
+    """The ledger holds no payment with this invoice id."""
+
+
+class PaymentStateError(HalykError):
+    """The payment is not in a state that allows the operation (a refund of an unpaid payment,
+    a refund beyond what is left, a charge of a failed one...)."""
 
 
 __all__ = [
@@ -83,7 +116,12 @@ __all__ = [
     "EpayTimeout",
     "EpayUnavailable",
     "HalykError",
+    "InvalidPayment",
     "InvalidResponse",
+    "InvoiceIdError",
     "InvoiceIdExhausted",
+    "InvoiceIdInUse",
+    "PaymentNotFound",
+    "PaymentStateError",
     "TransportError",
 ]

@@ -1,0 +1,75 @@
+"""Engines the ledger can trust with concurrent writers: SQLite in WAL mode with ``BEGIN
+IMMEDIATE`` transactions and a busy timeout, or PostgreSQL as it is."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+#: How long a SQLite writer waits for another (thread or process) before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+#: Execution option: this connection only reads (SQLite then takes no write lock up front).
+READ_ONLY = "halyk_read_only"
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite files get their folder created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
+    else:
+        database = parsed.database or ""
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise ValueError(
+                "the ledger needs a SQLite *file* (several threads and processes share it)"
+            )
+        folder = os.path.dirname(os.path.abspath(database))
+        os.makedirs(folder, exist_ok=True)
+        engine = create_engine(
+            parsed,
+            # The driver's own transaction handling would BEGIN lazily and deferred; the
+            # "begin" hook below issues the BEGIN itself.
+            connect_args={"isolation_level": None, "check_same_thread": False,
+                          "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **options,
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+    _dispose_after_fork(engine)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads and then writes cannot wait for a lock: SQLite fails it
+    # at once with "database is locked". Writers take the lock up front and wait their turn.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _dispose_after_fork(engine: Engine) -> None:
+    # Pooled connections must not cross into a forked worker (gunicorn --preload and friends).
+    ref = weakref.ref(engine)
+
+    def after_fork() -> None:
+        forked = ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=after_fork)

@@ -1,0 +1,160 @@
+"""What the ledger hands out: frozen records and the status and verdict vocabularies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class PaymentStatus(StrEnum):
+    """A payment's state in the ledger (see docs/ledger.md for the transitions)."""
+
+    NEW = "new"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+    @property
+    def is_success(self) -> bool:
+        """The customer paid (money held or taken), whatever happened to it afterwards."""
+        return self in _SUCCESSFUL
+
+    @property
+    def is_pending(self) -> bool:
+        """The ledger does not know the outcome yet."""
+        return self is PaymentStatus.NEW
+
+
+_SUCCESSFUL = frozenset(
+    {
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.PAID,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+    }
+)
+
+
+class EventVerdict(StrEnum):
+    """What became of one stored postLink (or status answer)."""
+
+    RECEIVED = "received"  # stored, not yet judged (or the process died while judging it)
+    MALFORMED = "malformed"  # 400: not a postLink
+    REJECTED = "rejected"  # 403: forged, foreign, unknown invoice, or the bank says otherwise
+    DEFERRED = "deferred"  # 503: the status re-check could not reach ePay; reconcile settles it
+    DUPLICATE = "duplicate"  # 200: the payment was already in this state
+    STALE = "stale"  # 200: would move the payment backwards (a late failure); ignored
+    DISPATCHING = "dispatching"  # applied; receivers are running
+    APPLIED = "applied"  # 200: changed the payment, receivers ran
+    FAILED = "failed"  # 200: changed the payment, a receiver raised; `flask halyk reprocess`
+
+
+class Change(StrEnum):
+    """What a ledger update meant for the shop; each one fires its own signal."""
+
+    SUCCEEDED = "succeeded"  # payment_succeeded
+    FAILED = "failed"  # payment_failed
+    CHARGED = "charged"  # payment_charged
+    CANCELLED = "cancelled"  # payment_cancelled
+    REFUNDED = "refunded"  # payment_refunded
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One payment (one invoice id) as the ledger knows it."""
+
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    terminal: str
+    description: str
+    account_id: str | None
+    language: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+    status: PaymentStatus
+    #: The bank's last known statusName (CHARGE, AUTH, ...), when the news came with one.
+    bank_status: str | None
+    transaction_id: str | None
+    card_mask: str | None
+    card_type: str | None
+    card_id: str | None
+    issuer: str | None
+    reference: str | None
+    approval_code: str | None
+    reason: str | None
+    reason_code: int | None
+    charged_amount: Decimal | None
+    refunded_amount: Decimal
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+
+    @property
+    def is_paid(self) -> bool:
+        """The customer paid (see :attr:`PaymentStatus.is_success`)."""
+        return self.status.is_success
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        """What may still be refunded."""
+        if self.status not in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED):
+            return Decimal(0)
+        return self.amount - self.refunded_amount
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One stored postLink (or status answer), raw, with the verdict on it."""
+
+    id: int
+    received_at: datetime
+    kind: str
+    remote_addr: str | None
+    headers: list[tuple[str, str]]
+    body: bytes
+    invoice_id: str | None
+    transaction_id: str | None
+    verdict: EventVerdict
+    #: What this event changed, when it changed the payment.
+    outcome: Change | None
+    reason: str | None
+    processed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class News:
+    """What a postLink or a status answer says about a payment, in ledger terms."""
+
+    status: PaymentStatus
+    transaction_id: str | None = None
+    bank_status: str | None = None
+    card_mask: str | None = None
+    card_type: str | None = None
+    card_id: str | None = None
+    issuer: str | None = None
+    reference: str | None = None
+    approval_code: str | None = None
+    reason: str | None = None
+    reason_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The outcome of :meth:`Ledger.apply`: ``change`` is None when nothing changed."""
+
+    payment: PaymentRecord
+    change: Change | None
+    verdict: EventVerdict
+    reason: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """This news moved the payment (and its signal is due)."""
+        return self.change is not None

@@ -1,0 +1,126 @@
+"""The ledger's tables (SQLAlchemy Core) and the schema version they make up.
+
+Amounts are stored as integer minor units (tiyn): exact on every backend, and summed in SQL
+without floating point. Times are stored as naive UTC and read back as aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+#: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the backend keeps."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the ledger stores aware datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "halyk_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+# One row: the invoice counter, and the per-database key of the permutation that turns counter
+# values into invoice suffixes (so that ids say nothing about order volume, and two shops
+# sharing ePay's test merchant do not collide).
+invoice_counter = Table(
+    "halyk_invoice_counter",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+    Column("multiplier", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+)
+
+payments = Table(
+    "halyk_payments",
+    metadata,
+    Column("invoice_id", String(15), primary_key=True),
+    # The last six digits: ePay wants them unique among a shop's invoices.
+    Column("invoice_suffix", String(6), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("terminal", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("account_id", Text),
+    Column("language", String(3)),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("status", String(24), nullable=False),
+    Column("bank_status", String(24)),
+    Column("transaction_id", String(64)),
+    Column("card_mask", String(32)),
+    Column("card_type", String(32)),
+    Column("card_id", String(64)),
+    Column("issuer", Text),
+    Column("reference", String(64)),
+    Column("approval_code", String(32)),
+    Column("reason", Text),
+    Column("reason_code", Integer),
+    Column("charged_minor", BigInteger),
+    Column("refunded_minor", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Index("ix_halyk_payments_status_created", "status", "created_at"),
+    Index("ix_halyk_payments_created", "created_at"),
+)
+
+events = Table(
+    "halyk_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    # "postlink", "failure_postlink", or "status" (a status API answer applied by reconcile).
+    Column("kind", String(24), nullable=False),
+    Column("remote_addr", String(64)),
+    Column("headers", Text, nullable=False, default="[]"),
+    Column("body", LargeBinary, nullable=False),
+    Column("invoice_id", String(15)),
+    Column("transaction_id", String(64)),
+    Column("verdict", String(16), nullable=False),
+    Column("outcome", String(24)),
+    Column("reason", Text),
+    Column("processed_at", UTCDateTime),
+    Index("ix_halyk_events_invoice", "invoice_id"),
+    Index("ix_halyk_events_verdict", "verdict"),
+)
