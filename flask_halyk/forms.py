@@ -1,0 +1,128 @@
+"""A checkout form whose validation is the payment object schema's own.
+
+Plain WTForms::
+
+    form = CheckoutForm(request.form)
+
+Flask-WTF (CSRF and all)::
+
+    from flask_wtf import FlaskForm
+    class Checkout(CheckoutFormMixin, FlaskForm):
+        pass
+
+Either way, ``if form.validate(): halyk.create_payment(**form.payment_kwargs())``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, has_app_context
+from marshmallow import ValidationError as SchemaError
+from wtforms import DecimalField, Form, SelectField, StringField
+from wtforms.fields import choices as wtforms_choices
+from wtforms.validators import InputRequired, Optional, StopValidation
+
+from .config import LANGUAGES
+from .errors import HalykError
+from .schemas import DESCRIPTION_MAX_BYTES, LANGUAGE_ALIASES, PaymentObjectSchema
+
+#: Labels of the languages ePay's form speaks, each in its own language.
+LANGUAGE_LABELS = {"rus": "Русский", "kaz": "Қазақша", "eng": "English"}
+
+
+def _language_choices() -> list[Any]:
+    # WTForms >= 3.3 deprecates (value, label) tuples for SelectChoice; older ones lack it.
+    select_choice = getattr(wtforms_choices, "SelectChoice", None)
+    if select_choice is None:
+        return list(LANGUAGE_LABELS.items())
+    return [select_choice(value, label) for value, label in LANGUAGE_LABELS.items()]
+
+
+_SCHEMA = PaymentObjectSchema()
+
+
+class MatchesSchema:
+    """A WTForms validator that runs the :class:`~flask_halyk.schemas.PaymentObjectSchema`
+    field ``wire_name`` on the submitted text, so the form accepts exactly what ePay's payment
+    object accepts, and ``field.data`` becomes the value the schema produced."""
+
+    def __init__(self, wire_name: str) -> None:
+        self.schema_field = _SCHEMA.fields[wire_name]
+
+    def __call__(self, form: Any, field: Any) -> None:
+        value = field.raw_data[0] if field.raw_data else field.data
+        try:
+            field.data = self.schema_field.deserialize(value)
+        except SchemaError as exc:
+            messages = exc.messages if isinstance(exc.messages, list) else [str(exc.messages)]
+            raise StopValidation(" ".join(str(m) for m in messages)) from None
+
+
+def _language(value: Any) -> Any:
+    # Accepts the spellings the schema accepts (RU, Kaz, ENG...) and keeps the wire form.
+    if isinstance(value, str):
+        return LANGUAGE_ALIASES.get(value.strip().lower(), value)
+    return value
+
+
+def _default_language() -> str:
+    state = current_app.extensions.get("halyk") if has_app_context() else None
+    language = getattr(getattr(state, "config", None), "language", None)
+    return language if language in LANGUAGES else "rus"
+
+
+class CheckoutFormMixin:
+    """The checkout fields, to mix into a ``Form`` or a Flask-WTF ``FlaskForm``.
+
+    An empty optional field means "not given" (``None`` in :meth:`payment_kwargs`).
+    """
+
+    amount = DecimalField(
+        "Amount",
+        validators=[InputRequired(), MatchesSchema("amount")],
+        places=2,
+        render_kw={"min": "0.01", "step": "0.01", "inputmode": "decimal"},
+    )
+    description = StringField(
+        "Description",
+        validators=[InputRequired(), MatchesSchema("description")],
+        # A hint for the browser; the real cap is in UTF-8 bytes, checked by the schema.
+        render_kw={"maxlength": str(DESCRIPTION_MAX_BYTES)},
+    )
+    name = StringField("Name", validators=[Optional(), MatchesSchema("name")],
+                       render_kw={"autocomplete": "name"})
+    email = StringField("Email", validators=[Optional(), MatchesSchema("email")],
+                        render_kw={"type": "email", "autocomplete": "email"})
+    phone = StringField("Phone", validators=[Optional(), MatchesSchema("phone")],
+                        render_kw={"type": "tel", "autocomplete": "tel"})
+    language = SelectField("Language", choices=_language_choices(), coerce=_language,
+                           default=_default_language)
+
+    def payment_kwargs(self) -> dict[str, Any]:
+        """The validated values as keyword arguments of ``halyk.create_payment``."""
+        amount = self.amount.data
+        if amount is None:
+            raise HalykError("payment_kwargs() needs a form that validated.")
+        return {
+            "amount": amount,
+            "description": self.description.data,
+            "name": _given(self.name),
+            "email": _given(self.email),
+            "phone": _given(self.phone),
+            "language": self.language.data,
+        }
+
+
+def _given(field: Any) -> str | None:
+    data = field.data
+    if data is None or (isinstance(data, str) and not data.strip()):
+        return None
+    return str(data)
+
+
+class CheckoutForm(CheckoutFormMixin, Form):
+    """The checkout form for plain WTForms (no CSRF: use the mixin with ``FlaskForm`` for it)."""
+
+
+__all__ = ["LANGUAGE_LABELS", "CheckoutForm", "CheckoutFormMixin", "MatchesSchema"]
