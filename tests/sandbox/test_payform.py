@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import requests
+from sandbox_helpers import bank_params, full_payment, get_token, open_page, pay, payment_object
+
+from flask_halyk.sandbox.handover import decode_params, unflatten
+
+UNICODE = "Оплата в интернет магазине: «ёлка» Қазақстан"
+
+
+def test_page_decodes_the_bank_params_field_by_field(sandbox):
+    auth = get_token(sandbox.url).json()
+    obj = payment_object(auth, description=UNICODE, email="a@b.kz", phone="77771234567",
+                         cardSave=True)
+    params = bank_params(obj)
+    decoded = decode_params(params)
+    for key, value in obj.items():
+        if key == "auth":
+            assert decoded["auth"] == {k: str(v) for k, v in auth.items()}
+        elif isinstance(value, bool):
+            assert decoded[key] == ("true" if value else "false")
+        else:
+            assert decoded[key] == str(value), key
+    page = open_page(sandbox.url, obj)
+    assert page.status_code == 200, page.text
+    assert UNICODE.replace("«", "&#171;").split(":")[0] in page.text
+    assert "100001" in page.text and "KZT" in page.text and "SANDBOX" in page.text
+    assert "Номер карты" in page.text and 'name="cvc"' in page.text
+    assert "<script>" not in page.text and "style=" not in page.text  # CSP: nothing inline
+    checkout = next(iter(sandbox.sandbox.store.checkouts.values()))
+    assert checkout.payment["description"] == UNICODE and checkout.short_form
+
+
+def test_nested_key_variants_are_accepted():
+    for flat in ("invoiceId=1&auth.access_token=T1&auth.expires_in=7200",
+                 "invoiceId=1&access_token=T1&expires_in=7200",
+                 "invoiceId=1&auth%5Baccess_token%5D=T1&auth%5Bexpires_in%5D=7200",
+                 "invoiceId=1&auth=" + requests.utils.quote(
+                     json.dumps({"access_token": "T1", "expires_in": 7200}))):
+        decoded = unflatten(flat)
+        assert decoded["auth"]["access_token"] == "T1", flat
+        assert str(decoded["auth"]["expires_in"]) == "7200"
+
+
+def test_own_script_encoding_is_accepted_and_languages(sandbox):
+    auth = get_token(sandbox.url).json()
+    obj = payment_object(auth, language="eng")
+    encoded = base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    page = requests.get(f"{sandbox.url}/payform/", params={"object": encoded}, timeout=10)
+    assert page.status_code == 200 and "Card number" in page.text
+    auth2 = get_token(sandbox.url, "100002").json()
+    kaz = open_page(sandbox.url, payment_object(auth2, "100002", language="kaz"))
+    assert "Карта нөмірі" in kaz.text
+
+
+def test_refusals(sandbox):
+    auth = get_token(sandbox.url).json()
+    cases = {
+        "another invoice": payment_object(auth, invoice_id="999999"),
+        "amount differs": payment_object(auth, amount=101),
+        "unknown token": payment_object({"access_token": "NOPE"}),
+        "auth (the token object) is missing": {k: v for k, v in payment_object(auth).items()
+                                               if k != "auth"},
+        "terminal differs": payment_object(auth, terminal="x"),
+    }
+    for reason, obj in cases.items():
+        page = open_page(sandbox.url, obj)
+        assert page.status_code == 400 and reason in page.text, reason
+    service = get_token(sandbox.url, None, None).json()
+    assert "not a payment token" in open_page(sandbox.url, payment_object(service)).text
+    garbage = requests.get(f"{sandbox.url}/payform/", params={"params": "@@@"}, timeout=10)
+    assert garbage.status_code == 400
+
+
+def test_expired_token_is_refused(sandbox):
+    auth = get_token(sandbox.url).json()
+    sandbox.sandbox.store.token(auth["access_token"]).expires_at = time.time() - 1
+    page = open_page(sandbox.url, payment_object(auth))
+    assert page.status_code == 400 and "expired" in page.text
+
+
+def test_server_side_card_validation(sandbox):
+    auth = get_token(sandbox.url).json()
+    page = open_page(sandbox.url, payment_object(auth))
+    bad = pay(sandbox.url, page.text, "4405639704015097", expiry="01/20", cvc="12", holder="")
+    assert bad.status_code == 400
+    for field in ("pan", "expiry", "cvc", "holder"):
+        assert f'id="error-{field}"' in bad.text
+    assert not sandbox.transactions
+    assert pay(sandbox.url, page.text, "4405639704015096", expiry="13/39").status_code == 400
+    ok = pay(sandbox.url, bad.text, "4405 6397 0401 5096")
+    assert ok.status_code == 200 and 'data-success="true"' in ok.text
+
+
+CASES = {
+    "4405639704015096": (0, "CHARGE", "VISA"),
+    "5522042705066736": (0, "CHARGE", "MASTERCARD"),
+    "4003032704547597": (465, "REJECT", "VISA"),
+    "5578342710750560": (465, "REJECT", "MASTERCARD"),
+    "4000000000004848": (484, "REJECT", "VISA"),
+    "5400000000004841": (484, "REJECT", "MASTERCARD"),
+    "4000000000004731": (473, "REJECT", "VISA"),
+    "4000000000004624": (462, "REJECT", "VISA"),
+    "4111111111111111": (459, "REJECT", "VISA"),
+}
+
+
+def test_each_card_behaviour(sandbox):
+    for n, (pan, (code, status, kind)) in enumerate(CASES.items()):
+        invoice = f"{200000 + n}"
+        result = full_payment(sandbox.url, pan, invoice)
+        assert result.status_code == 200
+        assert f'data-success="{"true" if code == 0 else "false"}"' in result.text
+        assert 'data-mode="widget"' in result.text
+        t = sandbox.transactions[-1]
+        assert (t.invoice_id, t.reason_code, t.status, t.card_type) == (invoice, code, status, kind)
+        assert t.card_mask == f"{pan[:6]}...{pan[-4:]}"
+        if code == 0:
+            assert len(t.reference) == 12 and len(t.approval_code) == 6 and t.card_id
+        else:
+            assert t.reference == "" and t.approval_code == ""
+
+
+def test_paid_invoice_cannot_be_paid_again_failed_one_can(sandbox):
+    auth = get_token(sandbox.url).json()
+    obj = payment_object(auth)
+    page = open_page(sandbox.url, obj)
+    assert 'data-success="false"' in pay(sandbox.url, page.text, "4003032704547597").text
+    assert 'data-success="true"' in pay(sandbox.url, page.text, "4405639704015096").text
+    assert "already paid" in pay(sandbox.url, page.text, "4405639704015096").text
+    assert "already paid" in open_page(sandbox.url, obj).text
+
+
+def _three_ds(sandbox, code):
+    auth = get_token(sandbox.url).json()
+    page = open_page(sandbox.url, payment_object(auth), short=False)
+    step = pay(sandbox.url, page.text, "4000000000003121")
+    assert step.status_code == 200 and 'name="code"' in step.text
+    assert not sandbox.transactions
+    checkout = page.text.split('name="checkout" value="')[1].split('"')[0]
+    return requests.post(f"{sandbox.url}/payform/3ds", data={"checkout": checkout, "code": code},
+                         timeout=10)
+
+
+def test_three_ds_right_code(sandbox):
+    result = _three_ds(sandbox, "123456")
+    assert 'data-success="true"' in result.text and 'data-mode="redirect"' in result.text
+    assert 'data-back="https://shop.kz/ok"' in result.text
+    assert sandbox.transactions[-1].secure == "yes"
+
+
+def test_three_ds_wrong_code(sandbox):
+    result = _three_ds(sandbox, "000000")
+    assert 'data-success="false"' in result.text
+    assert 'data-back="https://shop.kz/fail"' in result.text
+    assert sandbox.transactions[-1].reason_code == 473
+
+
+def test_static_files(sandbox):
+    script = requests.get(f"{sandbox.url}/payform/payment-api.js", timeout=10)
+    assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
+    assert "showPaymentWidget" in script.text and "eval(" not in script.text
+    assert "document.currentScript" in script.text and "event.origin" in script.text
+    js = requests.get(f"{sandbox.url}/payform/static/payform.js", timeout=10)
+    assert "postMessage(JSON.stringify({ success: success })" in js.text
