@@ -62,6 +62,11 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _PHONE = re.compile(r"\+?[0-9]{5,15}")
 _CENT = Decimal("0.01")
+# Bounds on what a number may spell out. Numbers dump as plain digits ("0.000...5"), and the
+# tiniest float (5e-324) takes 326 characters that way: within these bounds, whatever loads also
+# reloads from its own dump, and no input can make a dump of unbounded length.
+_DECIMAL_PLACES_MAX = 400
+_NUMBER_MAX_CHARS = 440
 _INT_MAX = 10**18
 
 
@@ -89,7 +94,7 @@ def _to_decimal(value: Any) -> Decimal:
             result = value
         elif isinstance(value, str):
             text = value.strip()
-            if len(text) > 64 or not _NUMBER.fullmatch(text):
+            if len(text) > _NUMBER_MAX_CHARS or not _NUMBER.fullmatch(text):
                 raise ValidationError("Not a valid number.")
             result = Decimal(text)
         else:
@@ -98,6 +103,9 @@ def _to_decimal(value: Any) -> Decimal:
         raise ValidationError("Not a valid number.") from exc
     if abs(result) > AMOUNT_MAX:
         raise ValidationError("Number out of range.")
+    exponent = result.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_DECIMAL_PLACES_MAX:
+        raise ValidationError("Too many decimal places.")
     return result
 
 
