@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .models import Change, PaymentStatus
+from .models import Change, News, PaymentStatus
 
 S = PaymentStatus
 
@@ -80,3 +80,53 @@ def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:
     if target in (S.REFUNDED, S.PARTIALLY_REFUNDED):
         return Change.REFUNDED
     raise ValueError(f"no change leads from {previous} to {target}")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, Mapping | list):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def news_from_postlink(postlink: Mapping[str, Any]) -> News:
+    """What a validated postLink body says: ``paid`` on success, ``failed`` otherwise."""
+    return News(
+        status=S.PAID if postlink_succeeded(postlink) else S.FAILED,
+        transaction_id=_text(postlink.get("id")),
+        card_mask=_text(postlink.get("cardMask")),
+        card_type=_text(postlink.get("cardType")),
+        card_id=_text(postlink.get("cardId")),
+        issuer=_text(postlink.get("issuer")),
+        reference=_text(postlink.get("reference")),
+        approval_code=_text(postlink.get("approvalCode")),
+        reason=_text(postlink.get("reason")),
+        reason_code=_int(postlink.get("reasonCode")),
+    )
+
+
+def news_from_transaction(status_name: str, transaction: Any) -> News | None:
+    """What a status answer's transaction says (a :class:`~flask_halyk.results.Transaction`),
+    or None when its statusName is not final."""
+    target = target_for_bank_status(status_name)
+    if target is None:
+        return None
+    raw: Mapping[str, Any] = getattr(transaction, "raw", None) or {}
+    return News(
+        status=target,
+        transaction_id=_text(getattr(transaction, "id", None)),
+        bank_status=_text(status_name),
+        card_mask=_text(getattr(transaction, "card_mask", None)),
+        card_id=_text(raw.get("cardID")),
+        reference=_text(getattr(transaction, "reference", None)),
+        approval_code=_text(getattr(transaction, "approval_code", None)),
+        reason=_text(getattr(transaction, "reason", None)),
+        reason_code=_int(getattr(transaction, "reason_code", None)),
+    )

@@ -1,0 +1,87 @@
+"""``flask halyk init-db | reprocess | reconcile``: the ledger's commands (the ``halyk`` group
+is :mod:`flask_halyk.cli`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import click
+from flask.cli import with_appcontext
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"10m"``, ``"90s"``, ``"2h"``, ``"1d"`` or plain seconds (``"0"``)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 10m, 2h or 1d")
+    number, unit = float(match.group(1)), match.group(2) or "s"
+    return timedelta(**{_UNITS[unit]: number})
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """A click parameter for :func:`parse_duration`."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create (or migrate) the ledger's tables."""
+    from ..extension import get_state
+
+    ledger = get_state().ledger
+    version = ledger.init_db()
+    click.echo(f"ledger ready at {ledger.engine.url.render_as_string(hide_password=True)} "
+               f"(schema version {version})")
+
+
+@click.command("reprocess")
+@click.option("--stale-after", type=Duration(), default="10m", show_default=True,
+              help="Also retry events whose receivers started this long ago and never ended.")
+@with_appcontext
+def reprocess_command(stale_after: timedelta) -> None:
+    """Run the signal receivers again for postLinks whose receivers raised."""
+    from ..extension import get_state
+    from ..operations import reprocess
+
+    report = reprocess(get_state(), stale_after=stale_after)
+    click.echo(f"reprocessed {report.attempted} event(s): {report.applied} applied, "
+               f"{report.failed} failed again")
+    if report.failed:
+        raise SystemExit(1)
+
+
+@click.command("reconcile")
+@click.option("--older-than", type=Duration(), default="10m", show_default=True,
+              help="Ask about payments still new that were created at least this long ago.")
+@with_appcontext
+def reconcile_command(older_than: timedelta) -> None:
+    """Ask ePay about pending payments and record what it says (recovers lost postLinks)."""
+    from ..extension import get_state
+    from ..operations import reconcile
+    from .models import PaymentRecord
+
+    def progress(payment: PaymentRecord, outcome: str) -> None:
+        click.echo(f"{payment.invoice_id}  {payment.amount} {payment.currency}  {outcome}")
+
+    report = reconcile(get_state(), older_than=older_than, progress=progress)
+    click.echo(
+        f"checked {report.checked}: {report.changed} changed, {report.unchanged} unchanged, "
+        f"{report.pending} pending, {report.not_found} unknown to ePay, {report.errors} errors"
+    )
+    if report.errors:
+        raise SystemExit(1)
