@@ -30,7 +30,7 @@ from client_fixtures import (
     threaded_server,
 )
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from werkzeug import Response
 
 import flask_halyk.client as client_module
 from flask_halyk.client import EpayClient
