@@ -535,9 +535,9 @@ class TokenResponseSchema(IncomingSchema):
 
     access_token = NonEmptyText(required=True)
     expires_in = FlexibleInt(required=True, validate=validate.Range(min=0))
-    refresh_token = fields.String(allow_none=True)
-    scope = fields.String(allow_none=True)
-    token_type = fields.String(allow_none=True)
+    refresh_token = WireText(allow_none=True)
+    scope = WireText(allow_none=True)
+    token_type = WireText(allow_none=True)
 
 
 # --- incoming: postLink ------------------------------------------------------------------------

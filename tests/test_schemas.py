@@ -331,6 +331,16 @@ def test_token_response_required(missing: str) -> None:
     assert missing in errors_of(TokenResponseSchema(), data)
 
 
+def test_token_response_optional_fields_tolerant() -> None:
+    loaded = TokenResponseSchema().load(
+        {"access_token": "a", "expires_in": 60, "refresh_token": None, "scope": 1}
+    )
+    assert loaded == {"access_token": "a", "expires_in": 60, "refresh_token": None, "scope": "1"}
+    assert "token_type" in errors_of(
+        TokenResponseSchema(), {"access_token": "a", "expires_in": 60, "token_type": ["Bearer"]}
+    )
+
+
 def test_token_response_keeps_unknown_on_load_and_dump() -> None:
     raw = {**VENDOR_TOKEN_RESPONSE, "jti": "abc", "nested": {"x": [1]}}
     schema = TokenResponseSchema()
