@@ -1,0 +1,247 @@
+"""Creating a payment: record it, get its own token, build the payment object for the page.
+
+:func:`create_payment` is what ``HalykEpay.create_payment`` calls. It needs an app context (a
+request context to build the postLink URLs from the request, or ``HALYK_EXTERNAL_URL`` /
+``SERVER_NAME`` outside one).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from flask import current_app, has_request_context, request
+from marshmallow import ValidationError
+
+from .errors import ConfigurationError, HalykError, InvalidPayment
+from .schemas import PaymentObjectSchema, dump_for_js
+from .verification import make_secret_hash
+
+if TYPE_CHECKING:
+    from .extension import HalykState
+    from .ledger.models import PaymentRecord
+    from .results import PaymentToken
+
+#: Blueprint endpoints the bank posts to.
+POSTLINK_ENDPOINT = "halyk.postlink"
+FAILURE_POSTLINK_ENDPOINT = "halyk.failure_postlink"
+
+# The payment object's wire names, mapped to the keyword a shop passes to create_payment, so
+# that an InvalidPayment names what the caller actually wrote.
+_KWARG_OF = {
+    "invoiceId": "invoice_id",
+    "invoiceIdAlt": "invoice_id_alt",
+    "backLink": "back_link",
+    "failureBackLink": "failure_back_link",
+    "accountId": "account_id",
+}
+
+# A dotted path of plain JS identifiers: "onPaid", "shop.checkout.onPaid".
+_JS_PATH = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*")
+
+# Stands in for the token while checking the shop's input, before anything is recorded.
+_PLACEHOLDER_AUTH = {"access_token": "placeholder", "expires_in": 0}
+_PLACEHOLDER_INVOICE = "000000"
+
+
+def js_path(name: str | None) -> str | None:
+    """``name`` if it is a dotted path of JavaScript identifiers (``shop.onPaid``), ``None`` for
+    ``None``; anything else raises :class:`HalykError` (a template mistake, caught at render)."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or len(name) > 200 or not _JS_PATH.fullmatch(name):
+        raise HalykError(
+            f"callback {name!r} is not a JavaScript function name such as 'onPaid' or "
+            "'shop.onPaid'."
+        )
+    return name
+
+
+@dataclass(frozen=True, repr=False)
+class Payment:
+    """A created payment: what the page needs to open ePay's form for it.
+
+    ``payment_object`` is the object for ``halyk.showPaymentWidget`` / ``halyk.pay``, with
+    JSON-ready values; its ``auth`` is the whole token response. The repr shows no token.
+    """
+
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    description: str
+    token: PaymentToken
+    payment_object: dict[str, Any]
+    record: PaymentRecord | None = field(default=None, compare=False)
+
+    def to_js(self) -> dict[str, Any]:
+        """A fresh JSON-ready copy of the payment object (for ``|tojson`` or ``jsonify``)."""
+        return copy.deepcopy(self.payment_object)
+
+    @staticmethod
+    def js_path(name: str | None) -> str | None:
+        """See :func:`js_path` (here so that the macros can reach it)."""
+        return js_path(name)
+
+    def __repr__(self) -> str:
+        return (
+            f"Payment(invoice_id={self.invoice_id!r}, amount={self.amount!r}, "
+            f"currency={self.currency!r}, description={self.description!r}, token={self.token!r})"
+        )
+
+
+def create_payment(
+    state: HalykState,
+    amount: Decimal | int | float | str,
+    invoice_id: str | None = None,
+    *,
+    description: str,
+    account_id: str | None = None,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    language: str | None = None,
+    data: str | Mapping[str, Any] | list[Any] | None = None,
+    back_link: str | None = None,
+    failure_back_link: str | None = None,
+    invoice_id_alt: str | None = None,
+) -> Payment:
+    """Record a payment in the ledger, get a token for it alone, and build its payment object.
+
+    - ``amount``: positive, at most 2 decimals (``Decimal``, int or numeric string).
+    - ``invoice_id``: 6-15 digits, unused; ``None`` lets the ledger allocate one.
+    - ``back_link`` / ``failure_back_link``: where the customer returns; absolute URLs, or paths
+      ("/orders/5") made absolute like the postLinks. Default: the shop's root; the failure
+      link defaults to ``back_link``.
+    - ``language``: ``rus``/``kaz``/``eng`` (``HALYK_LANGUAGE`` by default).
+    - ``data``: a JSON string, or a dict/list encoded to one.
+
+    Invalid input raises :class:`InvalidPayment` before anything is recorded or sent. Errors
+    from the ledger (invoice id used) and from ePay (transport, credentials) are the typed
+    errors of :mod:`flask_halyk.errors`. If ePay fails after the payment was recorded, the
+    record stays ``new`` and no page ever sees it.
+    """
+    config = state.config
+    origin = _origin(config.external_url)
+    root = _script_root()
+    back = _absolute(back_link, origin) if back_link else f"{origin}{root}/"
+    fields = {
+        "invoiceIdAlt": invoice_id_alt,
+        "backLink": back,
+        "failureBackLink": _absolute(failure_back_link, origin) if failure_back_link else back,
+        "postLink": origin + root + _endpoint_path(POSTLINK_ENDPOINT),
+        "failurePostLink": origin + root + _endpoint_path(FAILURE_POSTLINK_ENDPOINT),
+        "language": language or config.language,
+        "description": description,
+        "accountId": account_id,
+        "terminal": config.terminal_id,
+        "name": name,
+        "currency": config.currency,
+        "data": data,
+        "email": email,
+        "phone": phone,
+    }
+    # Checked first with stand-ins for the invoice id and token, so that bad input never
+    # leaves a ledger row or a token request behind.
+    checked = _load({**fields, "amount": amount,
+                     "invoiceId": _PLACEHOLDER_INVOICE if invoice_id is None else invoice_id,
+                     "auth": _PLACEHOLDER_AUTH})
+    exact_amount: Decimal = checked["amount"]
+
+    record = state.ledger.create_payment(
+        invoice_id=None if invoice_id is None else checked["invoiceId"],
+        amount=exact_amount,
+        currency=config.currency,
+        terminal=config.terminal_id,
+        description=checked["description"],
+        account_id=account_id,
+        language=checked["language"],
+        name=name,
+        email=email,
+        phone=phone,
+    )
+    secret_hash = make_secret_hash(
+        config.postlink_secret, record.invoice_id, exact_amount, config.currency,
+        config.terminal_id,
+    )
+    token = state.client.payment_token(
+        record.invoice_id,
+        exact_amount,
+        currency=config.currency,
+        secret_hash=secret_hash,
+        post_link=fields["postLink"],
+        failure_post_link=fields["failurePostLink"],
+    )
+    loaded = _load({**fields, "amount": exact_amount, "invoiceId": record.invoice_id,
+                    "auth": token.auth})
+    return Payment(
+        invoice_id=record.invoice_id,
+        amount=exact_amount,
+        currency=config.currency,
+        description=checked["description"],
+        token=token,
+        payment_object=dump_for_js(loaded),
+        record=record,
+    )
+
+
+def _load(payment_object: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = PaymentObjectSchema().load(payment_object)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        # Nested auth errors would describe the token; the caller only needs to know it is bad.
+        raise InvalidPayment(
+            {_KWARG_OF.get(str(k), str(k)): v for k, v in messages.items()}
+        ) from None
+    return loaded
+
+
+def _origin(external_url: str | None) -> str:
+    """``scheme://host[:port]`` the bank and the browser reach this app at."""
+    if external_url:
+        return external_url.rstrip("/")
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    app = current_app
+    server_name = app.config.get("SERVER_NAME")
+    if server_name:
+        return f"{app.config.get('PREFERRED_URL_SCHEME') or 'http'}://{server_name}"
+    raise ConfigurationError(
+        "HALYK_EXTERNAL_URL",
+        "create_payment outside a request cannot tell the URL the bank should post to: set "
+        "HALYK_EXTERNAL_URL (e.g. 'https://shop.example.kz') or SERVER_NAME.",
+    )
+
+
+def _script_root() -> str:
+    """The path the app is mounted at, without a trailing slash ("" at the root)."""
+    if has_request_context():
+        return request.script_root.rstrip("/")
+    return str(current_app.config.get("APPLICATION_ROOT") or "").rstrip("/")
+
+
+def _endpoint_path(endpoint: str) -> str:
+    """The endpoint's path relative to the app's root."""
+    adapter = current_app.url_map.bind("localhost", script_name="/")
+    try:
+        return adapter.build(endpoint)
+    except Exception:
+        raise ConfigurationError(
+            "HALYK_URL_PREFIX",
+            f"the endpoint {endpoint!r} is not registered: initialise HalykEpay on this app.",
+        ) from None
+
+
+def _absolute(link: str, origin: str) -> str:
+    """A path ("/orders/5", as url_for gives it) joined to ``origin``; anything else as given
+    (the schema refuses what is not an absolute http(s) URL)."""
+    if link.startswith("/") and not link.startswith("//"):
+        return origin + link
+    return link
+
+
+__all__ = ["Payment", "create_payment", "js_path"]

@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+from flask import render_template_string
+from jinja2 import DictLoader
+from page_helpers import DISTINCT_SECRET, close, make_shop
+
+from flask_halyk.errors import HalykError
+
+HOSTILE = "</script><script>alert(1)</script>"
+PROTOCOL_FIELDS = {
+    "invoiceId", "invoiceIdAlt", "backLink", "failureBackLink", "postLink", "failurePostLink",
+    "language", "description", "accountId", "terminal", "amount", "name", "currency", "data",
+    "auth", "email", "phone", "cardSave", "recurrent", "autoBackLink",
+}
+IMPORT = '{% from "halyk/macros.html" import halyk_script, halyk_widget, halyk_redirect %}'
+
+
+class Scripts(HTMLParser):
+    """Every <script> of a page: its attributes and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._open: dict[str, str | None] | None = None
+        self._text: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "script":
+            self._open, self._text = dict(attrs), []
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._open is not None:
+            self.scripts.append((self._open, "".join(self._text)))
+            self._open = None
+
+
+def scripts_of(html: str) -> Scripts:
+    parser = Scripts()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def js_value(body: str, name: str):
+    """The JSON literal assigned to ``var name = ...;`` in a script body."""
+    match = re.search(rf"var {name} = (.*?);\n", body)
+    assert match, f"{name} not in script"
+    return json.loads(match.group(1))
+
+
+@pytest.fixture
+def shop(tmp_path):
+    app = make_shop(tmp_path)
+    yield app
+    close(app)
+
+
+def create(app, **kwargs):
+    kwargs.setdefault("description", "Order 42")
+    return app.extensions["halyk"].extension.create_payment(kwargs.pop("amount", 1500), **kwargs)
+
+
+def render(template: str, **context) -> str:
+    return render_template_string(IMPORT + template, **context)
+
+
+def test_script_tag_absolute_in_embedded_sandbox(shop):
+    with shop.test_request_context("/checkout", base_url="http://shop.test:8000/"):
+        html = render('{{ halyk_script(nonce="n0nce", defer=True) }}')
+    (attrs, body), = scripts_of(html).scripts
+    assert attrs["src"] == "http://shop.test:8000/halyk-sandbox/payform/payment-api.js"
+    assert attrs["nonce"] == "n0nce"
+    assert "defer" in attrs
+    assert body == ""
+
+
+def test_script_tag_without_nonce_or_defer(shop):
+    with shop.test_request_context("/"):
+        html = render("{{ halyk_script() }}")
+    (attrs, _), = scripts_of(html).scripts
+    assert "nonce" not in attrs and "defer" not in attrs
+
+
+def test_script_url_respects_external_url_and_script_root(tmp_path):
+    app = make_shop(tmp_path, HALYK_EXTERNAL_URL="https://shop.example.kz")
+    with app.test_request_context("/pay", base_url="http://10.0.0.5:8000/app"):
+        html = render("{{ halyk_script() }}")
+    close(app)
+    (attrs, _), = scripts_of(html).scripts
+    assert attrs["src"] == "https://shop.example.kz/app/halyk-sandbox/payform/payment-api.js"
+
+
+def test_script_url_of_real_hosts_is_unchanged(tmp_path):
+    app = make_shop(tmp_path, HALYK_ENV="test")
+    with app.test_request_context("/"):
+        html = render("{{ halyk_script() }}")
+    close(app)
+    (attrs, _), = scripts_of(html).scripts
+    assert attrs["src"] == "https://test-epay.epayment.kz/payform/payment-api.js"
+
+
+def test_widget_carries_the_payment_object(shop):
+    with shop.test_request_context("/checkout", base_url="http://shop.test/"):
+        payment = create(shop, name="Arman Ali", account_id="user-7", email="a@b.kz",
+                         phone="77771234567", data={"order": 42}, invoice_id_alt="700001")
+        html = render('{{ halyk_widget(p, nonce="n0nce") }}', p=payment)
+    (attrs, body), = scripts_of(html).scripts
+    assert attrs == {"nonce": "n0nce"}
+    obj = js_value(body, "paymentObject")
+    assert obj == payment.to_js()
+    assert set(obj) <= PROTOCOL_FIELDS
+    assert {"invoiceId", "invoiceIdAlt", "backLink", "failureBackLink", "postLink",
+            "failurePostLink", "language", "description", "accountId", "terminal", "amount",
+            "name", "currency", "data", "auth", "email", "phone"} <= set(obj)
+    assert obj["auth"] == payment.token.raw  # the whole token response, not the string
+    assert obj["invoiceId"] == payment.invoice_id and obj["amount"] == 1500
+    assert obj["postLink"] == "http://shop.test/halyk/postlink"
+    assert obj["failurePostLink"] == "http://shop.test/halyk/failure-postlink"
+    assert json.loads(obj["data"]) == {"order": 42}
+    assert "function createPaymentObject(auth, invoiceId, amount)" in body
+    assert "window.halyk.showPaymentWidget(po, callBk)" in body
+    assert js_value(body, "auto") is True
+    assert js_value(body, "callbackPath") is None
+    assert js_value(body, "mode") == "widget"
+
+
+def test_hostile_values_stay_text(shop):
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        payment = create(
+            shop, description=HOSTILE[:60], name=HOSTILE, account_id=HOSTILE + "'\"&",
+            data={"note": HOSTILE}, back_link="http://shop.test/done?x=</script><b>",
+        )
+        html = render('{{ halyk_script(nonce=n) }}{{ halyk_widget(p, button=b, nonce=n) }}'
+                      '{{ halyk_redirect(p, button=b, nonce=n) }}',
+                      p=payment, n='"><script>alert(2)</script>', b="#pay'];</script>")
+    parsed = scripts_of(html)
+    assert len(parsed.scripts) == 3
+    assert parsed.tags == ["script", "script", "script"]
+    assert "<script>alert" not in html
+    for attrs, _body in parsed.scripts:
+        assert attrs["nonce"] == '"><script>alert(2)</script>'
+    for _attrs, body in parsed.scripts[1:]:
+        obj = js_value(body, "paymentObject")
+        assert obj["description"] == HOSTILE[:60]
+        assert obj["name"] == HOSTILE
+        assert obj["accountId"] == HOSTILE + "'\"&"
+        assert json.loads(obj["data"]) == {"note": HOSTILE}
+        assert obj["backLink"] == "http://shop.test/done?x=</script><b>"
+        assert js_value(body, "button") == "#pay'];</script>"
+
+
+def test_callback_path(shop):
+    with shop.test_request_context("/"):
+        payment = create(shop)
+        html = render('{{ halyk_widget(p, callback="shop.checkout.onPaid", auto=False,'
+                      ' button="pay") }}', p=payment)
+        body = scripts_of(html).scripts[0][1]
+        assert js_value(body, "callbackPath") == "shop.checkout.onPaid"
+        assert js_value(body, "auto") is False
+        assert js_value(body, "button") == "pay"
+        for bad in ["alert(1)", "a..b", "1abc", "shop.onPaid;evil()", "", "a b", "x[0]"]:
+            with pytest.raises(HalykError):
+                render("{{ halyk_widget(p, callback=c) }}", p=payment, c=bad)
+
+
+def test_redirect_uses_pay_and_waits_for_a_click_by_default(shop):
+    with shop.test_request_context("/"):
+        payment = create(shop)
+        html = render('{{ halyk_redirect(p, button="#pay-now") }}', p=payment)
+    (attrs, body), = scripts_of(html).scripts
+    assert "nonce" not in attrs
+    assert js_value(body, "mode") == "redirect"
+    assert js_value(body, "auto") is False
+    assert "window.halyk.pay(po)" in body
+    assert js_value(body, "paymentObject") == payment.to_js()
+
+
+def test_secret_never_rendered(shop):
+    with shop.test_request_context("/"):
+        payment = create(shop, description="x", name="n")
+        html = render("{{ halyk_script(nonce='a') }}{{ halyk_widget(p, nonce='a') }}"
+                      "{{ halyk_redirect(p, nonce='a') }}{{ p }}{{ p.token }}", p=payment)
+    config = shop.extensions["halyk"].config
+    assert DISTINCT_SECRET not in html
+    assert DISTINCT_SECRET not in repr(payment) and DISTINCT_SECRET not in str(payment.to_js())
+    assert config.postlink_secret.hex() not in html
+    assert payment.token.secret_hash not in html  # the page needs no secret_hash either
+    # The repr shows no usable token.
+    assert payment.token.access_token not in repr(payment)
+
+
+def test_app_templates_override_the_macros(shop):
+    shop.jinja_loader = DictLoader({"halyk/macros.html": (
+        "{% macro halyk_script(nonce=None, defer=False) %}OVERRIDDEN{% endmacro %}"
+        "{% macro halyk_widget(payment) %}{% endmacro %}"
+        "{% macro halyk_redirect(payment) %}{% endmacro %}")})
+    with shop.test_request_context("/"):
+        assert render("{{ halyk_script() }}") == "OVERRIDDEN"
+
+
+def test_halyk_global_is_the_extension(shop):
+    with shop.test_request_context("/"):
+        assert render_template_string("{{ halyk.config.currency }}") == "KZT"
