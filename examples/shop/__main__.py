@@ -1,0 +1,20 @@
+"""``python -m examples.shop [--host H] [--port P]``: run the example shop's development server."""
+
+from __future__ import annotations
+
+import argparse
+
+from .app import create_app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the flask-halyk example shop.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    # threaded: the embedded sandbox calls back into this same server for the postLink.
+    create_app().run(host=args.host, port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

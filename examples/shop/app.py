@@ -1,0 +1,60 @@
+"""The application factory: ``flask --app examples.shop run``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from . import csp
+from . import fulfilment as _fulfilment  # noqa: F401  (connects the on_success receiver)
+from .extensions import csrf, halyk
+from .store import OrderStore
+from .views import admin, shop
+
+log = logging.getLogger("examples.shop")
+
+#: Environment variables read for real use, besides every ``HALYK_*`` one.
+_ENV_KEYS = ("SECRET_KEY", "SHOP_DATABASE", "SHOP_DEMO_HOSTILE_PRODUCT")
+
+
+def _from_environment() -> dict[str, Any]:
+    """``HALYK_*``, ``SECRET_KEY`` and ``SHOP_*`` settings from the environment, JSON-decoded
+    when they parse as JSON (``HALYK_TIMEOUT='[5, 30]'``), else as strings."""
+    found: dict[str, Any] = {}
+    for key, raw in os.environ.items():
+        if key.startswith("HALYK_") or key in _ENV_KEYS:
+            try:
+                found[key] = json.loads(raw)
+            except ValueError:
+                found[key] = raw
+    return found
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """The shop. With no configuration at all it runs on flask-halyk's embedded ePay sandbox
+    with a throw-away secret key; ``config`` (tests) wins over the environment."""
+    app = Flask(__name__.rpartition(".")[0] or __name__)
+    # FLASK_* variables, as Flask's own docs suggest (FLASK_SECRET_KEY...).
+    app.config.from_prefixed_env()
+    app.config.update(_from_environment())
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        log.warning("SECRET_KEY is not set: using a random one (sessions end on restart).")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.setdefault("SHOP_DEMO_HOSTILE_PRODUCT", False)
+    os.makedirs(app.instance_path, exist_ok=True)
+    store_path = app.config.get("SHOP_DATABASE") or os.path.join(app.instance_path, "shop.sqlite3")
+    app.extensions["shop_store"] = OrderStore(store_path)
+
+    csrf.init_app(app)
+    halyk.init_app(app)
+    csp.init_app(app)
+    app.register_blueprint(shop)
+    app.register_blueprint(admin, url_prefix="/admin")
+    return app

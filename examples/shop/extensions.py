@@ -1,0 +1,10 @@
+"""The shop's extension objects, created once and bound to each app in :func:`create_app`."""
+
+from __future__ import annotations
+
+from flask_wtf import CSRFProtect
+
+from flask_halyk.extension import HalykEpay
+
+halyk = HalykEpay()
+csrf = CSRFProtect()

@@ -1,0 +1,201 @@
+"""The shop's pages (``shop``) and its back office (``admin``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from flask_halyk import HalykError
+from flask_halyk.payments import Payment
+
+from . import catalogue, i18n
+from .extensions import halyk
+from .forms import CheckoutForm
+from .fulfilment import store
+from .store import Order
+
+shop = Blueprint("shop", __name__)
+# The admin pages are open in this example. A real shop puts them behind its login (and checks
+# that the user may refund) before anyone else can reach them.
+admin = Blueprint("admin", __name__)
+
+
+@dataclass(frozen=True)
+class StoredPayment:
+    """A payment object kept with the order, shaped for the flask-halyk macros (``to_js`` and
+    ``js_path``), so the pay page can be shown again after a redirect or a reload."""
+
+    payment_object: dict[str, Any]
+
+    def to_js(self) -> dict[str, Any]:
+        return dict(self.payment_object)
+
+    js_path = staticmethod(Payment.js_path)
+
+
+@shop.app_context_processor
+def _labels() -> dict[str, Any]:
+    return {"label": i18n.label, "languages": i18n.LANGUAGES, "language": i18n.language()}
+
+
+def _hostile() -> bool:
+    return bool(current_app.config.get("SHOP_DEMO_HOSTILE_PRODUCT"))
+
+
+@shop.get("/")
+def index() -> str:
+    """The catalogue."""
+    return render_template("shop/catalogue.html", products=catalogue.products(hostile=_hostile()))
+
+
+@shop.get("/language/<code>")
+def set_language(code: str) -> BaseResponse:
+    """Remember the visitor's language; it goes to ePay with their next payment."""
+    if code not in i18n.LANGUAGES:
+        abort(404)
+    session["language"] = code
+    target = request.args.get("next", "")
+    # Only paths of this site: an open redirect would help phishers.
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("shop.index")
+    return redirect(target)
+
+
+@shop.route("/products/<product_id>/checkout", methods=["GET", "POST"])
+def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
+    """Who pays and how many: creates the order and its ePay payment."""
+    product = catalogue.find(product_id, hostile=_hostile())
+    if product is None:
+        abort(404)
+    form = CheckoutForm(language=i18n.language())
+    if not form.validate_on_submit():
+        return render_template("shop/checkout.html", product=product, form=form)
+    quantity = form.quantity.data
+    assert quantity is not None  # InputRequired
+    amount = product.price * quantity
+    kwargs = form.customer_kwargs()
+    order = store().create(
+        product_id=product.id, quantity=quantity, amount=amount, language=kwargs["language"]
+    )
+    try:
+        _start_payment(order, product.description, kwargs)
+    except HalykError as exc:
+        current_app.logger.warning("payment for order %s not created: %s", order.ref, exc)
+        flash("The payment could not be started. Please try again in a minute.", "error")
+        return render_template("shop/checkout.html", product=product, form=form), 503
+    return redirect(url_for("shop.order", ref=order.ref))
+
+
+def _start_payment(order: Order, description: str, customer: dict[str, Any]) -> None:
+    """A new ePay invoice for ``order``: each attempt has its own invoice and token."""
+    order_url = url_for("shop.order", ref=order.ref)
+    payment = halyk.create_payment(
+        order.amount,
+        description=description,
+        back_link=order_url + "?returned=success",
+        failure_back_link=order_url + "?returned=failure",
+        **customer,
+    )
+    store().attach_payment(order.ref, payment.invoice_id, payment.to_js())
+
+
+def _order_or_404(ref: str) -> Order:
+    order = store().get(ref)
+    if order is None:
+        abort(404)
+    return order
+
+
+@shop.get("/orders/<ref>")
+def order(ref: str) -> str:
+    """The order, its status as the ledger records it (from the bank's postLink, never from
+    the browser), and the ways to pay while it is unpaid."""
+    found = _order_or_404(ref)
+    payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
+    stored = None
+    if payment is not None and payment.status == "new" and found.payment_object:
+        stored = StoredPayment(found.payment_object)
+    product = catalogue.find(found.product_id, hostile=True)
+    return render_template(
+        "shop/order.html", order=found, payment=payment, stored=stored, product=product
+    )
+
+
+@shop.get("/orders/<ref>/status.json")
+def order_status(ref: str) -> Response:
+    """The ledger's status, for the page to poll while the postLink is on its way."""
+    found = _order_or_404(ref)
+    payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
+    return jsonify(
+        status=str(payment.status) if payment else None,
+        fulfilled=found.fulfilled_at is not None,
+    )
+
+
+@shop.post("/orders/<ref>/retry")
+def retry(ref: str) -> BaseResponse:
+    """A new payment attempt (a new invoice) after a failed one."""
+    found = _order_or_404(ref)
+    payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
+    if payment is not None and payment.status != "failed":
+        flash("This order has no failed payment to retry.", "error")
+        return redirect(url_for("shop.order", ref=ref))
+    product = catalogue.find(found.product_id, hostile=True)
+    description = product.description if product else "Order"
+    try:
+        _start_payment(found, description, {"language": i18n.language()})
+    except HalykError as exc:
+        current_app.logger.warning("retry for order %s failed: %s", ref, exc)
+        flash("The payment could not be started. Please try again in a minute.", "error")
+    return redirect(url_for("shop.order", ref=ref))
+
+
+@admin.get("/")
+def payments() -> str:
+    """Every payment the ledger holds, newest first, with the operations the bank allows."""
+    records = halyk.payments.query(limit=100)
+    orders = {p.invoice_id: store().by_invoice(p.invoice_id) for p in records}
+    return render_template("shop/admin.html", records=records, orders=orders)
+
+
+@admin.post("/payments/<invoice_id>/<action>")
+def operate(invoice_id: str, action: str) -> BaseResponse:
+    """Refund (all or part), cancel or charge one payment; the outcome shows in the ledger."""
+    amount = None
+    raw = request.form.get("amount", "").strip()
+    if raw:
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            flash(f"{raw!r} is not an amount.", "error")
+            return redirect(url_for("admin.payments"))
+    try:
+        if action == "refund":
+            halyk.refund(invoice_id, amount)
+        elif action == "cancel":
+            halyk.cancel(invoice_id)
+        elif action == "charge":
+            halyk.charge(invoice_id, amount)
+        else:
+            abort(404)
+    except HalykError as exc:
+        flash(f"{action} of invoice {invoice_id} refused: {exc}", "error")
+    else:
+        flash(f"{action} of invoice {invoice_id}: done.", "ok")
+    return redirect(url_for("admin.payments"))

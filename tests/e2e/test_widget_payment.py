@@ -1,0 +1,114 @@
+"""Paying with ePay's widget (overlay + iframe) in a real browser, on the embedded sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from e2e_helpers import (
+    APPROVED,
+    BLOCKED,
+    INSUFFICIENT_FUNDS,
+    THREE_DS,
+    THREE_DS_CODE,
+    confirm_3ds,
+    open_widget,
+    pay_with_card,
+    place_order,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_log):
+    invoice_id = place_order(page, "tea")
+    step("order")
+    form = open_widget(page)
+    step("widget-open")
+    assert form.locator("#invoice-id").text_content() == invoice_id
+    pay_with_card(form, APPROVED)
+
+    # callBk fired with success: the shop's callback shows it, and the overlay is gone.
+    page.wait_for_selector("#widget-result[data-success='true']")
+    assert page.locator("#halyk-sandbox-widget").count() == 0
+    step("callback")
+    # The status comes from the ledger, which only the postLink updates.
+    wait_for_status(page, "paid")
+    step("paid")
+
+    record = live_shop.ledger(invoice_id)
+    assert record.status == "paid"
+    assert record.card_mask == "440563...5096"
+    assert record.transaction_id
+    # The on_success receiver fulfilled the order, once.
+    assert live_shop.order_by_invoice(invoice_id).fulfilled_at is not None
+    page.reload()
+    assert page.text_content("#payment-status") == "paid"
+    assert page.is_visible("#fulfilled")
+    assert page.locator("#pay-widget").count() == 0
+    assert browser_log.errors == []
+
+
+@pytest.mark.parametrize(
+    ("pan", "reason_code"),
+    [(BLOCKED, 465), (INSUFFICIENT_FUNDS, 484)],
+    ids=["blocked", "insufficient-funds"],
+)
+def test_widget_payment_declined(page, live_shop, step, pan, reason_code):
+    invoice_id = place_order(page, "baursak")
+    form = open_widget(page)
+    pay_with_card(form, pan)
+    page.wait_for_selector("#widget-result[data-success='false']")
+    step("callback")
+    wait_for_status(page, "failed")
+    page.reload()
+    step("failed")
+    assert page.is_visible("#retry")
+    assert not page.is_visible("#fulfilled")
+
+    record = live_shop.ledger(invoice_id)
+    assert record.status == "failed"
+    assert record.reason_code == reason_code
+    assert not record.is_paid
+    assert live_shop.order_by_invoice(invoice_id).fulfilled_at is None
+
+
+def test_widget_3d_secure_step_passed(page, live_shop, step):
+    invoice_id = place_order(page, "tea")
+    form = open_widget(page)
+    pay_with_card(form, THREE_DS)
+    form.locator("#secure3d-form").wait_for()
+    step("3ds")
+    confirm_3ds(form, THREE_DS_CODE)
+    page.wait_for_selector("#widget-result[data-success='true']")
+    wait_for_status(page, "paid")
+    assert live_shop.ledger(invoice_id).status == "paid"
+
+
+def test_widget_3d_secure_wrong_code_fails(page, live_shop, step):
+    invoice_id = place_order(page, "tea")
+    form = open_widget(page)
+    pay_with_card(form, THREE_DS)
+    form.locator("#secure3d-form").wait_for()
+    confirm_3ds(form, "000000")
+    page.wait_for_selector("#widget-result[data-success='false']")
+    step("callback")
+    wait_for_status(page, "failed")
+    record = live_shop.ledger(invoice_id)
+    assert record.status == "failed"
+    assert record.reason_code == 473
+    assert live_shop.order_by_invoice(invoice_id).fulfilled_at is None
+
+
+def test_retry_after_a_decline_gets_a_new_invoice_and_pays(page, live_shop):
+    first = place_order(page, "tea")
+    pay_with_card(open_widget(page), BLOCKED)
+    wait_for_status(page, "failed")
+    page.reload()
+    page.click("#retry")
+    page.wait_for_selector("#order[data-status='new']")
+    second = page.get_attribute("#order", "data-invoice-id")
+    assert second and second != first
+    pay_with_card(open_widget(page), APPROVED)
+    wait_for_status(page, "paid")
+    assert live_shop.ledger(first).status == "failed"
+    assert live_shop.ledger(second).status == "paid"
