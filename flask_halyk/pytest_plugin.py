@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -120,9 +121,9 @@ class SignalRecorder:
         return iter(self.events)
 
 
-@pytest.fixture
-def halyk_signals() -> Iterator[SignalRecorder]:
-    """Records every signal of :mod:`flask_halyk.signals` sent during the test."""
+@contextmanager
+def record_signals() -> Iterator[SignalRecorder]:
+    """Record every signal of :mod:`flask_halyk.signals` sent inside the ``with`` block."""
     recorder = SignalRecorder()
     receivers = []
     for attr in halyk_signal_module.__all__:
@@ -138,3 +139,10 @@ def halyk_signals() -> Iterator[SignalRecorder]:
     finally:
         for signal, receive in receivers:
             signal.disconnect(receive)
+
+
+@pytest.fixture
+def halyk_signals() -> Iterator[SignalRecorder]:
+    """Records every signal of :mod:`flask_halyk.signals` sent during the test."""
+    with record_signals() as recorder:
+        yield recorder
