@@ -124,6 +124,13 @@ STATUS_CHARGED: dict[str, Any] = {
 SECRET = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG-not-really"
 
 
+@pytest.fixture
+def status_charged() -> dict[str, Any]:
+    """A fresh deep copy of :data:`STATUS_CHARGED`, safe to mutate."""
+    copy: dict[str, Any] = json.loads(json.dumps(STATUS_CHARGED))
+    return copy
+
+
 def token_request(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "grant_type": "client_credentials",
@@ -615,8 +622,8 @@ def test_status_success_needs_a_transaction() -> None:
     assert "transaction" in errors_of(schema, {"resultCode": 100, "transaction": {"id": "x"}})
 
 
-def test_status_keeps_unknown_status_and_keys() -> None:
-    raw = json.loads(json.dumps(STATUS_CHARGED))
+def test_status_keeps_unknown_status_and_keys(status_charged: dict[str, Any]) -> None:
+    raw = status_charged
     raw["transaction"]["statusName"] = " partial_refund "
     raw["transaction"]["newField"] = 1
     raw["extra"] = True
@@ -635,8 +642,8 @@ def test_status_rejects(patch: dict[str, Any]) -> None:
     assert next(iter(patch)) in errors_of(StatusResponseSchema(), {**STATUS_CHARGED, **patch})
 
 
-def test_status_empty_reason_code_is_none() -> None:
-    raw = json.loads(json.dumps(STATUS_CHARGED))
+def test_status_empty_reason_code_is_none(status_charged: dict[str, Any]) -> None:
+    raw = status_charged
     raw["transaction"]["reasonCode"] = ""
     assert StatusResponseSchema().load(raw)["transaction"]["reasonCode"] is None
 
