@@ -128,12 +128,14 @@ def create_payment(
     origin = _origin(config.external_url)
     root = _script_root()
     back = _absolute(back_link, origin) if back_link else f"{origin}{root}/"
-    fields = {
+    post_link = origin + root + _endpoint_path(POSTLINK_ENDPOINT)
+    failure_post_link = origin + root + _endpoint_path(FAILURE_POSTLINK_ENDPOINT)
+    fields: dict[str, Any] = {
         "invoiceIdAlt": invoice_id_alt,
         "backLink": back,
         "failureBackLink": _absolute(failure_back_link, origin) if failure_back_link else back,
-        "postLink": origin + root + _endpoint_path(POSTLINK_ENDPOINT),
-        "failurePostLink": origin + root + _endpoint_path(FAILURE_POSTLINK_ENDPOINT),
+        "postLink": post_link,
+        "failurePostLink": failure_post_link,
         "language": language or config.language,
         "description": description,
         "accountId": account_id,
@@ -172,8 +174,8 @@ def create_payment(
         exact_amount,
         currency=config.currency,
         secret_hash=secret_hash,
-        post_link=fields["postLink"],
-        failure_post_link=fields["failurePostLink"],
+        post_link=post_link,
+        failure_post_link=failure_post_link,
     )
     loaded = _load({**fields, "amount": exact_amount, "invoiceId": record.invoice_id,
                     "auth": token.auth})

@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+import re
+import time
+from decimal import Decimal
+from urllib.parse import quote
+
+import lzstring
+import pytest
+from flask import Flask
+from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, close, make_shop
+
+from flask_halyk.errors import (
+    ConfigurationError,
+    HalykError,
+    InvalidPayment,
+    InvoiceIdInUse,
+    TransportError,
+)
+from flask_halyk.payments import Payment, create_payment, js_path
+from flask_halyk.schemas import PaymentObjectSchema
+from flask_halyk.verification import make_secret_hash, verify_postlink
+
+
+@pytest.fixture
+def shop(tmp_path):
+    app = make_shop(tmp_path)
+    yield app
+    close(app)
+
+
+def state_of(app: Flask):
+    return app.extensions["halyk"]
+
+
+def sandbox_of(app: Flask):
+    return state_of(app).sandbox.extensions["halyk_sandbox"]
+
+
+def sandbox_token(app: Flask, payment: Payment):
+    token = sandbox_of(app).store.token(payment.token.access_token)
+    assert token is not None, "the sandbox never issued this token"
+    return token
+
+
+def pay(app: Flask, **kwargs) -> Payment:
+    kwargs.setdefault("description", "Order 42")
+    return state_of(app).extension.create_payment(kwargs.pop("amount", 1500), **kwargs)
+
+
+def test_token_request_reaches_the_sandbox_with_the_right_secret_hash(shop):
+    with shop.test_request_context("/checkout", base_url="http://shop.test/"):
+        payment = pay(shop, amount="1500.50")
+    config = state_of(shop).config
+    issued = sandbox_token(shop, payment)
+    assert issued.invoice_id == payment.invoice_id
+    assert issued.amount == Decimal("1500.50")
+    assert issued.currency == "KZT"
+    assert issued.merchant.terminal_id == SHOP_TERMINAL
+    assert issued.secret_hash == make_secret_hash(
+        config.postlink_secret, payment.invoice_id, Decimal("1500.5"), "KZT", SHOP_TERMINAL)
+    assert issued.post_link == "http://shop.test/halyk/postlink"
+    assert issued.failure_post_link == "http://shop.test/halyk/failure-postlink"
+
+
+def test_payment_is_recorded_and_its_object_passes_the_schema(shop):
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        payment = pay(shop, amount=Decimal("99.90"), name="Arman Ali", email="a@b.kz",
+                      phone="+77771234567", account_id="user-7", language="ENG",
+                      data='{"order": 42}', invoice_id_alt="700001")
+    record = state_of(shop).ledger.get(payment.invoice_id)
+    assert record is not None and record.status == "new"
+    assert record.amount == Decimal("99.90") and record.currency == "KZT"
+    assert record.terminal == SHOP_TERMINAL and record.description == "Order 42"
+    assert record.email == "a@b.kz" and record.account_id == "user-7"
+    obj = payment.to_js()
+    loaded = PaymentObjectSchema().load(obj)
+    assert loaded["amount"] == Decimal("99.90") and obj["amount"] == 99.9
+    assert obj["language"] == "eng"
+    assert obj["invoiceIdAlt"] == "700001"
+    assert obj["auth"] == payment.token.raw
+    assert obj["terminal"] == SHOP_TERMINAL
+    assert obj["data"] == '{"order": 42}'
+    assert re.fullmatch(r"[0-9]{6,15}", payment.invoice_id)
+    assert payment.amount == Decimal("99.90") and payment.currency == "KZT"
+    # to_js hands out copies: a page cannot change the payment.
+    obj["amount"] = 1
+    assert payment.to_js()["amount"] == 99.9
+
+
+def test_each_payment_gets_its_own_token_and_invoice(shop):
+    with shop.test_request_context("/"):
+        one, two = pay(shop), pay(shop)
+    assert one.invoice_id != two.invoice_id
+    assert one.token.access_token != two.token.access_token
+    assert one.token.secret_hash != two.token.secret_hash
+
+
+def test_given_invoice_id_is_used_and_never_twice(shop):
+    with shop.test_request_context("/"):
+        payment = pay(shop, invoice_id="000123456")
+        assert payment.invoice_id == "000123456"
+        before = len(sandbox_of(shop).store.tokens)
+        with pytest.raises(InvoiceIdInUse):
+            pay(shop, invoice_id="000123456")
+    assert len(sandbox_of(shop).store.tokens) == before
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"amount": 0}, "amount"),
+    ({"amount": "-5"}, "amount"),
+    ({"amount": "10.123"}, "amount"),
+    ({"amount": "lots"}, "amount"),
+    ({"invoice_id": "12345"}, "invoice_id"),
+    ({"invoice_id": "1234567890123456"}, "invoice_id"),
+    ({"invoice_id": "12345a"}, "invoice_id"),
+    ({"invoice_id_alt": "1"}, "invoice_id_alt"),
+    ({"description": "Я" * 63}, "description"),
+    ({"description": " "}, "description"),
+    ({"email": "nope"}, "email"),
+    ({"back_link": "done.html"}, "back_link"),
+    ({"failure_back_link": "javascript:alert(1)"}, "failure_back_link"),
+    ({"data": "{not json"}, "data"),
+    ({"language": "de"}, "language"),
+])
+def test_invalid_input_records_and_sends_nothing(shop, kwargs, field):
+    with shop.test_request_context("/"), pytest.raises(InvalidPayment) as info:
+        pay(shop, **kwargs)
+    assert field in info.value.messages
+    assert isinstance(info.value, HalykError) and isinstance(info.value, ValueError)
+    assert state_of(shop).ledger.query() == []
+    assert sandbox_of(shop).store.tokens == {}
+
+
+def test_back_links(shop):
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        default = pay(shop).to_js()
+        relative = pay(shop, back_link="/orders/5/done").to_js()
+        both = pay(shop, back_link="https://shop.test/ok", failure_back_link="/oops").to_js()
+    assert default["backLink"] == default["failureBackLink"] == "http://shop.test/"
+    assert relative["backLink"] == relative["failureBackLink"] == "http://shop.test/orders/5/done"
+    assert both["backLink"] == "https://shop.test/ok"
+    assert both["failureBackLink"] == "http://shop.test/oops"
+
+
+def test_external_url_overrides_scheme_and_host(tmp_path):
+    app = make_shop(tmp_path, HALYK_EXTERNAL_URL="https://shop.example.kz/")
+    try:
+        with app.test_request_context("/pay", base_url="http://10.0.0.5:8000/app"):
+            obj = pay(app, back_link="/app/done").to_js()
+        assert obj["postLink"] == "https://shop.example.kz/app/halyk/postlink"
+        assert obj["failurePostLink"] == "https://shop.example.kz/app/halyk/failure-postlink"
+        assert obj["backLink"] == "https://shop.example.kz/app/done"
+        # Outside a request (a worker, a CLI command): the external URL is enough.
+        with app.app_context():
+            obj = pay(app).to_js()
+        assert obj["postLink"] == "https://shop.example.kz/halyk/postlink"
+    finally:
+        close(app)
+
+
+def test_outside_a_request_needs_a_public_url(shop):
+    with shop.app_context(), pytest.raises(ConfigurationError) as info:
+        pay(shop)
+    assert info.value.key == "HALYK_EXTERNAL_URL"
+    assert state_of(shop).ledger.query() == []
+    shop.config["SERVER_NAME"] = "shop.kz"
+    shop.config["PREFERRED_URL_SCHEME"] = "https"
+    with shop.app_context():
+        assert pay(shop).to_js()["postLink"] == "https://shop.kz/halyk/postlink"
+
+
+def test_url_prefix_is_followed(tmp_path):
+    app = make_shop(tmp_path, HALYK_URL_PREFIX="/payments/epay")
+    try:
+        with app.test_request_context("/", base_url="http://shop.test/"):
+            obj = pay(app).to_js()
+        assert obj["postLink"] == "http://shop.test/payments/epay/postlink"
+    finally:
+        close(app)
+
+
+def test_epay_failure_after_recording_leaves_a_new_record(shop):
+    sandbox_of(shop).faults.update({"token_error": 503})
+    with shop.test_request_context("/"), pytest.raises(TransportError):
+        pay(shop)
+    records = state_of(shop).ledger.query()
+    assert len(records) == 1 and records[0].status == "new"
+
+
+def test_repr_hides_the_token_and_secrets(shop):
+    with shop.test_request_context("/"):
+        payment = pay(shop)
+    text = repr(payment)
+    assert payment.invoice_id in text
+    assert payment.token.access_token not in text
+    assert DISTINCT_SECRET not in text
+    assert payment.token.secret_hash not in text
+
+
+def test_create_payment_function_takes_the_state(shop):
+    with shop.test_request_context("/"):
+        payment = create_payment(state_of(shop), 10, description="Direct")
+    assert payment.description == "Direct" and payment.amount == Decimal("10")
+
+
+def test_js_path():
+    assert js_path(None) is None
+    assert js_path("onPaid") == "onPaid"
+    assert js_path("$shop._x.on_paid2") == "$shop._x.on_paid2"
+    for bad in ["", "a.", ".a", "a-b", "a(b)", "a;b", "1a", "a" * 201]:
+        with pytest.raises(HalykError):
+            js_path(bad)
+
+
+# --- the whole round trip: the bank's postLink carries a hash verify_postlink accepts -----------
+
+def _bank_params(obj):
+    def flatten(o, prefix=""):
+        parts = []
+        for key, value in o.items():
+            name = f"{prefix}[{key}]" if prefix else key
+            if isinstance(value, dict):
+                parts.extend(flatten(value, name))
+            else:
+                parts.append(name + "=" + quote(str(value), safe="!*'()"))
+        return parts
+
+    return lzstring.LZString().compressToEncodedURIComponent("&".join(flatten(obj)))
+
+
+def _pay_in_sandbox(app: Flask, payment: Payment, pan: str) -> None:
+    client = app.test_client()
+    page = client.get("/halyk-sandbox/payform/", query_string={
+        "params": _bank_params(payment.to_js()), "isShortForm": "true"})
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    checkout = re.search(r'name="checkout" value="([^"]+)"', page.get_data(as_text=True))
+    assert checkout, page.get_data(as_text=True)[:500]
+    answer = client.post("/halyk-sandbox/payform/pay", data={
+        "checkout": checkout.group(1), "pan": pan, "expiry": "12/39", "cvc": "123",
+        "holder": "ARMAN ALI"})
+    assert answer.status_code < 500
+
+
+def _wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_paid_in_the_sandbox_the_postlink_is_genuine(shop):
+    succeeded = []
+    state_of(shop).extension.on_success(lambda payment, postlink: succeeded.append(
+        (payment, postlink)))
+    with shop.test_request_context("/"):
+        payment = pay(shop, amount="250.00")
+    _pay_in_sandbox(shop, payment, "4405639704015096")
+    assert _wait_for(lambda: succeeded), sandbox_of(shop).deliveries
+    record, postlink = succeeded[0]
+    assert record.invoice_id == payment.invoice_id
+    assert verify_postlink(state_of(shop).config, postlink, record) is None
+    assert postlink["secret_hash"] == payment.token.secret_hash
+
+
+def test_declined_in_the_sandbox_the_failure_postlink_is_genuine(shop):
+    failed = []
+    state_of(shop).extension.on_failure(lambda payment, postlink: failed.append(
+        (payment, postlink)))
+    with shop.test_request_context("/"):
+        payment = pay(shop, amount=700)
+    _pay_in_sandbox(shop, payment, "4003032704547597")
+    assert _wait_for(lambda: failed), sandbox_of(shop).deliveries
+    record, postlink = failed[0]
+    assert record.invoice_id == payment.invoice_id and record.status == "failed"
+    assert verify_postlink(state_of(shop).config, postlink, record) is None
