@@ -60,7 +60,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 def make_shop(db_url: str, tmp_path: Path, **config: Any) -> Flask:
     """A shop app with flask-halyk on the embedded sandbox and its ledger at ``db_url``."""
-    from flask_halyk import HalykEpay
+    from flask_halyk.extension import HalykEpay
 
     app = Flask("shop", instance_path=str(tmp_path / "instance"))
     app.config.update(SECRET_KEY=SECRET_KEY, TESTING=True, HALYK_DATABASE_URL=db_url)
@@ -140,13 +140,6 @@ class SignalLog:
     def disconnect(self) -> None:
         for signal, receive in self._receivers:
             signal.disconnect(receive)
-
-
-@pytest.fixture
-def signal_log() -> Iterator[SignalLog]:
-    log = SignalLog()
-    yield log
-    log.disconnect()
 
 
 class LiveServer:
