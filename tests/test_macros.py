@@ -212,3 +212,150 @@ def test_app_templates_override_the_macros(shop):
 def test_halyk_global_is_the_extension(shop):
     with shop.test_request_context("/"):
         assert render_template_string("{{ halyk.config.currency }}") == "KZT"
+
+
+# --- in a real browser: the script waits for a slow, deferred payment-api.js ---------------------
+
+STUB_LIBRARY = """
+window.__calls = [];
+window.halyk = {
+  showPaymentWidget: function (obj, callBk) {
+    window.__calls.push({kind: "widget", obj: obj});
+    callBk({success: window.__succeed});
+  },
+  pay: function (obj) { window.__calls.push({kind: "pay", obj: obj}); }
+};
+"""
+
+PAGE = IMPORT + """<!doctype html><html><body>
+<script nonce="{{ n }}">window.__succeed = {{ succeed|tojson }}; window.__results = [];
+window.shop = {onPaid: function (r) { window.__results.push(r); }};</script>
+{{ halyk_script(nonce=n, defer=True) }}
+{{ halyk_widget(p, nonce=n, **opts) }}
+<p>{{ p.description }}</p>
+<button id="pay">Pay</button>
+</body></html>"""
+
+
+@pytest.fixture
+def live_shop(tmp_path):
+    import secrets
+    import threading
+    import time
+
+    from werkzeug.serving import make_server
+
+    app = make_shop(tmp_path, HALYK_SCRIPT_URL="/stub/payment-api.js")
+    payments = {}
+
+    @app.get("/stub/payment-api.js")
+    def stub_library():
+        time.sleep(0.4)  # arrives well after the inline script has run
+        return STUB_LIBRARY, 200, {"Content-Type": "text/javascript"}
+
+    @app.get("/page/<int:number>")
+    def page(number):
+        from flask import request
+
+        nonce = secrets.token_urlsafe(8)
+        payment = payments[number]
+        opts = {k: v for k, v in request.args.items() if k in ("callback", "button")}
+        if request.args.get("auto") == "0":
+            opts["auto"] = False
+        html = render_template_string(PAGE, p=payment, n=nonce, opts=opts,
+                                      succeed=request.args.get("ok") == "1")
+        return html, 200, {"Content-Security-Policy":
+                           f"script-src 'nonce-{nonce}'; object-src 'none'"}
+
+    @app.get("/done")
+    def done():
+        return "done"
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    with app.test_request_context("/", base_url=base + "/"):
+        for number in range(3):
+            payments[number] = create(app, description=HOSTILE[:60] if number == 0 else "Tea",
+                                      back_link="/done", failure_back_link="/done?failed=1")
+    yield base, payments
+    server.shutdown()
+    close(app)
+
+
+@pytest.fixture
+def chromium():
+    import os
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = os.environ.get("HALYK_CHROMIUM", "/usr/bin/chromium")
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"no Chromium at {path}")
+    with sync_api.sync_playwright() as manager:
+        browser = manager.chromium.launch(executable_path=path, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+def _until(page, expression, timeout=10.0):
+    # Not page.wait_for_function: its predicate is eval'd in the page, which the CSP forbids.
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"never true: {expression}")
+
+
+def _open(chromium, url):
+    page = chromium.new_page()
+    errors, violations = [], []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: violations.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
+    page.goto(url)
+    return page, errors, violations
+
+
+@pytest.mark.browser
+def test_widget_in_browser_waits_for_library_and_calls_back(live_shop, chromium):
+    base, payments = live_shop
+    page, errors, violations = _open(chromium, f"{base}/page/0?callback=shop.onPaid&ok=1")
+    _until(page, "window.__results && window.__results.length === 1")
+    calls = page.evaluate("window.__calls")
+    assert [c["kind"] for c in calls] == ["widget"]
+    assert calls[0]["obj"] == payments[0].to_js()
+    assert page.evaluate("window.__results") == [{"success": True}]
+    # The hostile description is text on the page, nothing ran from it.
+    assert page.evaluate("document.querySelectorAll('script').length") == 3
+    assert errors == [] and violations == []
+    page.close()
+
+
+@pytest.mark.browser
+def test_widget_in_browser_default_callback_follows_the_back_links(live_shop, chromium):
+    base, _ = live_shop
+    page, errors, _ = _open(chromium, f"{base}/page/1?ok=0")
+    page.wait_for_url(f"{base}/done?failed=1", timeout=10_000)
+    page.goto(f"{base}/page/1?ok=1")
+    page.wait_for_url(f"{base}/done", timeout=10_000)
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.browser
+def test_widget_in_browser_opens_on_click_only(live_shop, chromium):
+    base, payments = live_shop
+    page, errors, _ = _open(chromium, f"{base}/page/2?button=pay&auto=0&callback=shop.onPaid")
+    _until(page, "window.halyk !== undefined")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__calls") == []
+    page.click("#pay")
+    _until(page, "window.__calls.length === 1")
+    assert page.evaluate("window.__calls")[0]["obj"]["invoiceId"] == payments[2].invoice_id
+    assert errors == []
+    page.close()
