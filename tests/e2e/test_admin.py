@@ -52,3 +52,31 @@ def test_an_operation_the_bank_refuses_is_shown_not_raised(page, live_shop):
     page.wait_for_selector(".flash.error")
     assert re.search(r"cancel of invoice \d+ refused", page.text_content(".flash.error"))
     assert live_shop.ledger(invoice_id).status == "paid"
+
+
+@pytest.fixture
+def two_stage(shop_config):
+    # A postLink does not say whether the money was only held: the status re-check tells the
+    # ledger it is AUTH (authorized), not CHARGE.
+    shop_config["HALYK_SANDBOX_TWO_STAGE"] = True
+    shop_config["HALYK_VERIFY_WITH_STATUS"] = True
+    return shop_config
+
+
+@pytest.mark.parametrize(("action", "outcome"), [("charge", "paid"), ("cancel", "cancelled")])
+def test_two_stage_payment_charged_or_cancelled_from_the_admin_page(
+    two_stage, page, live_shop, step, action, outcome
+):
+    invoice_id = place_order(page, "tea")
+    order_url = page.url
+    pay_with_card(open_widget(page), APPROVED)
+    wait_for_status(page, "authorized")
+    assert live_shop.order_by_invoice(invoice_id).fulfilled_at is not None
+
+    page.goto("/admin/")
+    page.locator(f"#payment-{invoice_id} button.{action}").click()
+    page.wait_for_selector(".flash.ok")
+    step(action)
+    page.goto(order_url)
+    assert page.text_content("#payment-status") == outcome
+    assert live_shop.ledger(invoice_id).status == outcome
