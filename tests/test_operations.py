@@ -1,0 +1,217 @@
+"""Refund, cancel, charge, reconcile and the status re-check, against the embedded sandbox:
+real tokens, the real payment page, postLinks delivered by the sandbox itself."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from ledger_support import BACKENDS, SignalLog, close_shop, database_url, make_shop, postlink_for
+
+from flask_halyk.errors import ApiError, PaymentNotFound, PaymentStateError
+from flask_halyk.extension import get_state
+from flask_halyk.ledger import EventVerdict, PaymentStatus
+from flask_halyk.operations import cancel, charge, reconcile, refund
+
+S = PaymentStatus
+GOOD_CARD = "4405639704015096"
+DECLINED_CARD = "4003032704547597"
+
+
+@pytest.fixture
+def signal_log() -> Iterator[SignalLog]:
+    log = SignalLog()
+    yield log
+    log.disconnect()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def shop(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_shop(db_url, tmp_path)
+    yield app
+    sandbox_of(app).wait_for_postlinks(10)
+    close_shop(app)
+
+
+@pytest.fixture
+def two_stage_shop(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_shop(db_url, tmp_path, HALYK_SANDBOX_TWO_STAGE=True)
+    yield app
+    sandbox_of(app).wait_for_postlinks(10)
+    close_shop(app)
+
+
+def sandbox_of(app: Flask) -> Any:
+    return app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+
+
+def pay(app: Flask, amount: int = 100, pan: str = GOOD_CARD) -> str:
+    """Create a payment and pay it on the sandbox's page, as a browser would; wait for the
+    sandbox's postLink (if it sends one)."""
+    halyk = app.extensions["halyk"].extension
+    with app.test_request_context("/"):
+        payment = halyk.create_payment(amount, description="order")
+    handed = base64.urlsafe_b64encode(json.dumps(payment.to_js()).encode()).decode()
+    client = app.test_client()
+    page = client.get("/halyk-sandbox/payform/", query_string={"object": handed})
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+    checkout = re.search(r'name="checkout" value="([^"]+)"', page.get_data(as_text=True))
+    assert checkout is not None
+    paid = client.post("/halyk-sandbox/payform/pay", data={
+        "checkout": checkout.group(1), "pan": pan, "expiry": "12/39", "cvc": "123",
+        "holder": "ARMAN ALI"})
+    assert paid.status_code in (200, 302, 303), paid.get_data(as_text=True)[:500]
+    sandbox_of(app).wait_for_postlinks(10)
+    return payment.invoice_id
+
+
+def test_the_sandbox_postlink_pays_and_refunds_add_up(shop: Flask, signal_log: SignalLog) -> None:
+    invoice = pay(shop)
+    state = shop.extensions["halyk"]
+    assert state.ledger.get(invoice).status is S.PAID
+    assert len(signal_log.named("payment_succeeded")) == 1
+    with shop.app_context():
+        with pytest.raises(PaymentStateError, match="only 100"):
+            refund(get_state(), invoice, 150)
+        refund(get_state(), invoice, 30)
+        assert state.ledger.get(invoice).status is S.PARTIALLY_REFUNDED
+        refund(get_state(), invoice)  # the rest
+        payment = state.ledger.get(invoice)
+        assert payment.status is S.REFUNDED and payment.refunded_amount == Decimal(100)
+        with pytest.raises(PaymentStateError):
+            refund(get_state(), invoice, 10)
+        with pytest.raises(PaymentNotFound):
+            refund(get_state(), "999999999")
+    amounts = [kw["amount"] for kw in signal_log.named("payment_refunded")]
+    assert amounts == [Decimal(30), Decimal(70)]
+
+
+def test_declined_card_fails_and_cannot_be_refunded(shop: Flask, signal_log: SignalLog) -> None:
+    invoice = pay(shop, pan=DECLINED_CARD)
+    assert shop.extensions["halyk"].ledger.get(invoice).status is S.FAILED
+    assert len(signal_log.named("payment_failed")) == 1
+    with shop.app_context(), pytest.raises(PaymentStateError):
+        refund(get_state(), invoice)
+
+
+def test_two_stage_charge_and_cancel(two_stage_shop: Flask, signal_log: SignalLog) -> None:
+    app = two_stage_shop
+    ledger = app.extensions["halyk"].ledger
+    charged, voided = pay(app), pay(app)
+    with app.app_context():
+        charge(get_state(), charged)
+        assert ledger.get(charged).charged_amount == Decimal(100)
+        with pytest.raises(PaymentStateError):
+            charge(get_state(), charged)
+        cancel(get_state(), voided)
+        assert ledger.get(voided).status is S.CANCELLED
+        with pytest.raises(PaymentStateError):
+            cancel(get_state(), voided)
+    assert len(signal_log.named("payment_charged")) == 1
+    assert len(signal_log.named("payment_cancelled")) == 1
+
+
+def test_the_bank_refusal_is_an_api_error_and_nothing_is_recorded(shop: Flask) -> None:
+    invoice = pay(shop)  # one-stage: paid, not authorised; the bank refuses to cancel
+    with shop.app_context(), pytest.raises(ApiError):
+        cancel(get_state(), invoice)
+    assert shop.extensions["halyk"].ledger.get(invoice).status is S.PAID
+
+
+def test_reconcile_recovers_a_dropped_postlink_once(shop: Flask, signal_log: SignalLog) -> None:
+    sandbox_of(shop).faults.drop_postlink = True
+    lost = pay(shop)
+    declined = pay(shop, pan=DECLINED_CARD)
+    never_paid = shop.extensions["halyk"].ledger.create_payment(
+        invoice_id=None, amount=Decimal(5), currency="KZT",
+        terminal=shop.extensions["halyk"].config.terminal_id).invoice_id
+    ledger = shop.extensions["halyk"].ledger
+    assert ledger.get(lost).status is S.NEW
+    seen: list[tuple[str, str]] = []
+    with shop.app_context():
+        assert reconcile(get_state(), timedelta(hours=1)).checked == 0
+        report = reconcile(get_state(), timedelta(0),
+                           progress=lambda p, outcome: seen.append((p.invoice_id, outcome)))
+        assert (report.checked, report.changed, report.not_found) == (3, 2, 1)
+        again = reconcile(get_state(), timedelta(0))
+        assert (again.checked, again.changed) == (1, 0)
+    assert ledger.get(lost).status is S.PAID and ledger.get(lost).transaction_id
+    assert ledger.get(declined).status is S.FAILED
+    assert ledger.get(never_paid).status is S.NEW
+    assert {invoice for invoice, _ in seen} == {lost, declined, never_paid}
+    [succeeded] = signal_log.named("payment_succeeded")
+    assert succeeded["payment"].invoice_id == lost and succeeded["postlink"] is None
+    [event] = ledger.events(invoice_id=lost)
+    assert event.kind == "status" and event.verdict is EventVerdict.APPLIED
+    assert json.loads(event.body)["transaction"]["statusName"] == "CHARGE"
+    # The postLink the bank finally delivers changes nothing and fires nothing.
+    config = shop.extensions["halyk"].config
+    late = shop.test_client().post("/halyk/postlink", json=postlink_for(
+        shop, lost, 100, id=ledger.get(lost).transaction_id))
+    assert late.status_code == 200
+    assert len(signal_log.named("payment_succeeded")) == 1
+    assert config.currency == "KZT"
+
+
+def test_reconcile_counts_an_unreachable_bank_and_retries_later(shop: Flask) -> None:
+    sandbox_of(shop).faults.drop_postlink = True
+    invoice = pay(shop)
+    sandbox_of(shop).faults.status_error = 503
+    with shop.app_context():
+        report = reconcile(get_state(), timedelta(0))
+    assert report.errors == 1 and shop.extensions["halyk"].ledger.get(invoice).status is S.NEW
+    sandbox_of(shop).faults.status_error = None
+    runner = shop.test_cli_runner()
+    result = runner.invoke(args=["halyk", "reconcile", "--older-than", "0s"])
+    assert result.exit_code == 0, result.output
+    assert invoice in result.output and "1 changed" in result.output
+    assert shop.extensions["halyk"].ledger.get(invoice).status is S.PAID
+
+
+def test_init_db_command(shop: Flask) -> None:
+    result = shop.test_cli_runner().invoke(args=["halyk", "init-db"])
+    assert result.exit_code == 0 and "schema version 1" in result.output
+
+
+def test_status_recheck_believes_only_what_the_bank_says(db_url: str, tmp_path: Path,
+                                                         signal_log: SignalLog) -> None:
+    app = make_shop(db_url, tmp_path, HALYK_VERIFY_WITH_STATUS=True)
+    try:
+        ledger = app.extensions["halyk"].ledger
+        sandbox_of(app).faults.drop_postlink = True
+        # Never paid at the bank: a postLink claiming success (genuine hash) is not believed.
+        unpaid = ledger.create_payment(invoice_id=None, amount=Decimal(100), currency="KZT",
+                                       terminal=app.extensions["halyk"].config.terminal_id)
+        claim = app.test_client().post("/halyk/postlink",
+                                       json=postlink_for(app, unpaid.invoice_id, 100))
+        assert claim.status_code == 403
+        assert ledger.get(unpaid.invoice_id).status is S.NEW
+        # Paid at the bank, but the bank's status API is down: 503, kept for later.
+        paid = pay(app)
+        sandbox_of(app).faults.status_error = 503
+        body = postlink_for(app, paid, 100)
+        down = app.test_client().post("/halyk/postlink", json=body)
+        assert down.status_code == 503
+        assert ledger.events(invoice_id=paid)[-1].verdict is EventVerdict.DEFERRED
+        # The bank answers again: the same postLink is now applied.
+        sandbox_of(app).faults.status_error = None
+        assert app.test_client().post("/halyk/postlink", json=body).status_code == 200
+        assert ledger.get(paid).status is S.PAID
+        assert len(signal_log.named("payment_succeeded")) == 1
+    finally:
+        sandbox_of(app).wait_for_postlinks(10)
+        close_shop(app)
