@@ -1,7 +1,11 @@
-"""flask-halyk: Halyk Bank ePay card payments for Flask."""
+"""flask-halyk: Halyk Bank ePay card payments for Flask.
+
+``HalykEpay(app)`` and the names below are the public API; everything else may change.
+"""
 
 from __future__ import annotations
 
+from .client import EpayClient
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -10,9 +14,35 @@ from .errors import (
     EpayTimeout,
     EpayUnavailable,
     HalykError,
+    InvalidArgument,
+    InvalidPayment,
     InvalidResponse,
+    InvoiceIdError,
     InvoiceIdExhausted,
+    InvoiceIdInUse,
+    PaymentNotFound,
+    PaymentStateError,
     TransportError,
+)
+from .extension import HalykEpay
+from .forms import CheckoutForm, CheckoutFormMixin
+from .ledger import Ledger, PaymentRecord, PaymentStatus
+from .payments import Payment
+from .results import (
+    OperationResult,
+    PaymentToken,
+    ResultCode,
+    StatusName,
+    StatusResult,
+    Transaction,
+)
+from .signals import (
+    payment_cancelled,
+    payment_charged,
+    payment_failed,
+    payment_refunded,
+    payment_succeeded,
+    postlink_rejected,
 )
 
 __version__ = "0.1.0"
@@ -20,12 +50,37 @@ __version__ = "0.1.0"
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "CheckoutForm",
+    "CheckoutFormMixin",
     "ConfigurationError",
+    "EpayClient",
     "EpayConnectionError",
     "EpayTimeout",
     "EpayUnavailable",
+    "HalykEpay",
     "HalykError",
+    "InvalidArgument",
+    "InvalidPayment",
     "InvalidResponse",
+    "InvoiceIdError",
     "InvoiceIdExhausted",
-    "TransportError",
+    "InvoiceIdInUse",
+    "Ledger",
+    "OperationResult",
+    "Payment",
+    "PaymentNotFound",
+    "PaymentRecord",
+    "PaymentStateError",
+    "PaymentStatus",
+    "PaymentToken",
+    "ResultCode",
+    "StatusName",
+    "StatusResult",
+    "Transaction",
+    "payment_cancelled",
+    "payment_charged",
+    "payment_failed",
+    "payment_refunded",
+    "payment_succeeded",
+    "postlink_rejected",
 ]

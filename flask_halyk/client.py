@@ -31,6 +31,7 @@ from .errors import (
     EpayTimeout,
     EpayUnavailable,
     HalykError,
+    InvalidArgument,
     InvalidResponse,
 )
 from .results import (
@@ -127,16 +128,16 @@ class EpayClient:
         currency: str = "KZT",
     ) -> None:
         if not client_id or not client_secret or not terminal_id:
-            raise ValueError("client_id, client_secret and terminal_id are all required")
+            raise InvalidArgument("client_id, client_secret and terminal_id are all required")
         for name, url in (("token_url", token_url), ("api_url", api_url)):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"{name} must be an absolute http(s) URL")
+                raise InvalidArgument(f"{name} must be an absolute http(s) URL")
         connect, read = (float(t) for t in timeout)
         if connect <= 0 or read <= 0:
-            raise ValueError("timeouts must be positive seconds")
+            raise InvalidArgument("timeouts must be positive seconds")
         if retries < 0 or backoff < 0:
-            raise ValueError("retries and backoff must not be negative")
+            raise InvalidArgument("retries and backoff must not be negative")
         self.client_id = client_id
         self._client_secret = client_secret
         self.terminal_id = terminal_id
@@ -206,8 +207,8 @@ class EpayClient:
     ) -> PaymentToken:
         """Get a fresh token for one payment (never cached: ePay binds it to the invoice).
 
-        Raises :class:`ValueError` for an invalid invoice id, amount, currency or URL (nothing
-        is sent), else the typed errors of :mod:`flask_halyk.errors`.
+        Raises :class:`InvalidArgument` (a ``ValueError``) for an invalid invoice id, amount,
+        currency or URL (nothing is sent), else the typed errors of :mod:`flask_halyk.errors`.
         """
         fields: dict[str, Any] = {
             **self._credentials(),
@@ -324,7 +325,7 @@ class EpayClient:
         :class:`StatusResult`; 103, 104, 106 and 109 raise :class:`ApiError` with advice.
         """
         if not isinstance(invoice_id, str) or not _INVOICE_ID.fullmatch(invoice_id):
-            raise ValueError("invoice_id must be 6 to 15 digits")
+            raise InvalidArgument("invoice_id must be 6 to 15 digits")
         what = f"status of invoice {invoice_id}"
         path = f"/check-status/payment/transaction/{quote(invoice_id, safe='')}"
         response = self._api_call("GET", path, what=what, retry=True)
@@ -391,19 +392,19 @@ class EpayClient:
     ) -> OperationResult:
         """Refund a charged payment in full, or ``amount`` of it.
 
-        Raises :class:`ValueError`, sending nothing, for an amount under
+        Raises :class:`InvalidArgument` (a ``ValueError``), sending nothing, for an amount under
         :data:`REFUND_MINIMUM` (10 tenge): ePay refuses those, and a bad argument is the
         caller's bug rather than the bank's answer.
         """
         value = None if amount is None else _decimal_amount(amount, "amount")
         if value is not None and value < REFUND_MINIMUM:
-            raise ValueError(f"a refund must be at least {REFUND_MINIMUM} tenge, not {value}")
+            raise InvalidArgument(f"a refund must be at least {REFUND_MINIMUM} tenge, not {value}")
         params: dict[str, str] = {}
         if value is not None:
             params["amount"] = _amount_text(value)
         if external_id is not None:
             if not external_id:
-                raise ValueError("external_id must not be empty")
+                raise InvalidArgument("external_id must not be empty")
             params["externalID"] = external_id
         return self._operation("refund", transaction_id, params, value, external_id)
 
@@ -416,7 +417,7 @@ class EpayClient:
         external_id: str | None,
     ) -> OperationResult:
         if not isinstance(transaction_id, str) or not _TRANSACTION_ID.fullmatch(transaction_id):
-            raise ValueError(
+            raise InvalidArgument(
                 "transaction_id must be ePay's transaction id (the UUID of the postLink 'id' or "
                 "status transaction.id), not the invoice id"
             )
@@ -637,15 +638,15 @@ def _safe_url(url: str | None) -> str:
 def _decimal_amount(amount: object, name: str) -> Decimal:
     """A positive amount with at most two decimals, from a Decimal, int or numeric string."""
     if isinstance(amount, bool) or not isinstance(amount, Decimal | int | str):
-        raise ValueError(f"{name} must be a Decimal, an int or a numeric string")
+        raise InvalidArgument(f"{name} must be a Decimal, an int or a numeric string")
     try:
         value = Decimal(amount.strip() if isinstance(amount, str) else amount)
     except InvalidOperation:
-        raise ValueError(f"{name} {amount!r} is not a number") from None
+        raise InvalidArgument(f"{name} {amount!r} is not a number") from None
     if not value.is_finite() or value <= 0:
-        raise ValueError(f"{name} must be a positive number, not {amount!r}")
+        raise InvalidArgument(f"{name} must be a positive number, not {amount!r}")
     if value != value.quantize(_CENT):
-        raise ValueError(f"{name} has more than two decimal places: {amount!r}")
+        raise InvalidArgument(f"{name} has more than two decimal places: {amount!r}")
     return value
 
 
@@ -668,7 +669,7 @@ def _dump_form(schema: Any, fields: dict[str, Any], what: str) -> dict[str, str]
         problem = _problem(exc)
     else:
         return form
-    raise ValueError(f"invalid {what}: {problem}")
+    raise InvalidArgument(f"invalid {what}: {problem}")
 
 
 def _problem(exc: ValidationError) -> str:

@@ -73,7 +73,12 @@ class InvalidResponse(HalykError):
         super().__init__(message)
 
 
-class InvalidPayment(HalykError, ValueError):
+class InvalidArgument(HalykError, ValueError):
+    """A call was given an argument ePay would refuse (an amount with three decimals, a refund
+    under 10 tenge, an invoice id of letters...). Nothing was sent. Also a ``ValueError``."""
+
+
+class InvalidPayment(InvalidArgument):
     """``create_payment`` was given something ePay would refuse (amount, invoice id, description,
     links, email...). ``messages`` maps each argument to what is wrong with it; nothing was
     recorded or sent."""
@@ -116,6 +121,7 @@ __all__ = [
     "EpayTimeout",
     "EpayUnavailable",
     "HalykError",
+    "InvalidArgument",
     "InvalidPayment",
     "InvalidResponse",
     "InvoiceIdError",

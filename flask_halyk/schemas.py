@@ -60,7 +60,8 @@ _INVOICE_ID = re.compile(r"[0-9]{6,15}")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-_PHONE = re.compile(r"\+?[0-9]{5,15}")
+# Anchored: marshmallow's Regexp validator only matches at the start of the string.
+_PHONE = re.compile(r"\+?[0-9]{5,15}\Z")
 _CENT = Decimal("0.01")
 # Bounds on what a number may spell out. Numbers dump as plain digits ("0.000...5"), and the
 # tiniest float (5e-324) takes 326 characters that way: within these bounds, whatever loads also

@@ -33,3 +33,17 @@ def make_shop(tmp_path: Path, **config: Any) -> Flask:
 
 def close(app: Flask) -> None:
     app.extensions["halyk"].client.close()
+
+
+def make_app(tmp_path: Path, **config: Any) -> Flask:
+    """A bare shop app with no HALYK_* settings at all (embedded sandbox, test merchant) but the
+    ledger in tmp_path, plus ``config``."""
+    app = Flask("shop", instance_path=str(tmp_path / "instance"))
+    app.config.update(
+        SECRET_KEY="test-secret-key",
+        TESTING=True,
+        HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+    )
+    app.config.update(config)
+    HalykEpay(app)
+    return app

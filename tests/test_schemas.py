@@ -657,3 +657,12 @@ def test_operation_error() -> None:
     assert loaded == {"code": 100, "message": "Операция не может быть выполнена", "x": 1}
     assert schema.load({"code": "100"}) == {"code": 100, "message": ""}
     assert "code" in errors_of(schema, {"message": "no code"})
+
+
+@pytest.mark.parametrize("phone", ["12345abc", "+77771234567 <script>", "+7777123456\n"])
+def test_phone_must_be_digits_to_the_end(phone):
+    from flask_halyk.schemas import PaymentObjectSchema
+
+    with pytest.raises(ValidationError) as err:
+        PaymentObjectSchema().load({"phone": phone}, partial=True)
+    assert "phone" in err.value.messages

@@ -1,0 +1,215 @@
+"""The extension object a shop creates: ``HalykEpay(app)`` or ``HalykEpay()`` + ``init_app``.
+
+Nothing app-specific is stored on the extension itself: each app's settings, client, ledger and
+sandbox live in ``app.extensions["halyk"]`` (a :class:`HalykState`), found through ``current_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask, current_app
+
+from . import signals
+from .client import EpayClient
+from .config import SANDBOX_INTERNAL_ORIGIN, HalykConfig, resolve
+from .ledger import Ledger
+from .transport import WSGIAdapter
+
+if TYPE_CHECKING:
+    from .ledger.models import PaymentRecord
+    from .payments import Payment
+    from .results import OperationResult
+
+log = logging.getLogger("flask_halyk")
+
+#: A receiver given to :meth:`HalykEpay.on_success` / :meth:`HalykEpay.on_failure`.
+Receiver = Callable[["PaymentRecord", "dict[str, Any] | None"], Any]
+
+
+@dataclass
+class HalykState:
+    """Everything flask-halyk keeps for one app."""
+
+    config: HalykConfig
+    client: EpayClient
+    ledger: Ledger
+    sandbox: Flask | None
+    extension: HalykEpay
+
+
+def get_state(app: Flask | None = None) -> HalykState:
+    """The :class:`HalykState` of ``app`` (default: ``current_app``)."""
+    target = app if app is not None else current_app
+    try:
+        state = target.extensions["halyk"]
+    except KeyError:
+        raise RuntimeError(
+            "flask-halyk is not initialised on this app: call HalykEpay(app) or "
+            "halyk.init_app(app) first."
+        ) from None
+    assert isinstance(state, HalykState)
+    return state
+
+
+class HalykEpay:
+    """Halyk ePay for a Flask app. See docs/usage.md."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Resolve the ``HALYK_*`` config, build the client, ledger and (maybe) the sandbox, and
+        register the postLink blueprint. Misconfiguration raises :class:`ConfigurationError`."""
+        if "halyk" in app.extensions:
+            raise RuntimeError(
+                "HalykEpay.init_app() was already called on this app; call it once per app."
+            )
+        config = resolve(app.config)
+        client = EpayClient.from_config(config)
+        sandbox = None
+        if config.embedded_sandbox:
+            sandbox = _embed_sandbox(app, config, client)
+        elif config.env == "sandbox":
+            log.warning("flask-halyk: using the external ePay SANDBOX at %s", config.api_url)
+        state = HalykState(
+            config=config,
+            client=client,
+            ledger=Ledger(config.database_url or _default_database_url(app)),
+            sandbox=sandbox,
+            extension=self,
+        )
+        app.extensions["halyk"] = state
+
+        from .views import create_blueprint
+
+        blueprint = create_blueprint()
+        app.register_blueprint(blueprint, url_prefix=config.url_prefix)
+        _exempt_from_csrf(app, blueprint)
+        app.jinja_env.globals["halyk"] = self
+
+        from .cli import halyk_cli
+
+        if "halyk" not in app.cli.commands:
+            app.cli.add_command(halyk_cli)
+
+    # Facade: each call acts on the current app's state.
+
+    @property
+    def client(self) -> EpayClient:
+        """The current app's :class:`EpayClient`."""
+        return get_state().client
+
+    @property
+    def payments(self) -> Ledger:
+        """The current app's ledger: ``halyk.payments.get(invoice_id)``, ``.query(...)``."""
+        return get_state().ledger
+
+    @property
+    def config(self) -> HalykConfig:
+        """The current app's resolved settings."""
+        return get_state().config
+
+    def create_payment(
+        self, amount: Decimal | int | str, invoice_id: str | None = None, **kwargs: Any
+    ) -> Payment:
+        """Record a payment, get its own token and build the widget's payment object.
+
+        Keyword arguments: see :func:`flask_halyk.payments.create_payment`.
+        """
+        from .payments import create_payment
+
+        return create_payment(get_state(), amount, invoice_id=invoice_id, **kwargs)
+
+    def refund(
+        self, invoice_id: str, amount: Decimal | int | str | None = None
+    ) -> OperationResult:
+        """Refund a paid payment in full, or ``amount`` of it (at least 10 tenge)."""
+        from . import operations
+
+        return operations.refund(get_state(), invoice_id, amount)
+
+    def cancel(self, invoice_id: str) -> OperationResult:
+        """Cancel (void) an authorised, not yet charged payment."""
+        from . import operations
+
+        return operations.cancel(get_state(), invoice_id)
+
+    def charge(
+        self, invoice_id: str, amount: Decimal | int | str | None = None
+    ) -> OperationResult:
+        """Charge (capture) an authorised payment on a two-stage terminal."""
+        from . import operations
+
+        return operations.charge(get_state(), invoice_id, amount)
+
+    def on_success(self, receiver: Receiver) -> Receiver:
+        """Decorator: call ``receiver(payment, postlink)`` once when a payment is paid."""
+        return self._connect(signals.payment_succeeded, receiver)
+
+    def on_failure(self, receiver: Receiver) -> Receiver:
+        """Decorator: call ``receiver(payment, postlink)`` once when a payment fails."""
+        return self._connect(signals.payment_failed, receiver)
+
+    def _connect(self, signal: Any, receiver: Receiver) -> Receiver:
+        def relay(sender: Flask, **kwargs: Any) -> None:
+            state = sender.extensions.get("halyk")
+            # One extension object may serve some apps of a process and not others.
+            if isinstance(state, HalykState) and state.extension is self:
+                receiver(kwargs["payment"], kwargs.get("postlink"))
+
+        relay.__name__ = getattr(receiver, "__name__", "relay")
+        relay.__qualname__ = getattr(receiver, "__qualname__", "relay")
+        # The relay holds the only reference to the receiver: a weak one would vanish at once.
+        signal.connect(relay, weak=False)
+        return receiver
+
+
+def _default_database_url(app: Flask) -> str:
+    os.makedirs(app.instance_path, exist_ok=True)
+    return "sqlite:///" + os.path.join(app.instance_path, "halyk.sqlite3")
+
+
+def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask:
+    """Mount the offline ePay inside ``app``: the browser reaches it under the sandbox prefix,
+    the client in-process through the internal origin."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from .sandbox import Merchant, create_sandbox_app
+
+    merchants = [Merchant(config.client_id, config.client_secret, config.terminal_id)]
+    sandbox = create_sandbox_app(
+        merchants=merchants, two_stage=config.sandbox_two_stage, local_app=app
+    )
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {config.sandbox_prefix: sandbox}
+    )
+    client.session.mount(SANDBOX_INTERNAL_ORIGIN, WSGIAdapter(sandbox))
+    log.warning(
+        "flask-halyk: ePay SANDBOX embedded at %s: no real payments are taken. "
+        "Set HALYK_ENV='prod' with your credentials for real ones.",
+        config.sandbox_prefix,
+    )
+    return sandbox
+
+
+def _exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
+    """The bank cannot send a CSRF token: exempt the postLink blueprint from Flask-WTF's
+    CSRFProtect, whether it was initialised before or after this extension."""
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(blueprint)
+        return
+
+    # CSRFProtect may come later; its before_request hook then runs after this one.
+    @app.before_request
+    def _halyk_csrf_exempt() -> None:
+        late = app.extensions.get("csrf")
+        if late is not None:
+            late.exempt(blueprint)

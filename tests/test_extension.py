@@ -1,0 +1,141 @@
+"""The extension object: init_app, per-app state, the embedded sandbox, CSRF exemption."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+
+from flask_halyk import ConfigurationError, HalykEpay
+from flask_halyk.extension import get_state
+
+from page_helpers import DISTINCT_SECRET, make_app
+
+PROD = {
+    "HALYK_ENV": "prod",
+    "HALYK_CLIENT_ID": "shop",
+    "HALYK_CLIENT_SECRET": DISTINCT_SECRET,
+    "HALYK_TERMINAL_ID": "11111111-2222-3333-4444-555555555555",
+}
+
+
+def test_factory_pattern_keeps_state_on_the_app(tmp_path):
+    halyk = HalykEpay()
+    app = Flask("shop", instance_path=str(tmp_path))
+    app.config["SECRET_KEY"] = "k"
+    halyk.init_app(app)
+    assert get_state(app).extension is halyk
+    assert not [k for k in vars(halyk) if "app" in k.lower()]
+    with app.app_context():
+        assert halyk.config.env == "sandbox"
+        assert halyk.client is get_state(app).client
+
+
+def test_default_ledger_lives_in_the_instance_folder(tmp_path):
+    app = Flask("shop", instance_path=str(tmp_path / "inst"))
+    app.config["SECRET_KEY"] = "k"
+    HalykEpay(app)
+    assert str(tmp_path / "inst" / "halyk.sqlite3") in str(get_state(app).ledger.url)
+
+
+def test_init_app_twice_is_a_clear_error(tmp_path):
+    app = make_app(tmp_path)
+    with pytest.raises(RuntimeError, match="already"):
+        HalykEpay(app)
+
+
+def test_not_initialised_is_a_clear_error():
+    app = Flask("bare")
+    halyk = HalykEpay()
+    with app.app_context(), pytest.raises(RuntimeError, match="init_app"):
+        halyk.client  # noqa: B018
+
+
+def test_two_apps_in_one_process_keep_their_own_settings(tmp_path):
+    halyk = HalykEpay()
+    one = Flask("one", instance_path=str(tmp_path / "one"))
+    one.config.update(SECRET_KEY="a", HALYK_LANGUAGE="kaz", HALYK_URL_PREFIX="/pay")
+    two = Flask("two", instance_path=str(tmp_path / "two"))
+    two.config.update(SECRET_KEY="b", HALYK_LANGUAGE="eng")
+    halyk.init_app(one)
+    halyk.init_app(two)
+    with one.app_context():
+        assert halyk.config.language == "kaz"
+        one_secret = halyk.config.postlink_secret
+    with two.app_context():
+        assert halyk.config.language == "eng"
+        assert halyk.config.postlink_secret != one_secret
+    assert get_state(one).client is not get_state(two).client
+    assert get_state(one).ledger is not get_state(two).ledger
+    assert "halyk.postlink" in one.view_functions and "halyk.postlink" in two.view_functions
+    assert one.url_map.bind("x").match("/pay/postlink", method="POST")[0] == "halyk.postlink"
+
+
+def test_misconfiguration_fails_at_init_app(tmp_path):
+    app = Flask("shop", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k", HALYK_CLIENT_ID="shop", HALYK_CLIENT_SECRET=DISTINCT_SECRET)
+    with pytest.raises(ConfigurationError, match="HALYK_ENV"):
+        HalykEpay(app)
+    assert "halyk" not in app.extensions
+
+
+def test_prod_never_mounts_the_sandbox(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    app = make_app(tmp_path, **PROD)
+    state = get_state(app)
+    assert state.sandbox is None
+    assert state.config.token_url.startswith("https://epay-oauth.homebank.kz")
+    assert app.test_client().get("/halyk-sandbox/payform/payment-api.js").status_code == 404
+    assert DISTINCT_SECRET not in caplog.text
+    assert DISTINCT_SECRET not in repr(state.config)
+
+
+def test_embedded_sandbox_is_announced_and_served(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="flask_halyk")
+    app = make_app(tmp_path)
+    assert "SANDBOX" in caplog.text
+    assert get_state(app).sandbox is not None
+    response = app.test_client().get("/halyk-sandbox/payform/payment-api.js")
+    assert response.status_code == 200
+    assert b"showPaymentWidget" in response.data
+
+
+def test_embedded_sandbox_answers_the_client_in_process(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        token = get_state(app).client.service_token()
+    assert token
+
+
+def test_jinja_global(tmp_path):
+    app = make_app(tmp_path)
+    assert app.jinja_env.globals["halyk"] is get_state(app).extension
+
+
+@pytest.mark.parametrize("csrf_first", [True, False])
+def test_postlinks_are_exempt_from_flask_wtf_csrf(tmp_path, csrf_first):
+    from flask_wtf.csrf import CSRFProtect
+
+    app = Flask("shop", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k", HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}")
+
+    @app.post("/protected")
+    def protected() -> str:
+        return "ok"
+
+    csrf = CSRFProtect()
+    if csrf_first:
+        csrf.init_app(app)
+        HalykEpay(app)
+    else:
+        HalykEpay(app)
+        csrf.init_app(app)
+    client = app.test_client()
+    # CSRF still protects the shop's own forms...
+    assert client.post("/protected").status_code == 400
+    # ...but the bank's postLink is not refused for lack of a CSRF token: it reaches our
+    # blueprint, which answers for the body itself (400 malformed, not CSRF's 400 page).
+    response = client.post("/halyk/postlink", data=b"{}", content_type="application/json")
+    assert response.is_json, response.data[:200]
+    assert "csrf" not in response.get_data(as_text=True).lower()
