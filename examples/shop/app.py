@@ -36,6 +36,23 @@ def _from_environment() -> dict[str, Any]:
     return found
 
 
+def _development_key(folder: str) -> str:
+    """A random key kept in the instance folder, so a restart of the demo neither logs people
+    out nor makes the bank's postLinks for earlier payments fail their secret_hash check (it is
+    derived from SECRET_KEY). Real deployments set SECRET_KEY."""
+    path = os.path.join(folder, "dev-secret-key")
+    try:
+        with open(path, encoding="ascii") as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        log.warning("SECRET_KEY is not set: using a random one kept in %s", path)
+        key = secrets.token_hex(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(key)
+        return key
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The shop. With no configuration at all it runs on flask-halyk's embedded ePay sandbox
     with a throw-away secret key; ``config`` (tests) wins over the environment."""
@@ -44,11 +61,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     app.config.update(_from_environment())
     app.config.update(config or {})
-    if not app.config.get("SECRET_KEY"):
-        log.warning("SECRET_KEY is not set: using a random one (sessions end on restart).")
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.config.setdefault("SHOP_DEMO_HOSTILE_PRODUCT", False)
     os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _development_key(app.instance_path)
+    app.config.setdefault("SHOP_DEMO_HOSTILE_PRODUCT", False)
     store_path = app.config.get("SHOP_DATABASE") or os.path.join(app.instance_path, "shop.sqlite3")
     app.extensions["shop_store"] = OrderStore(store_path)
 

@@ -1,0 +1,134 @@
+"""The example shop without a browser: configuration, CSRF, headers, secrets, fulfilment."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from examples.shop import create_app
+from examples.shop.store import OrderStore
+
+SECRET = "Cl13nt-S3cr3t-Never-Rendered-0xBEEF"
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(
+        {
+            "SECRET_KEY": "unit",
+            "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+            "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
+        }
+    )
+    yield app
+    app.extensions["halyk"].client.close()
+
+
+def csrf_token(client, url):
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_runs_with_no_configuration_at_all(tmp_path, monkeypatch):
+    for key in [k for k in __import__("os").environ if k.startswith("HALYK_")]:
+        monkeypatch.delenv(key)
+    app = create_app({"SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
+                      "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"})
+    try:
+        assert app.extensions["halyk"].config.env == "sandbox"
+        assert app.config["SECRET_KEY"]
+        assert app.test_client().get("/").status_code == 200
+    finally:
+        app.extensions["halyk"].client.close()
+
+
+def test_settings_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALYK_LANGUAGE", "kaz")
+    monkeypatch.setenv("SHOP_DEMO_HOSTILE_PRODUCT", "true")
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    app = create_app({"SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
+                      "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"})
+    try:
+        assert app.config["SECRET_KEY"] == "from-env"
+        assert app.config["SHOP_DEMO_HOSTILE_PRODUCT"] is True
+        assert app.extensions["halyk"].config.language == "kaz"
+    finally:
+        app.extensions["halyk"].client.close()
+
+
+def test_hostile_product_only_with_its_flag(app):
+    client = app.test_client()
+    assert "window.pwned" not in client.get("/").get_data(as_text=True)
+    assert client.get("/products/hostile/checkout").status_code == 404
+
+
+def test_checkout_without_csrf_token_is_refused(app):
+    response = app.test_client().post("/products/tea/checkout", data={"quantity": "1"})
+    assert response.status_code == 400
+
+
+def test_checkout_creates_the_order_and_its_payment(app):
+    client = app.test_client()
+    token = csrf_token(client, "/products/baursak/checkout")
+    response = client.post("/products/baursak/checkout", data={
+        "csrf_token": token, "quantity": "2", "name": "Arman", "email": "", "phone": "",
+        "language": "eng", "amount": "1",  # an amount from the customer is ignored
+    })
+    assert response.status_code == 302
+    ref = response.headers["Location"].rsplit("/", 1)[1]
+    order = app.extensions["shop_store"].get(ref)
+    with app.app_context():
+        record = app.extensions["halyk"].ledger.get(order.invoice_id)
+    assert record.amount == 4800 and record.language == "eng" and record.status == "new"
+    page = client.get(f"/orders/{ref}").get_data(as_text=True)
+    assert 'id="pay-widget"' in page and "payment-api.js" in page
+
+
+def test_every_page_sends_the_strict_policy(app):
+    client = app.test_client()
+    for url in ("/", "/products/tea/checkout", "/admin/", "/no-such-page"):
+        policy = client.get(url).headers["Content-Security-Policy"]
+        assert re.search(r"script-src 'nonce-[\w-]{20,}' 'self'", policy), url
+        assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+
+
+def test_language_switch_never_redirects_off_site(app):
+    client = app.test_client()
+    response = client.get("/language/kaz?next=//evil.example/")
+    assert response.headers["Location"] == "/"
+    assert client.get("/language/xxx").status_code == 404
+    assert 'lang="kk"' in client.get("/").get_data(as_text=True)
+
+
+def test_client_secret_never_rendered(tmp_path):
+    app = create_app({
+        "SECRET_KEY": "unit", "HALYK_ENV": "sandbox", "HALYK_CLIENT_ID": "shop",
+        "HALYK_CLIENT_SECRET": SECRET, "HALYK_TERMINAL_ID": "11111111-2222-3333-4444-555555555555",
+        "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"), "SHOP_DEMO_HOSTILE_PRODUCT": True,
+    })
+    try:
+        client = app.test_client()
+        token = csrf_token(client, "/products/tea/checkout")
+        response = client.post("/products/tea/checkout", data={"csrf_token": token,
+                                                                "quantity": "1"})
+        order_url = response.headers["Location"]
+        pages = [client.get(url) for url in ("/", "/products/tea/checkout", order_url,
+                                             order_url + "/status.json", "/admin/")]
+        assert 'id="pay-widget"' in pages[2].get_data(as_text=True)
+        for page in pages:
+            assert SECRET not in page.get_data(as_text=True)
+            assert SECRET not in str(page.headers)
+    finally:
+        app.extensions["halyk"].client.close()
+
+
+def test_fulfilment_is_recorded_once(tmp_path):
+    store = OrderStore(str(tmp_path / "orders.sqlite3"))
+    order = store.create(product_id="tea", quantity=1, amount=1500, language="rus")
+    store.attach_payment(order.ref, "100200300", {"invoiceId": "100200300"})
+    assert store.mark_fulfilled("100200300") is True
+    assert store.mark_fulfilled("100200300") is False
+    assert store.mark_fulfilled("999999999") is False
+    assert store.get(order.ref).fulfilled_at is not None
