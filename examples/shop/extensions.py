@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import CSRFProtect
 
-from flask_halyk.extension import HalykEpay
+from flask_halyk import HalykEpay
 
 halyk = HalykEpay()
 csrf = CSRFProtect()

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from flask_halyk.forms import CheckoutFormMixin
+from flask_halyk import CheckoutFormMixin
 
 
 class CheckoutForm(CheckoutFormMixin, FlaskForm):  # type: ignore[misc]

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import current_app
 
+from flask_halyk import PaymentRecord
+
 from .extensions import halyk
 from .store import OrderStore
 
@@ -26,7 +28,7 @@ def store() -> OrderStore:
 
 
 @halyk.on_success
-def fulfil(payment: Any, postlink: dict[str, Any] | None) -> None:
+def fulfil(payment: PaymentRecord, postlink: dict[str, Any] | None) -> None:
     """Ship the order paid by ``payment`` (a ledger record), once."""
     if store().mark_fulfilled(payment.invoice_id):
         log.info("order for invoice %s paid: fulfilling", payment.invoice_id)

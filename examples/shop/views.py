@@ -21,8 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from flask_halyk import HalykError
-from flask_halyk.payments import Payment
+from flask_halyk import HalykError, Payment, PaymentStatus
 
 from . import catalogue, i18n
 from .extensions import halyk
@@ -129,7 +128,7 @@ def order(ref: str) -> str:
     found = _order_or_404(ref)
     payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
     stored = None
-    if payment is not None and payment.status == "new" and found.payment_object:
+    if payment is not None and payment.status is PaymentStatus.NEW and found.payment_object:
         stored = StoredPayment(found.payment_object)
     product = catalogue.find(found.product_id, hostile=True)
     return render_template(
@@ -153,7 +152,7 @@ def retry(ref: str) -> BaseResponse:
     """A new payment attempt (a new invoice) after a failed one."""
     found = _order_or_404(ref)
     payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
-    if payment is not None and payment.status != "failed":
+    if payment is not None and payment.status is not PaymentStatus.FAILED:
         flash("This order has no failed payment to retry.", "error")
         return redirect(url_for("shop.order", ref=ref))
     product = catalogue.find(found.product_id, hostile=True)
