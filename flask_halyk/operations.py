@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
-from .errors import HalykError, PaymentStateError
+from .errors import HalykError, InvalidArgument, PaymentStateError
 from .ledger import Change, EventVerdict, PaymentRecord, PaymentStatus
 from .ledger.dispatch import dispatch_event, fire
 from .ledger.states import news_from_transaction
@@ -40,13 +40,13 @@ def _app() -> Flask:
 
 def _amount(value: Decimal | int | str) -> Decimal:
     if isinstance(value, bool):
-        raise ValueError("an amount is a number, not a boolean")
+        raise InvalidArgument("an amount is a number, not a boolean")
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
+        raise InvalidArgument(f"{value!r} is not an amount") from None
     if not amount.is_finite() or amount <= 0:
-        raise ValueError(f"{value!r} is not a positive amount")
+        raise InvalidArgument(f"{value!r} is not a positive amount")
     return amount
 
 

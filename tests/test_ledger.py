@@ -298,3 +298,11 @@ def _shared_ledger(factory: pytest.TempPathFactory) -> Ledger:
     if "l" not in _LEDGERS:
         _LEDGERS["l"] = Ledger(f"sqlite:///{factory.mktemp('prop')}/h.sqlite3")
     return _LEDGERS["l"]
+
+
+@pytest.mark.parametrize("amount", ["1.234", "-1", "abc", "NaN"])
+def test_bad_amounts_are_typed_errors(ledger: Ledger, amount: str) -> None:
+    from flask_halyk.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument):
+        ledger.create_payment(invoice_id=None, amount=amount, currency="KZT", terminal="t")

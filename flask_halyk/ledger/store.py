@@ -11,13 +11,13 @@ import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
+from ..errors import InvalidArgument, InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
 from . import invoices
 from .engine import READ_ONLY, make_engine
 from .models import (
@@ -43,12 +43,15 @@ def _now() -> datetime:
 
 def to_minor(amount: Decimal | int | str) -> int:
     """Tenge to tiyn; more than two decimals, negative or non-finite amounts are refused."""
-    value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
+    try:
+        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
+    except InvalidOperation:
+        raise InvalidArgument(f"{amount!r} is not an amount") from None
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{amount!r} is not an amount")
+        raise InvalidArgument(f"{amount!r} is not an amount")
     minor = value * 100
     if minor != minor.to_integral_value():
-        raise ValueError(f"{amount!r} has more than two decimals")
+        raise InvalidArgument(f"{amount!r} has more than two decimals")
     return int(minor)
 
 
