@@ -77,6 +77,7 @@ __all__ = [
     "StatusName",
     "StatusResult",
     "Transaction",
+    "TransportError",
     "payment_cancelled",
     "payment_charged",
     "payment_failed",

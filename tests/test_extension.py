@@ -6,11 +6,10 @@ import logging
 
 import pytest
 from flask import Flask
+from page_helpers import DISTINCT_SECRET, make_app
 
 from flask_halyk import ConfigurationError, HalykEpay
 from flask_halyk.extension import get_state
-
-from page_helpers import DISTINCT_SECRET, make_app
 
 PROD = {
     "HALYK_ENV": "prod",
