@@ -1,0 +1,295 @@
+"""The reusable marshmallow fields of ePay's wire: text, numbers, amounts, invoice ids,
+languages, URLs, descriptions, JSON text, booleans and currencies.
+
+Each raises :class:`marshmallow.ValidationError` on bad input and nothing else. Fields for what
+the bank sends tolerate its loose typing (numbers as strings, ``""`` for "none"); fields for what
+we send are strict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import ValidationError, fields
+
+from .numbers import INT_MAX, decimal_places_ok, format_amount, js_amount, to_decimal, to_int
+
+#: The cap on ``description`` in UTF-8 bytes. *Unsure*: integrations cap it at 125 bytes, the
+#: vendor pages say nothing. Cyrillic letters take two bytes each, so ~62 Russian letters.
+DESCRIPTION_MAX_BYTES = 125
+
+#: Every spelling of a language seen on the wire, mapped to the one we send.
+LANGUAGE_ALIASES: dict[str, str] = {
+    "rus": "rus", "ru": "rus",
+    "kaz": "kaz", "kz": "kaz", "kk": "kaz",
+    "eng": "eng", "en": "eng",
+}
+
+_INVOICE_ID = re.compile(r"[0-9]{6,15}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _utf8_length(text: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        # A lone surrogate (possible from json.loads) is not text the bank can take.
+        raise ValidationError("Not valid Unicode text.") from None
+
+
+class WireText(fields.String):
+    """A string; incoming bodies sometimes carry codes and references as JSON numbers, so ints and
+    finite floats are accepted and turned into their text (``157911`` -> ``"157911"``)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= INT_MAX:
+            return str(value)
+        if isinstance(value, float) and math.isfinite(value):
+            return repr(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class NonEmptyText(fields.String):
+    """A string with something in it besides whitespace."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            raise ValidationError("Must not be empty.")
+        return text
+
+
+class FlexibleInt(fields.Field[int]):
+    """An int sent as a JSON number or a numeric string (``7200`` or ``"7200"``)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int:
+        return to_int(value)
+
+
+class FlexibleDecimal(fields.Field[Decimal]):
+    """An amount from the bank: a JSON number or numeric string, to :class:`Decimal`. Dumps as a
+    plain numeric string so that nothing is lost to floats and a reload gives the same value."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        return to_decimal(value)
+
+    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else f"{value:f}"
+
+
+class OptionalDecimal(fields.Field[Decimal | None]):
+    """A number where the bank may also send ``""`` (geolocation): empty loads as ``None``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal | None:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return to_decimal(value)
+
+    def _serialize(
+        self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> Any:
+        return None if value is None else f"{value:f}"
+
+
+class OptionalInt(fields.Field[int | None]):
+    """An int where the bank may also send ``""`` (no reason code yet): empty loads as ``None``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int | None:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return to_int(value)
+
+
+class Amount(fields.Field[Decimal]):
+    """An amount we send: positive, at most two decimals, up to :data:`AMOUNT_MAX`.
+
+    ``for_form=True`` dumps the token request's form text (``"100"``, ``"12.50"``); otherwise it
+    dumps the value the payment page gets (see :func:`js_amount`).
+    """
+
+    def __init__(self, *, for_form: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.for_form = for_form
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> Decimal:
+        amount = to_decimal(value)
+        if amount <= 0:
+            raise ValidationError("Must be greater than 0.")
+        if not decimal_places_ok(amount):
+            raise ValidationError("At most 2 decimal places.")
+        return amount
+
+    def _serialize(self, value: Decimal | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        amount = to_decimal(value)
+        return format_amount(amount) if self.for_form else js_amount(amount)
+
+
+class InvoiceId(fields.Field[str]):
+    """Digits only, 6 to 15 long. Ints are accepted (the bank's JSON may send a number); leading
+    zeros cannot survive an int, so we always send strings."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15:
+            value = str(value)
+        if not isinstance(value, str) or not _INVOICE_ID.fullmatch(value):
+            raise ValidationError("Must be 6 to 15 digits.")
+        return value
+
+
+class OptionalInvoiceId(InvoiceId):
+    """An :class:`InvoiceId` the bank may send empty (``invoiceIdAlt``): ``""`` is kept."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        if value == "" and isinstance(value, str):
+            return ""
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Language(fields.Field[str]):
+    """``rus``/``kaz``/``eng`` and ``RU``/``RUS``/``KZ``/``KAZ``/``EN``/``ENG`` in any case, to the
+    three-letter lower-case form. ``strict=False`` (incoming) keeps an unknown spelling, or an
+    empty string, as sent: a cosmetic field must not make a payment notification unreadable."""
+
+    def __init__(self, *, strict: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.strict = strict
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid language.")
+        known = LANGUAGE_ALIASES.get(value.strip().lower())
+        if known is not None:
+            return known
+        if self.strict:
+            raise ValidationError("Must be one of rus, kaz, eng.")
+        return value
+
+
+class HttpUrl(fields.String):
+    """An absolute http(s) URL with a host. Checked with :func:`urllib.parse.urlsplit` rather than
+    a TLD regex, so that ``http://localhost:5000/...`` and the sandbox's hosts pass."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        url = super()._deserialize(value, attr, data, **kwargs)
+        if len(url) > 2048 or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+            raise ValidationError("Not a valid http(s) URL.")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise ValidationError("Not a valid http(s) URL.") from None
+        if parts.scheme.lower() not in ("http", "https") or not host:
+            raise ValidationError("Must be an absolute http(s) URL.")
+        return url
+
+
+class Description(fields.String):
+    """Order description: non-empty, at most :data:`DESCRIPTION_MAX_BYTES` bytes in UTF-8."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            raise ValidationError("Must not be empty.")
+        if _utf8_length(text) > DESCRIPTION_MAX_BYTES:
+            raise ValidationError(f"At most {DESCRIPTION_MAX_BYTES} bytes in UTF-8.")
+        return text
+
+
+class JsonText(fields.Field[str]):
+    """``data``: a string that parses as strict JSON, or a dict/list we encode to one."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        try:
+            if isinstance(value, str):
+                _utf8_length(value)
+                json.loads(value, parse_constant=_reject_constant)
+                return value
+            if isinstance(value, dict | list):
+                return json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (ValueError, TypeError, RecursionError):
+            raise ValidationError("Not valid JSON.") from None
+        raise ValidationError("Must be a JSON string, an object or a list.")
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are Python's JSON extensions; the bank's parser would refuse them.
+    raise ValueError(name)
+
+
+class StrictBool(fields.Field[bool]):
+    """``true``/``false`` only: we build the payment object, so ``"yes"`` or ``1`` is a bug."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class Currency(fields.String):
+    """Three upper-case letters (ISO 4217 alpha code)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _CURRENCY.fullmatch(text):
+            raise ValidationError("Must be 3 upper-case letters, e.g. KZT.")
+        return text
+
+
+__all__ = [
+    "DESCRIPTION_MAX_BYTES",
+    "LANGUAGE_ALIASES",
+    "Amount",
+    "Currency",
+    "Description",
+    "FlexibleDecimal",
+    "FlexibleInt",
+    "HttpUrl",
+    "InvoiceId",
+    "JsonText",
+    "Language",
+    "NonEmptyText",
+    "OptionalDecimal",
+    "OptionalInt",
+    "OptionalInvoiceId",
+    "StrictBool",
+    "WireText",
+]

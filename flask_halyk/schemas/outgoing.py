@@ -1,0 +1,145 @@
+"""The schemas of what we build and send: the payment-token and service-token request forms,
+and the payment object handed to the bank's payment page, with its JSON-ready dump.
+
+Strict: unknown keys are a programming error and raise :class:`marshmallow.ValidationError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, pre_load, validate
+
+from .fields import (
+    Amount,
+    Currency,
+    Description,
+    HttpUrl,
+    InvoiceId,
+    JsonText,
+    Language,
+    NonEmptyText,
+    StrictBool,
+)
+from .incoming import TokenResponseSchema
+from .numbers import js_amount
+
+# Anchored: marshmallow's Regexp validator only matches at the start of the string.
+_PHONE = re.compile(r"\+?[0-9]{5,15}\Z")
+
+
+class TokenResponseField(fields.Field[dict[str, Any]]):
+    """The whole token response (``auth``), validated by :class:`TokenResponseSchema` and dumped
+    as the full dict, unknown keys included: the payment page needs every key of it."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        loaded: dict[str, Any] = TokenResponseSchema().load(value)
+        return loaded
+
+    def _serialize(
+        self, value: dict[str, Any] | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> Any:
+        if value is None:
+            return None
+        dumped: dict[str, Any] = TokenResponseSchema().dump(value)
+        return dumped
+
+
+class OutgoingSchema(Schema):
+    """What we build and send: unknown keys are a programming error."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class ServiceTokenRequestSchema(OutgoingSchema):
+    """The form of a service-token request (status, charge, cancel, refund).
+
+    ``terminal`` is optional: the status API answers resultCode 104 "terminal absent in token",
+    so a shop whose account has several terminals may need to name one.
+    ``dump`` gives the form dict the client posts.
+    """
+
+    grant_type = fields.String(required=True, validate=validate.Equal("client_credentials"))
+    scope = NonEmptyText(required=True)
+    client_id = NonEmptyText(required=True)
+    client_secret = NonEmptyText(required=True)
+    terminal = NonEmptyText()
+
+
+class TokenRequestSchema(ServiceTokenRequestSchema):
+    """The form of a payment-token request: one token per invoice.
+
+    Sends ``currency``, never the widget page's ``curency`` typo. ``dump`` gives the form dict,
+    every value a string, amount ``"100"`` when whole else ``"12.50"``.
+    """
+
+    invoiceID = InvoiceId(required=True)
+    secret_hash = NonEmptyText(required=True)
+    amount = Amount(required=True, for_form=True)
+    currency = Currency(required=True)
+    terminal = NonEmptyText(required=True)
+    postLink = HttpUrl()
+    failurePostLink = HttpUrl()
+
+
+class PaymentObjectSchema(OutgoingSchema):
+    """The object handed to ``halyk.showPaymentWidget`` / ``halyk.pay``.
+
+    ``None`` values are dropped before validation, so a caller can pass ``email=None`` for
+    "not given"; a required field given as ``None`` is reported missing. ``dump`` (or
+    :func:`dump_for_js`) gives JSON-ready values.
+    """
+
+    invoiceId = InvoiceId(required=True)
+    invoiceIdAlt = InvoiceId()
+    backLink = HttpUrl(required=True)
+    failureBackLink = HttpUrl()
+    postLink = HttpUrl(required=True)
+    failurePostLink = HttpUrl()
+    language = Language(required=True)
+    description = Description(required=True)
+    accountId = fields.String()
+    terminal = NonEmptyText(required=True)
+    amount = Amount(required=True)
+    name = fields.String()
+    currency = Currency(required=True)
+    data = JsonText()
+    auth = TokenResponseField(required=True)
+    email = fields.Email()
+    phone = fields.String(validate=validate.Regexp(_PHONE, error="Digits only, optional +."))
+    cardSave = StrictBool()
+    recurrent = StrictBool()
+    autoBackLink = StrictBool()
+
+    @pre_load
+    def _drop_none(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+
+def dump_for_js(payment_object: Mapping[str, Any]) -> dict[str, Any]:
+    """A loaded payment object as JSON-ready values for ``showPaymentWidget`` / ``pay``.
+
+    Amount becomes an int or float (:func:`js_amount`), ``auth`` the whole token response with
+    its unknown keys, ``data`` stays a JSON string, absent fields stay absent.
+    """
+    dumped: dict[str, Any] = PaymentObjectSchema().dump(payment_object)
+    return dumped
+
+
+__all__ = [
+    "OutgoingSchema",
+    "PaymentObjectSchema",
+    "ServiceTokenRequestSchema",
+    "TokenRequestSchema",
+    "TokenResponseField",
+    "dump_for_js",
+    "js_amount",
+]
