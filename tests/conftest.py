@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -17,3 +19,39 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     app = make_app(tmp_path)
     yield app
     close(app)
+
+
+CHROMIUM = os.environ.get("HALYK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Chromium for the whole session."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:  # pragma: no cover - the test extra installs it
+        pytest.fail(f"playwright is not installed ({exc}): pip install -e '.[test]'")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: apt-get install chromium (or set HALYK_CHROMIUM); "
+            "the browser tests need a real browser and never download one."
+        )
+    manager = sync_playwright().start()
+    try:
+        instance = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    except Exception as exc:
+        manager.stop()
+        pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}")
+    yield instance
+    instance.close()
+    manager.stop()

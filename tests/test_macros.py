@@ -284,21 +284,6 @@ def live_shop(tmp_path):
     close(app)
 
 
-@pytest.fixture
-def chromium():
-    import os
-
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = os.environ.get("HALYK_CHROMIUM", "/usr/bin/chromium")
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"no Chromium at {path}")
-    with sync_api.sync_playwright() as manager:
-        browser = manager.chromium.launch(executable_path=path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        yield browser
-        browser.close()
-
-
 def _until(page, expression, timeout=10.0):
     # Not page.wait_for_function: its predicate is eval'd in the page, which the CSP forbids.
     import time
@@ -311,8 +296,8 @@ def _until(page, expression, timeout=10.0):
     raise AssertionError(f"never true: {expression}")
 
 
-def _open(chromium, url):
-    page = chromium.new_page()
+def _open(browser, url):
+    page = browser.new_page()
     errors, violations = [], []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: violations.append(msg.text)
@@ -322,9 +307,9 @@ def _open(chromium, url):
 
 
 @pytest.mark.browser
-def test_widget_in_browser_waits_for_library_and_calls_back(live_shop, chromium):
+def test_widget_in_browser_waits_for_library_and_calls_back(live_shop, browser):
     base, payments = live_shop
-    page, errors, violations = _open(chromium, f"{base}/page/0?callback=shop.onPaid&ok=1")
+    page, errors, violations = _open(browser, f"{base}/page/0?callback=shop.onPaid&ok=1")
     _until(page, "window.__results && window.__results.length === 1")
     calls = page.evaluate("window.__calls")
     assert [c["kind"] for c in calls] == ["widget"]
@@ -337,9 +322,9 @@ def test_widget_in_browser_waits_for_library_and_calls_back(live_shop, chromium)
 
 
 @pytest.mark.browser
-def test_widget_in_browser_default_callback_follows_the_back_links(live_shop, chromium):
+def test_widget_in_browser_default_callback_follows_the_back_links(live_shop, browser):
     base, _ = live_shop
-    page, errors, _ = _open(chromium, f"{base}/page/1?ok=0")
+    page, errors, _ = _open(browser, f"{base}/page/1?ok=0")
     page.wait_for_url(f"{base}/done?failed=1", timeout=10_000)
     page.goto(f"{base}/page/1?ok=1")
     page.wait_for_url(f"{base}/done", timeout=10_000)
@@ -348,9 +333,9 @@ def test_widget_in_browser_default_callback_follows_the_back_links(live_shop, ch
 
 
 @pytest.mark.browser
-def test_widget_in_browser_opens_on_click_only(live_shop, chromium):
+def test_widget_in_browser_opens_on_click_only(live_shop, browser):
     base, payments = live_shop
-    page, errors, _ = _open(chromium, f"{base}/page/2?button=pay&auto=0&callback=shop.onPaid")
+    page, errors, _ = _open(browser, f"{base}/page/2?button=pay&auto=0&callback=shop.onPaid")
     _until(page, "window.halyk !== undefined")
     page.wait_for_timeout(200)
     assert page.evaluate("window.__calls") == []

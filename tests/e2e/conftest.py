@@ -1,13 +1,10 @@
-"""The browser harness: one headless Chromium per session, a fresh context per test, the example
-shop served on loopback per test (fresh SQLite ledger and order store), screenshots on failure.
-
-Debian's Chromium is used (``/usr/bin/chromium``, or ``HALYK_CHROMIUM``); Playwright's own
-browser download is never needed. If the browser cannot start, the tests fail, loudly.
+"""The browser harness: a fresh context per test on the session's Chromium (``browser`` in
+tests/conftest.py), the example shop served on loopback per test (fresh SQLite ledger and order
+store), screenshots on failure.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import threading
@@ -24,17 +21,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("HALYK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 15_000
 
 # Collects CSP violations in every frame (the shop's pages and the payment page's iframe).
@@ -52,29 +38,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One Chromium for the whole session."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - the test extra installs it
-        pytest.fail(f"playwright is not installed ({exc}): pip install -e '.[test]'")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"no Chromium at {CHROMIUM}: apt-get install chromium (or set HALYK_CHROMIUM); "
-            "the browser tests need a real browser and never download one."
-        )
-    manager = sync_playwright().start()
-    try:
-        instance = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    except Exception as exc:
-        manager.stop()
-        pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}")
-    yield instance
-    instance.close()
-    manager.stop()
 
 
 @dataclass

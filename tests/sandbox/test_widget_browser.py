@@ -4,7 +4,6 @@ strict CSP, with the sandbox mounted both standalone and under a path prefix."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 
 import pytest
@@ -16,7 +15,6 @@ from werkzeug.serving import make_server
 from flask_halyk.sandbox import SandboxServer, create_sandbox_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = os.environ.get("HALYK_CHROMIUM", "/usr/bin/chromium")
 
 
 def shop_app(script_url: str, sandbox_origin: str) -> Flask:
@@ -50,23 +48,13 @@ def serve(app):
     return server
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-def run_widget(chromium, sandbox_url: str, script_url: str, token_url: str, pan: str,
+def run_widget(browser, sandbox_url: str, script_url: str, token_url: str, pan: str,
                invoice: str) -> tuple[str, list[str]]:
     auth = get_token(token_url, invoice).json()
     shop = shop_app(script_url, sandbox_url)
     shop.config["STATE"]["object"] = json.dumps(payment_object(auth, invoice))
     server = serve(shop)
-    page = chromium.new_page()
+    page = browser.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
@@ -87,25 +75,25 @@ def run_widget(chromium, sandbox_url: str, script_url: str, token_url: str, pan:
         server.shutdown()
 
 
-def test_widget_standalone_cross_origin(chromium):
+def test_widget_standalone_cross_origin(browser):
     with SandboxServer() as sandbox:
         url = sandbox.url.replace("127.0.0.1", "localhost")  # another origin than the shop's
-        out, errors = run_widget(chromium, url, f"{url}/payform/payment-api.js", sandbox.url,
+        out, errors = run_widget(browser, url, f"{url}/payform/payment-api.js", sandbox.url,
                                  "4405639704015096", "600001")
         assert json.loads(out) == {"success": True}
-        out, errors2 = run_widget(chromium, url, f"{url}/payform/payment-api.js", sandbox.url,
+        out, errors2 = run_widget(browser, url, f"{url}/payform/payment-api.js", sandbox.url,
                                   "4003032704547597", "600002")
         assert json.loads(out) == {"success": False}
         assert not [e for e in errors + errors2 if "Content Security Policy" in e]
 
 
-def test_widget_under_a_prefix(chromium):
+def test_widget_under_a_prefix(browser):
     sandbox_app = create_sandbox_app()
     host = Flask("host")
     host.wsgi_app = DispatcherMiddleware(host.wsgi_app, {"/halyk-sandbox": sandbox_app})
     with SandboxServer(host) as server:
         base = server.url.replace("127.0.0.1", "localhost")
-        out, errors = run_widget(chromium, base, f"{base}/halyk-sandbox/payform/payment-api.js",
+        out, errors = run_widget(browser, base, f"{base}/halyk-sandbox/payform/payment-api.js",
                                  f"{server.url}/halyk-sandbox", "4405639704015096", "600003")
         assert json.loads(out) == {"success": True}
         assert not [e for e in errors if "Content Security Policy" in e]
