@@ -3,52 +3,36 @@
 One pooled :class:`requests.Session` per client; every call has a (connect, read) timeout; only
 idempotent calls are retried. Usable without Flask. Every failure reaches the caller as one of the
 typed errors of :mod:`flask_halyk.errors`, and the client secret appears in none of them.
+
+This module decides what to send and when (the token cache, the retry policy per call, the one
+extra try after a 401); :mod:`flask_halyk.http_calls` sends, :mod:`flask_halyk.answers` reads
+what comes back, :mod:`flask_halyk.arguments` checks arguments before anything is sent.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import requests
-from marshmallow import ValidationError
 
+from .answers import operation_answer, status_answer, token_answer
+from .arguments import check_invoice_id, check_transaction_id, decimal_amount, dump_form
 from .config import LONG_SCOPE
-from .errors import (
-    ApiError,
-    AuthenticationError,
-    EpayConnectionError,
-    EpayTimeout,
-    EpayUnavailable,
-    HalykError,
-    InvalidArgument,
-    InvalidResponse,
-)
-from .results import (
-    OperationResult,
-    PaymentToken,
-    ResultCode,
-    StatusName,
-    StatusResult,
-    Transaction,
-)
-from .schemas import (
-    OperationErrorSchema,
-    ServiceTokenRequestSchema,
-    StatusResponseSchema,
-    TokenRequestSchema,
-    TokenResponseSchema,
-)
+from .errors import AuthenticationError, InvalidArgument
+from .http_calls import send
+from .redaction import safe_url
+from .results import OperationResult, PaymentToken, StatusResult
+from .schemas import ServiceTokenRequestSchema, TokenRequestSchema
+from .schemas.numbers import format_amount
 
 if TYPE_CHECKING:
     from .config import HalykConfig
@@ -64,35 +48,9 @@ REFUND_MINIMUM = Decimal(10)
 #: never leaves with a token that dies on the way.
 TOKEN_REFRESH_MARGIN = 60.0
 
-# Module-level so that tests can move the clock and skip the backoff sleeps.
+# Module-level so that tests can move the clock and skip the backoff sleeps; read at each call.
 _monotonic = time.monotonic
 _sleep = time.sleep
-
-_INVOICE_ID = re.compile(r"[0-9]{6,15}")
-_TRANSACTION_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
-_CENT = Decimal("0.01")
-_BODY_PREVIEW = 200
-
-# ePay's OAuth server answers these for wrong credentials (RFC 6749 section 5.2).
-_AUTH_ERRORS = frozenset({"invalid_client", "unauthorized_client", "access_denied"})
-
-_STATUS_ADVICE = {
-    ResultCode.ERROR: "ePay reported an internal error; try again later, and contact ePay "
-    "support if it persists.",
-    ResultCode.TERMINAL_ABSENT: "the service token names no terminal: check HALYK_TERMINAL_ID "
-    "(it is sent as 'terminal' in the token request).",
-    ResultCode.INCORRECT_TERMINAL: "the terminal is incorrect: check HALYK_TERMINAL_ID against "
-    "the ePay merchant cabinet.",
-    ResultCode.FOREIGN_TERMINAL: "the terminal does not belong to this client: check that "
-    "HALYK_TERMINAL_ID and HALYK_CLIENT_ID come from the same merchant cabinet.",
-}
-
-_OPERATION_ADVICE = {
-    "charge": "charge needs an authorised (AUTH) payment on a two-stage terminal",
-    "cancel": "cancel needs an authorised (AUTH), not yet charged payment",
-    "refund": "refund needs a charged (CHARGE) payment and at least 10 tenge",
-}
-
 
 @dataclass
 class _CachedToken:
@@ -214,14 +172,14 @@ class EpayClient:
             **self._credentials(),
             "invoiceID": invoice_id,
             "secret_hash": secret_hash,
-            "amount": _decimal_amount(amount, "amount"),
+            "amount": decimal_amount(amount, "amount"),
             "currency": currency or self.currency,
         }
         if post_link is not None:
             fields["postLink"] = post_link
         if failure_post_link is not None:
             fields["failurePostLink"] = failure_post_link
-        form = _dump_form(TokenRequestSchema(), fields, "payment token request")
+        form = dump_form(TokenRequestSchema(), fields, "payment token request")
         issued = datetime.now(UTC)
         raw, loaded = self._request_token(form, f"payment token for invoice {invoice_id}")
         expires_in = int(loaded["expires_in"])
@@ -249,7 +207,7 @@ class EpayClient:
             cached = self._cached
             if cached is not None and _monotonic() < cached.refresh_at:
                 return cached.token, False
-            form = _dump_form(ServiceTokenRequestSchema(), self._credentials(), "token request")
+            form = dump_form(ServiceTokenRequestSchema(), self._credentials(), "token request")
             started = _monotonic()
             _raw, loaded = self._request_token(form, "service token")
             token = str(loaded["access_token"])
@@ -279,42 +237,9 @@ class EpayClient:
         """POST the token form; return the answer as received and as loaded by the schema."""
         # Safe to retry: a lost token answer costs nothing but a second token.
         response = self._send("POST", self.token_url, what=what, retry=True, data=dict(form))
-        status = response.status_code
-        url = _safe_url(self.token_url)
-        body = self._json_or_none(response)
-        error = body.get("error") if isinstance(body, dict) else None
-        if status in (401, 403) or error in _AUTH_ERRORS:
-            detail = ""
-            if isinstance(body, dict):
-                detail = self._scrub(str(body.get("error_description") or error or ""))
-            raise AuthenticationError(
-                f"ePay refused the credentials for the {what} at {url} (HTTP {status}"
-                f"{': ' + detail if detail else ''}): check HALYK_CLIENT_ID, HALYK_CLIENT_SECRET "
-                "and HALYK_TERMINAL_ID, and that they belong to this environment's hosts.",
-                status=status,
-            )
-        if 400 <= status < 500:
-            if isinstance(body, dict):
-                message = body.get("error_description") or body.get("message") or error
-                code = body.get("code")
-                raise ApiError(
-                    f"ePay refused the {what} at {url} (HTTP {status}): "
-                    f"{self._scrub(str(message))}. Check the invoice id, amount and currency.",
-                    code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-                    status=status,
-                )
-            raise self._invalid(response, what, "a client error page instead of JSON")
-        if not 200 <= status < 300:
-            raise self._invalid(response, what, f"HTTP {status} instead of a token")
-        if not isinstance(body, dict):
-            raise self._invalid(response, what, "no JSON object")
-        try:
-            loaded: dict[str, Any] = TokenResponseSchema().load(body)
-        except ValidationError as exc:
-            problem = _problem(exc)
-        else:
-            return body, loaded
-        raise self._invalid(response, what, f"a token answer with {problem}")
+        return token_answer(
+            response, what=what, token_url=self.token_url, secret=self._client_secret
+        )
 
     # --- status --------------------------------------------------------------------------------
 
@@ -324,46 +249,11 @@ class EpayClient:
         Not-found (102), in-progress (107) and rejected (101) are answers, returned as a
         :class:`StatusResult`; 103, 104, 106 and 109 raise :class:`ApiError` with advice.
         """
-        if not isinstance(invoice_id, str) or not _INVOICE_ID.fullmatch(invoice_id):
-            raise InvalidArgument("invoice_id must be 6 to 15 digits")
+        check_invoice_id(invoice_id)
         what = f"status of invoice {invoice_id}"
         path = f"/check-status/payment/transaction/{quote(invoice_id, safe='')}"
         response = self._api_call("GET", path, what=what, retry=True)
-        body = self._json_or_none(response)
-        if not isinstance(body, dict) or "resultCode" not in body:
-            raise self._unexpected(response, what, body)
-        try:
-            loaded: dict[str, Any] = StatusResponseSchema().load(body)
-        except ValidationError as exc:
-            problem = _problem(exc)
-        else:
-            return self._status_result(response, what, body, loaded)
-        raise self._invalid(response, what, f"a status answer with {problem}")
-
-    def _status_result(
-        self,
-        response: requests.Response,
-        what: str,
-        body: dict[str, Any],
-        loaded: dict[str, Any],
-    ) -> StatusResult:
-        code = ResultCode(loaded["resultCode"])
-        message = str(loaded.get("resultMessage") or "")
-        advice = _STATUS_ADVICE.get(code)
-        if advice is not None:
-            raise ApiError(
-                f"ePay answered resultCode {int(code)} ({message or code.meaning}) for the "
-                f"{what} at {_safe_url(response.url)}: {advice}",
-                code=int(code),
-                status=response.status_code,
-            )
-        raw_tx = body.get("transaction")
-        transaction = _transaction(loaded.get("transaction"), raw_tx)
-        if code == ResultCode.SUCCESS and transaction is None:
-            raise self._invalid(response, what, "resultCode 100 and a transaction without amount")
-        return StatusResult(
-            result_code=code, result_message=message, transaction=transaction, raw=body
-        )
+        return status_answer(response, what=what, secret=self._client_secret)
 
     # --- operations ----------------------------------------------------------------------------
     #
@@ -376,8 +266,8 @@ class EpayClient:
         self, transaction_id: str, amount: Decimal | int | str | None = None
     ) -> OperationResult:
         """Capture an authorised payment (two-stage terminals), in full or ``amount`` of it."""
-        value = None if amount is None else _decimal_amount(amount, "amount")
-        params = {} if value is None else {"amount": _amount_text(value)}
+        value = None if amount is None else decimal_amount(amount, "amount")
+        params = {} if value is None else {"amount": format_amount(value)}
         return self._operation("charge", transaction_id, params, value, None)
 
     def cancel(self, transaction_id: str) -> OperationResult:
@@ -396,12 +286,12 @@ class EpayClient:
         :data:`REFUND_MINIMUM` (10 tenge): ePay refuses those, and a bad argument is the
         caller's bug rather than the bank's answer.
         """
-        value = None if amount is None else _decimal_amount(amount, "amount")
+        value = None if amount is None else decimal_amount(amount, "amount")
         if value is not None and value < REFUND_MINIMUM:
             raise InvalidArgument(f"a refund must be at least {REFUND_MINIMUM} tenge, not {value}")
         params: dict[str, str] = {}
         if value is not None:
-            params["amount"] = _amount_text(value)
+            params["amount"] = format_amount(value)
         if external_id is not None:
             if not external_id:
                 raise InvalidArgument("external_id must not be empty")
@@ -416,26 +306,19 @@ class EpayClient:
         amount: Decimal | None,
         external_id: str | None,
     ) -> OperationResult:
-        if not isinstance(transaction_id, str) or not _TRANSACTION_ID.fullmatch(transaction_id):
-            raise InvalidArgument(
-                "transaction_id must be ePay's transaction id (the UUID of the postLink 'id' or "
-                "status transaction.id), not the invoice id"
-            )
+        check_transaction_id(transaction_id)
         what = f"{operation} of transaction {transaction_id}"
         path = f"/operation/{transaction_id}/{operation}"
         response = self._api_call("POST", path, what=what, retry=False, params=params)
-        status = response.status_code
-        body = self._json_or_none(response)
-        if 200 <= status < 300:
-            return OperationResult(
-                operation=operation,
-                transaction_id=transaction_id,
-                amount=amount,
-                external_id=external_id,
-                http_status=status,
-                raw=body if isinstance(body, dict) else None,
-            )
-        raise self._unexpected(response, what, body, advice=_OPERATION_ADVICE[operation])
+        return operation_answer(
+            response,
+            operation=operation,
+            transaction_id=transaction_id,
+            amount=amount,
+            external_id=external_id,
+            what=what,
+            secret=self._client_secret,
+        )
 
     # --- HTTP ----------------------------------------------------------------------------------
 
@@ -458,7 +341,7 @@ class EpayClient:
         )
         if response.status_code == 401 and not fresh:
             logger.debug("%s %s: 401 with a cached service token; fetching a new one",
-                         method, _safe_url(url))
+                         method, safe_url(url))
             self._drop_token(token)
             token, _ = self._service_token()
             response = self._send(
@@ -467,7 +350,7 @@ class EpayClient:
             )
         if response.status_code in (401, 403):
             raise AuthenticationError(
-                f"ePay refused the service token for the {what} at {_safe_url(url)} "
+                f"ePay refused the service token for the {what} at {safe_url(url)} "
                 f"(HTTP {response.status_code}): check that HALYK_CLIENT_ID and "
                 "HALYK_TERMINAL_ID may use this API, and HALYK_SCOPE.",
                 status=response.status_code,
@@ -485,230 +368,10 @@ class EpayClient:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """One call, retried if ``retry`` on connection errors, timeouts and 5xx.
-
-        Errors are built inside ``except`` but raised outside it, so that they carry no
-        ``__context__``: requests' exceptions hold the prepared request, form body and client
-        secret included.
-        """
-        safe = _safe_url(url)
-        attempts = 1 + (self.retries if retry else 0)
-        failure: HalykError | None = None
-        for attempt in range(1, attempts + 1):
-            started = _monotonic()
-            response: requests.Response | None = None
-            failure = None
-            try:
-                response = self.session.request(
-                    method, url, data=data, params=params, headers=headers,
-                    timeout=self.timeout, allow_redirects=False,
-                )
-            except requests.Timeout as exc:
-                failure = EpayTimeout(self._timeout_message(exc, what, safe, attempt, retry))
-            except requests.RequestException as exc:
-                failure = EpayConnectionError(
-                    f"Could not reach ePay for the {what} at {safe} "
-                    f"({self._reason(exc)}){_attempts(attempt)}: check the host setting "
-                    "(HALYK_TOKEN_URL / HALYK_API_URL), DNS and the network."
-                    + ("" if retry else _NOT_RETRIED)
-                )
-            elapsed = _monotonic() - started
-            logger.debug(
-                "%s %s -> %s in %.3f s (attempt %d/%d)", method, safe,
-                response.status_code if response is not None else type(failure).__name__,
-                elapsed, attempt, attempts,
-            )
-            if response is not None:
-                if response.status_code < 500:
-                    return response
-                failure = EpayUnavailable(
-                    f"ePay answered HTTP {response.status_code} to the {what} at {safe}"
-                    f"{_attempts(attempt)}: the bank is unavailable; try again later."
-                    + ("" if retry else _NOT_RETRIED),
-                    status=response.status_code,
-                )
-                response.close()
-            if attempt < attempts:
-                jitter = random.uniform(0.5, 1.5)  # noqa: S311 - spreads retries, not a secret
-                _sleep(self.backoff * 2 ** (attempt - 1) * jitter)
-        assert failure is not None
-        raise failure
-
-    def _timeout_message(
-        self, exc: requests.Timeout, what: str, safe: str, attempt: int, retry: bool
-    ) -> str:
-        connect, read = self.timeout
-        if isinstance(exc, requests.ConnectTimeout):
-            phase = f"could not connect within {connect:g} s"
-        else:
-            phase = f"did not answer within {read:g} s"
-        return (
-            f"ePay {phase} for the {what} at {safe}{_attempts(attempt)}: try again later, or "
-            "raise HALYK_TIMEOUT." + ("" if retry else _NOT_RETRIED)
+        """One call with this client's session, timeout and retry policy (see
+        :func:`flask_halyk.http_calls.send`)."""
+        return send(
+            self.session, method, url, what=what, retry=retry, retries=self.retries,
+            backoff=self.backoff, timeout=self.timeout, secret=self._client_secret,
+            clock=_monotonic, sleep=_sleep, data=data, params=params, headers=headers,
         )
-
-    # --- answers -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _json_or_none(response: requests.Response) -> Any:
-        """The decoded JSON body, or ``None`` when the body is empty or not JSON."""
-        if not response.content.strip():
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            return None
-
-    def _unexpected(
-        self,
-        response: requests.Response,
-        what: str,
-        body: Any,
-        advice: str | None = None,
-    ) -> HalykError:
-        """The error for an answer that is not the success the call expects: the bank's own
-        ``{"code", "message"}`` refusal as :class:`ApiError`, anything else as
-        :class:`InvalidResponse`."""
-        status = response.status_code
-        if 400 <= status < 500 and isinstance(body, dict):
-            try:
-                refusal = OperationErrorSchema().load(body)
-            except ValidationError:
-                refusal = None
-            if refusal is not None:
-                message = self._scrub(str(refusal.get("message") or ""))
-                return ApiError(
-                    f"ePay refused the {what} at {_safe_url(response.url)} (HTTP {status}, "
-                    f"code {refusal['code']}: {message or 'no message'})"
-                    + (f"; {advice}: check status() first." if advice else "."),
-                    code=int(refusal["code"]),
-                    status=status,
-                )
-        if 300 <= status < 400:
-            return self._invalid(
-                response, what,
-                f"a redirect to {_safe_url(response.headers.get('Location', '?'))}",
-            )
-        return self._invalid(response, what, f"HTTP {status} with an unexpected body")
-
-    def _invalid(self, response: requests.Response, what: str, problem: str) -> InvalidResponse:
-        text = self._scrub(response.text)
-        content_type = response.headers.get("Content-Type", "")
-        if "html" in content_type.lower() or text.lstrip()[:1] == "<":
-            problem = f"{problem} (an HTML page)"
-        preview = " ".join(text[:_BODY_PREVIEW].split())
-        return InvalidResponse(
-            f"ePay answered the {what} at {_safe_url(response.url)} with {problem}, not what the "
-            f"protocol promises: check the host setting (HALYK_TOKEN_URL / HALYK_API_URL) and "
-            f"any proxy in between. Body starts: {preview!r}",
-            body=text,
-        )
-
-    def _reason(self, exc: BaseException) -> str:
-        """A short, secret-free description of a requests exception (its text names the host
-        and path, never the body)."""
-        text = " ".join(str(exc).split())[:300]
-        return self._scrub(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._client_secret, "***") if self._client_secret else text
-
-
-_NOT_RETRIED = (
-    " This operation is never retried automatically (it may have been performed): "
-    "check status() before repeating it."
-)
-
-
-def _attempts(attempt: int) -> str:
-    return f" after {attempt} attempts" if attempt > 1 else ""
-
-
-def _safe_url(url: str | None) -> str:
-    """The URL without credentials, query or fragment, for messages and logs."""
-    if not url:
-        return "?"
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _decimal_amount(amount: object, name: str) -> Decimal:
-    """A positive amount with at most two decimals, from a Decimal, int or numeric string."""
-    if isinstance(amount, bool) or not isinstance(amount, Decimal | int | str):
-        raise InvalidArgument(f"{name} must be a Decimal, an int or a numeric string")
-    try:
-        value = Decimal(amount.strip() if isinstance(amount, str) else amount)
-    except InvalidOperation:
-        raise InvalidArgument(f"{name} {amount!r} is not a number") from None
-    if not value.is_finite() or value <= 0:
-        raise InvalidArgument(f"{name} must be a positive number, not {amount!r}")
-    if value != value.quantize(_CENT):
-        raise InvalidArgument(f"{name} has more than two decimal places: {amount!r}")
-    return value
-
-
-def _amount_text(value: Decimal) -> str:
-    """``"100"`` when whole, else ``"12.50"``: the form of the bank's examples."""
-    if value == value.to_integral_value():
-        return str(int(value))
-    return f"{value.quantize(_CENT):f}"
-
-
-def _dump_form(schema: Any, fields: dict[str, Any], what: str) -> dict[str, str]:
-    """Validate outgoing fields and dump them as the form to post, or raise ValueError.
-
-    The ValueError is raised outside the ``except``: marshmallow's error keeps the input,
-    client secret included, and must not ride along as ``__context__``.
-    """
-    try:
-        form: dict[str, str] = schema.dump(schema.load(fields))
-    except ValidationError as exc:
-        problem = _problem(exc)
-    else:
-        return form
-    raise InvalidArgument(f"invalid {what}: {problem}")
-
-
-def _problem(exc: ValidationError) -> str:
-    """Which fields failed and why, without their values."""
-    messages = exc.messages
-    if isinstance(messages, dict):
-        return "; ".join(f"{key}: {_flatten(value)}" for key, value in messages.items())
-    return _flatten(messages)
-
-
-def _flatten(value: object) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_flatten(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return " ".join(_flatten(v) for v in value)
-    return str(value)
-
-
-def _transaction(loaded: Any, raw: Any) -> Transaction | None:
-    """A :class:`Transaction` from a loaded status ``transaction``; ``None`` when there is none
-    or it lacks its id, status name or amount."""
-    if not isinstance(loaded, Mapping):
-        return None
-    tx_id, status_name, amount = loaded.get("id"), loaded.get("statusName"), loaded.get("amount")
-    if not tx_id or not status_name or amount is None:
-        return None
-    reason_code = loaded.get("reasonCode")
-    return Transaction(
-        id=str(tx_id),
-        invoice_id=str(loaded.get("invoiceID") or ""),
-        amount=amount,
-        currency=str(loaded.get("currency") or ""),
-        status_name=StatusName(status_name),
-        terminal_id=loaded.get("terminalID") or loaded.get("terminal") or None,
-        card_mask=loaded.get("cardMask") or None,
-        reason=loaded.get("reason") or None,
-        reason_code=reason_code if isinstance(reason_code, int) else None,
-        approval_code=loaded.get("approvalCode") or None,
-        reference=loaded.get("reference") or None,
-        created=loaded.get("createdDate") or None,
-        raw=dict(raw) if isinstance(raw, Mapping) else dict(loaded),
-    )
