@@ -67,15 +67,40 @@ class Payment:
 
     ``payment_object`` is the object for ``halyk.showPaymentWidget`` / ``halyk.pay``, with
     JSON-ready values; its ``auth`` is the whole token response. The repr shows no token.
+
+    ``token`` and ``record`` are those of :func:`create_payment`; a payment rebuilt from its
+    stored object (:meth:`from_js`) has neither (``None``): its token response is only in
+    ``payment_object["auth"]``, where the page needs it anyway.
     """
 
     invoice_id: str
     amount: Decimal
     currency: str
     description: str
-    token: PaymentToken
+    token: PaymentToken | None
     payment_object: dict[str, Any]
     record: PaymentRecord | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_js(cls, payment_object: Mapping[str, Any]) -> Payment:
+        """The payment whose object :meth:`to_js` gave, e.g. kept with an order (as JSON) so
+        that its pay page can be shown again after a redirect or a reload.
+
+        The object is validated as strictly as when it was built
+        (:class:`~flask_halyk.schemas.PaymentObjectSchema`): anything else raises
+        :class:`InvalidPayment`, whose ``messages`` are keyed by the object's own (wire) names.
+        Only the object is trusted, not the ledger: show the pay page only while
+        ``halyk.payments.get(payment.invoice_id).status`` is ``new``.
+        """
+        loaded = _load(payment_object, names={})
+        return cls(
+            invoice_id=loaded["invoiceId"],
+            amount=loaded["amount"],
+            currency=loaded["currency"],
+            description=loaded["description"],
+            token=None,
+            payment_object=dump_for_js(loaded),
+        )
 
     def to_js(self) -> dict[str, Any]:
         """A fresh JSON-ready copy of the payment object (for ``|tojson`` or ``jsonify``)."""
@@ -190,14 +215,20 @@ def create_payment(
     )
 
 
-def _load(payment_object: dict[str, Any]) -> dict[str, Any]:
+def _load(
+    payment_object: Mapping[str, Any], names: Mapping[str, str] = _KWARG_OF
+) -> dict[str, Any]:
+    """The payment object validated, or :class:`InvalidPayment` keyed by ``names`` (wire name
+    -> the name the caller knows it by; others keep their wire name)."""
     try:
         loaded: dict[str, Any] = PaymentObjectSchema().load(payment_object)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         # Nested auth errors would describe the token; the caller only needs to know it is bad.
+        if "auth" in messages:
+            messages = {**messages, "auth": ["Not a valid token response."]}
         raise InvalidPayment(
-            {_KWARG_OF.get(str(k), str(k)): v for k, v in messages.items()}
+            {names.get(str(k), str(k)): v for k, v in messages.items()}
         ) from None
     return loaded
 

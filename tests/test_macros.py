@@ -160,6 +160,21 @@ def test_hostile_values_stay_text(shop):
         assert js_value(body, "button") == "#pay'];</script>"
 
 
+def test_a_payment_rebuilt_from_its_stored_object_renders_the_same(shop):
+    from flask_halyk import Payment
+
+    template = ('{{ halyk_widget(p, callback="shop.onPaid", button="#pay", nonce="n", '
+                'auto=False) }}{{ halyk_redirect(p, button="#go", nonce="n") }}')
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        payment = create(shop, description=HOSTILE[:60], data={"note": HOSTILE})
+        original = render(template, p=payment)
+        stored = json.loads(json.dumps(payment.to_js()))
+        rebuilt = render(template, p=Payment.from_js(stored))
+    assert rebuilt == original
+    for _attrs, body in scripts_of(rebuilt).scripts:
+        assert js_value(body, "paymentObject") == payment.to_js()
+
+
 def test_callback_path(shop):
     with shop.test_request_context("/"):
         payment = create(shop)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import time
 from decimal import Decimal
@@ -202,6 +203,50 @@ def test_create_payment_function_takes_the_state(shop):
     with shop.test_request_context("/"):
         payment = create_payment(state_of(shop), 10, description="Direct")
     assert payment.description == "Direct" and payment.amount == Decimal("10")
+
+
+def test_from_js_rebuilds_the_payment_from_its_stored_object(shop):
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        payment = pay(shop, amount="99.90", name="Arman Ali", email="a@b.kz",
+                      data={"order": 42}, language="kaz")
+    stored = json.loads(json.dumps(payment.to_js()))  # as a shop keeps it: JSON in its database
+    again = Payment.from_js(stored)
+    assert again.to_js() == payment.to_js()
+    assert again.invoice_id == payment.invoice_id
+    assert again.amount == Decimal("99.90") and isinstance(again.amount, Decimal)
+    assert (again.currency, again.description) == ("KZT", "Order 42")
+    # Nothing is made up: the token response is only in the object, as the page needs it.
+    assert again.token is None and again.record is None
+    assert again.to_js()["auth"] == payment.token.raw
+    assert payment.token.access_token not in repr(again)
+    # A copy: changing the stored dict afterwards changes nothing.
+    stored["amount"] = 1
+    assert again.to_js()["amount"] == 99.9
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"amount": "10.123"}, "amount"),
+    ({"amount": None}, "amount"),
+    ({"invoiceId": "12ab56"}, "invoiceId"),
+    ({"backLink": "javascript:alert(1)"}, "backLink"),
+    ({"auth": {"expires_in": 7200}}, "auth"),
+    ({"auth": "a bare token string"}, "auth"),
+    ({"unexpected": 1}, "unexpected"),
+])
+def test_from_js_refuses_what_the_schema_refuses(shop, change, field):
+    with shop.test_request_context("/"):
+        obj = pay(shop).to_js()
+    access_token = obj["auth"]["access_token"]
+    with pytest.raises(InvalidPayment) as info:
+        Payment.from_js({**obj, **change})
+    assert field in info.value.messages  # the object's own names
+    assert access_token not in str(info.value)
+
+
+@pytest.mark.parametrize("junk", [None, "[]", [], 42])
+def test_from_js_refuses_what_is_not_an_object(junk):
+    with pytest.raises(InvalidPayment):
+        Payment.from_js(junk)
 
 
 def test_js_path():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,7 +20,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from flask_halyk import HalykError, Payment, PaymentStatus
+from flask_halyk import HalykError, InvalidPayment, Payment, PaymentStatus
 
 from . import catalogue, i18n
 from .extensions import halyk
@@ -33,19 +32,6 @@ shop = Blueprint("shop", __name__)
 # The admin pages are open in this example. A real shop puts them behind its login (and checks
 # that the user may refund) before anyone else can reach them.
 admin = Blueprint("admin", __name__)
-
-
-@dataclass(frozen=True)
-class StoredPayment:
-    """A payment object kept with the order, shaped for the flask-halyk macros (``to_js`` and
-    ``js_path``), so the pay page can be shown again after a redirect or a reload."""
-
-    payment_object: dict[str, Any]
-
-    def to_js(self) -> dict[str, Any]:
-        return dict(self.payment_object)
-
-    js_path = staticmethod(Payment.js_path)
 
 
 @shop.app_context_processor
@@ -127,12 +113,15 @@ def order(ref: str) -> str:
     the browser), and the ways to pay while it is unpaid."""
     found = _order_or_404(ref)
     payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
-    stored = None
+    payable = None
     if payment is not None and payment.status is PaymentStatus.NEW and found.payment_object:
-        stored = StoredPayment(found.payment_object)
+        try:
+            payable = Payment.from_js(found.payment_object)
+        except InvalidPayment as exc:  # a stored object that no longer passes the schema
+            current_app.logger.warning("order %s: stored payment object refused: %s", ref, exc)
     product = catalogue.find(found.product_id, hostile=True)
     return render_template(
-        "shop/order.html", order=found, payment=payment, stored=stored, product=product
+        "shop/order.html", order=found, payment=payment, payable=payable, product=product
     )
 
 

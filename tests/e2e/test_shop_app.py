@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -83,6 +84,26 @@ def test_checkout_creates_the_order_and_its_payment(app):
     assert record.amount == 4800 and record.language == "eng" and record.status == "new"
     page = client.get(f"/orders/{ref}").get_data(as_text=True)
     assert 'id="pay-widget"' in page and "payment-api.js" in page
+
+
+def test_the_pay_page_survives_a_reload_and_refuses_a_spoilt_object(app):
+    client = app.test_client()
+    token = csrf_token(client, "/products/tea/checkout")
+    ref = client.post("/products/tea/checkout", data={"csrf_token": token, "quantity": "1"}
+                      ).headers["Location"].rsplit("/", 1)[1]
+    store = app.extensions["shop_store"]
+    order = store.get(ref)
+    first, second = (client.get(f"/orders/{ref}").get_data(as_text=True) for _ in range(2))
+    assert 'id="pay-widget"' in first and 'id="pay-redirect"' in first
+    # The same object on every render: the one create_payment built, rebuilt by from_js.
+    objects = re.findall(r"var paymentObject = (.*?);\n", second)
+    assert len(objects) == 2
+    assert all(json.loads(o) == order.payment_object for o in objects)
+    spoilt = {**order.payment_object, "amount": "1.234"}
+    store.attach_payment(ref, order.invoice_id, spoilt)
+    page = client.get(f"/orders/{ref}")
+    assert page.status_code == 200
+    assert 'id="pay-widget"' not in page.get_data(as_text=True)
 
 
 def test_every_page_sends_the_strict_policy(app):
