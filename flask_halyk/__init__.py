@@ -25,7 +25,7 @@ from .errors import (
     TransportError,
 )
 from .extension import HalykEpay
-from .forms import CheckoutForm, CheckoutFormMixin
+from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
 from .ledger import Ledger, PaymentRecord, PaymentStatus
 from .payments import Payment
 from .results import (
@@ -53,6 +53,7 @@ __all__ = [
     "CheckoutForm",
     "CheckoutFormMixin",
     "ConfigurationError",
+    "CustomerFieldsMixin",
     "EpayClient",
     "EpayConnectionError",
     "EpayTimeout",

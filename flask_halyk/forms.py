@@ -11,6 +11,13 @@ Flask-WTF (CSRF and all)::
         pass
 
 Either way, ``if form.validate(): halyk.create_payment(**form.payment_kwargs())``.
+
+A shop that prices from its own catalogue takes only the customer's fields from the form::
+
+    class Checkout(CustomerFieldsMixin, Form):
+        pass
+
+    halyk.create_payment(product.price, description=product.name, **form.customer_kwargs())
 """
 
 from __future__ import annotations
@@ -72,24 +79,31 @@ def _default_language() -> str:
     return language if language in LANGUAGES else "rus"
 
 
-class CheckoutFormMixin:
-    """The checkout fields, to mix into a ``Form`` or a Flask-WTF ``FlaskForm``.
+# Made before the customer fields so that CheckoutFormMixin's forms keep their field order
+# (amount, description, name, ...): WTForms orders fields by when they were created.
+_AMOUNT = DecimalField(
+    "Amount",
+    validators=[InputRequired(), MatchesSchema("amount")],
+    places=2,
+    render_kw={"min": "0.01", "step": "0.01", "inputmode": "decimal"},
+)
+_DESCRIPTION = StringField(
+    "Description",
+    validators=[InputRequired(), MatchesSchema("description")],
+    # A hint for the browser; the real cap is in UTF-8 bytes, checked by the schema.
+    render_kw={"maxlength": str(DESCRIPTION_MAX_BYTES)},
+)
 
-    An empty optional field means "not given" (``None`` in :meth:`payment_kwargs`).
+
+class CustomerFieldsMixin:
+    """What a customer may say about themselves: name, email, phone and the payment page's
+    language, to mix into a ``Form`` or a Flask-WTF ``FlaskForm``.
+
+    For shops that price from their own catalogue: the amount and the description are the
+    shop's, never the customer's, so they are not fields here. An empty optional field means
+    "not given" (``None`` in :meth:`customer_kwargs`).
     """
 
-    amount = DecimalField(
-        "Amount",
-        validators=[InputRequired(), MatchesSchema("amount")],
-        places=2,
-        render_kw={"min": "0.01", "step": "0.01", "inputmode": "decimal"},
-    )
-    description = StringField(
-        "Description",
-        validators=[InputRequired(), MatchesSchema("description")],
-        # A hint for the browser; the real cap is in UTF-8 bytes, checked by the schema.
-        render_kw={"maxlength": str(DESCRIPTION_MAX_BYTES)},
-    )
     name = StringField("Name", validators=[Optional(), MatchesSchema("name")],
                        render_kw={"autocomplete": "name"})
     email = StringField("Email", validators=[Optional(), MatchesSchema("email")],
@@ -99,19 +113,35 @@ class CheckoutFormMixin:
     language = SelectField("Language", choices=_language_choices(), coerce=_language,
                            default=_default_language)
 
-    def payment_kwargs(self) -> dict[str, Any]:
-        """The validated values as keyword arguments of ``halyk.create_payment``."""
-        amount = self.amount.data
-        if amount is None:
-            raise HalykError("payment_kwargs() needs a form that validated.")
+    def customer_kwargs(self) -> dict[str, Any]:
+        """The validated customer fields as keyword arguments of ``halyk.create_payment``
+        (``name``, ``email``, ``phone``, ``language``). Call it after the form validated."""
         return {
-            "amount": amount,
-            "description": self.description.data,
             "name": _given(self.name),
             "email": _given(self.email),
             "phone": _given(self.phone),
             "language": self.language.data,
         }
+
+
+class CheckoutFormMixin(CustomerFieldsMixin):
+    """The customer fields plus ``amount`` and ``description``, for shops where the customer
+    chooses what to pay (donations, invoices paid by number...).
+
+    A shop selling from a catalogue must not take the amount or the description from the form:
+    it uses :class:`CustomerFieldsMixin` and passes its own.
+    """
+
+    amount = _AMOUNT
+    description = _DESCRIPTION
+
+    def payment_kwargs(self) -> dict[str, Any]:
+        """The validated values as keyword arguments of ``halyk.create_payment``."""
+        amount = self.amount.data
+        if amount is None:
+            raise HalykError("payment_kwargs() needs a form that validated.")
+        return {"amount": amount, "description": self.description.data,
+                **self.customer_kwargs()}
 
 
 def _given(field: Any) -> str | None:
@@ -125,4 +155,10 @@ class CheckoutForm(CheckoutFormMixin, Form):
     """The checkout form for plain WTForms (no CSRF: use the mixin with ``FlaskForm`` for it)."""
 
 
-__all__ = ["LANGUAGE_LABELS", "CheckoutForm", "CheckoutFormMixin", "MatchesSchema"]
+__all__ = [
+    "LANGUAGE_LABELS",
+    "CheckoutForm",
+    "CheckoutFormMixin",
+    "CustomerFieldsMixin",
+    "MatchesSchema",
+]

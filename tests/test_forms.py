@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
+from wtforms import Form, IntegerField
 
 from flask_halyk.errors import HalykError
-from flask_halyk.forms import CheckoutForm, CheckoutFormMixin
+from flask_halyk.forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
 from flask_halyk.schemas import DESCRIPTION_MAX_BYTES, PaymentObjectSchema
 
 VALID = {"amount": "1500", "description": "Order 42", "name": "Arman Ali",
@@ -134,6 +135,51 @@ def test_language_default_comes_from_the_app_config():
     assert CheckoutForm().language.data == "rus"
 
 
+# --- customer fields only: amount and description are the shop's ----------------------------
+
+class CustomerForm(CustomerFieldsMixin, Form):
+    quantity = IntegerField("Quantity", default=1)
+
+
+def test_customer_fields_have_no_amount_or_description():
+    form = CustomerForm(MultiDict({**VALID, "quantity": "2"}))
+    assert [field.name for field in form] == ["name", "email", "phone", "language", "quantity"]
+    assert not hasattr(form, "amount") and not hasattr(form, "description")
+    assert form.validate(), form.errors
+    # What the customer posted as amount or description goes nowhere.
+    assert form.customer_kwargs() == {"name": "Arman Ali", "email": "arman@example.kz",
+                                      "phone": "+77771234567", "language": "eng"}
+    assert form.quantity.data == 2
+
+
+def test_customer_fields_validate_like_the_schema_and_blank_means_not_given():
+    bad = CustomerForm(MultiDict({"email": "not an email", "phone": "12ab", "language": "de"}))
+    assert not bad.validate()
+    assert set(bad.errors) == {"email", "phone", "language"}
+    blank = CustomerForm(MultiDict({"name": " ", "email": "", "language": "KZ"}))
+    assert blank.validate(), blank.errors
+    assert blank.customer_kwargs() == {"name": None, "email": None, "phone": None,
+                                       "language": "kaz"}
+
+
+def test_checkout_form_is_the_customer_fields_plus_amount_and_description():
+    assert issubclass(CheckoutFormMixin, CustomerFieldsMixin)
+    form = form_of()
+    assert [field.name for field in form] == [
+        "amount", "description", "name", "email", "phone", "language"]
+    assert form.validate(), form.errors
+    kwargs = form.payment_kwargs()
+    assert kwargs == {"amount": Decimal("1500"), "description": "Order 42",
+                      **form.customer_kwargs()}
+
+
+def test_customer_fields_mixin_is_public():
+    import flask_halyk
+
+    assert flask_halyk.CustomerFieldsMixin is CustomerFieldsMixin
+    assert "CustomerFieldsMixin" in flask_halyk.__all__
+
+
 # --- the form accepts exactly what the schema accepts ---------------------------------------
 
 amount_text = st.one_of(
@@ -216,6 +262,35 @@ def wtf_app():
             "</form>", form=form)
 
     return app
+
+
+class FlaskCustomer(CustomerFieldsMixin, FlaskForm):
+    pass
+
+
+def test_flask_wtf_customer_fields_with_csrf():
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="forms-test", WTF_CSRF_ENABLED=True)
+
+    @app.route("/checkout", methods=["GET", "POST"])
+    def checkout():
+        form = FlaskCustomer()
+        if form.validate_on_submit():
+            return form.customer_kwargs()
+        if request.method == "POST":
+            return {"errors": form.errors}, 400
+        return render_template_string("<form>{{ form.csrf_token }}</form>", form=form)
+
+    client = app.test_client()
+    refused = client.post("/checkout", data={"name": "Arman", "language": "eng"})
+    assert refused.status_code == 400 and "csrf_token" in refused.get_json()["errors"]
+    page = client.get("/checkout").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    answer = client.post("/checkout", data={"csrf_token": token, "name": "Arman",
+                                            "amount": "1", "language": "EN"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json() == {"name": "Arman", "email": None, "phone": None,
+                                 "language": "eng"}
 
 
 def test_flask_wtf_csrf_required(wtf_app):

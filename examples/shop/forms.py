@@ -1,35 +1,21 @@
-"""The shop's checkout form: flask-halyk's customer fields, with Flask-WTF's CSRF token."""
+"""The shop's checkout form: flask-halyk's customer fields and a quantity.
+
+The amount and the description come from the catalogue, never from the customer, so the form
+has no such fields (``CustomerFieldsMixin``, not ``CheckoutFormMixin``). It is a plain WTForms
+form: Flask-WTF's ``CSRFProtect`` guards every POST of the app, and the template sends its token.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask_wtf import FlaskForm
-from wtforms import IntegerField
+from wtforms import Form, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from flask_halyk import CheckoutFormMixin
+from flask_halyk import CustomerFieldsMixin
 
 
-class CheckoutForm(CheckoutFormMixin, FlaskForm):  # type: ignore[misc]
-    """Name, email, phone, language and a quantity. The amount and the description come from
-    the catalogue, never from the customer, so the mixin's two fields are removed."""
+class CheckoutForm(CustomerFieldsMixin, Form):
+    """Name, email, phone, language (``customer_kwargs()``) and how many."""
 
-    # WTForms drops a mixin's field set to None.
-    amount = None  # type: ignore[assignment]
-    description = None  # type: ignore[assignment]
     quantity = IntegerField(
         "Quantity", default=1, validators=[InputRequired(), NumberRange(min=1, max=10)]
     )
-
-    def customer_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``halyk.create_payment`` that the customer gave."""
-        def given(value: Any) -> str | None:
-            return value.strip() or None if isinstance(value, str) else None
-
-        return {
-            "name": given(self.name.data),
-            "email": given(self.email.data),
-            "phone": given(self.phone.data),
-            "language": self.language.data,
-        }

@@ -68,8 +68,9 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
     product = catalogue.find(product_id, hostile=_hostile())
     if product is None:
         abort(404)
-    form = CheckoutForm(language=i18n.language())
-    if not form.validate_on_submit():
+    submitted = request.form if request.method == "POST" else None
+    form = CheckoutForm(submitted, language=i18n.language())
+    if submitted is None or not form.validate():
         return render_template("shop/checkout.html", product=product, form=form)
     quantity = form.quantity.data
     assert quantity is not None  # InputRequired
