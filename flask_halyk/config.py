@@ -54,7 +54,6 @@ DEFAULTS: dict[str, Any] = {
     "HALYK_PAYFORM_URL": None,
     "HALYK_SANDBOX_URL": None,  # an external sandbox (``flask halyk sandbox``); None embeds one
     "HALYK_SANDBOX_PREFIX": "/halyk-sandbox",
-    "HALYK_SANDBOX_TWO_STAGE": False,
     "HALYK_SCOPE": LONG_SCOPE,
     "HALYK_CURRENCY": "KZT",
     "HALYK_LANGUAGE": "rus",
@@ -65,9 +64,14 @@ DEFAULTS: dict[str, Any] = {
     "HALYK_EXTERNAL_URL": None,
     "HALYK_POSTLINK_ALLOWED_IPS": None,
     "HALYK_VERIFY_WITH_STATUS": False,
+    "HALYK_TWO_STAGE": False,  # the terminal authorises, the shop charges (or cancels) later
     "HALYK_MAX_POSTLINK_BYTES": 64 * 1024,
     "HALYK_DATABASE_URL": None,  # None: SQLite file halyk.sqlite3 in the app's instance folder
 }
+
+#: Settings that were renamed: the old name is refused with the new one, never ignored (a
+#: two-stage shop silently back to one-stage would record held money as paid).
+RENAMED = {"HALYK_SANDBOX_TWO_STAGE": "HALYK_TWO_STAGE"}
 
 LANGUAGES = ("rus", "kaz", "eng")
 
@@ -86,7 +90,6 @@ class HalykConfig:
     payform_url: str
     embedded_sandbox: bool
     sandbox_prefix: str
-    sandbox_two_stage: bool
     scope: str
     currency: str
     language: str
@@ -97,6 +100,7 @@ class HalykConfig:
     external_url: str | None
     postlink_allowed_ips: tuple[str, ...] | None
     verify_with_status: bool
+    two_stage: bool
     max_postlink_bytes: int
     database_url: str | None
 
@@ -157,6 +161,12 @@ def _postlink_secret(config: Mapping[str, Any]) -> bytes:
 
 def resolve(config: Mapping[str, Any]) -> HalykConfig:
     """Turn an app's config into :class:`HalykConfig`, or raise :class:`ConfigurationError`."""
+    for old, new in RENAMED.items():
+        if config.get(old) is not None:
+            raise ConfigurationError(
+                old, f"renamed {new}; it now also tells the ledger that a successful payment "
+                "is only authorised (it records 'authorized', not 'paid')."
+            )
     creds = {k: config.get(k) for k in ("HALYK_CLIENT_ID", "HALYK_CLIENT_SECRET",
                                         "HALYK_TERMINAL_ID")}
     env = config.get("HALYK_ENV")
@@ -237,7 +247,6 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         payform_url=hosts["HALYK_PAYFORM_URL"],
         embedded_sandbox=embedded,
         sandbox_prefix=sandbox_prefix,
-        sandbox_two_stage=bool(_setting(config, "HALYK_SANDBOX_TWO_STAGE")),
         scope=str(_setting(config, "HALYK_SCOPE")),
         currency=str(_setting(config, "HALYK_CURRENCY")).upper(),
         language=language,
@@ -248,6 +257,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         external_url=external or None,
         postlink_allowed_ips=tuple(ips) if ips else None,
         verify_with_status=bool(_setting(config, "HALYK_VERIFY_WITH_STATUS")),
+        two_stage=bool(_setting(config, "HALYK_TWO_STAGE")),
         max_postlink_bytes=int(_setting(config, "HALYK_MAX_POSTLINK_BYTES")),
         database_url=config.get("HALYK_DATABASE_URL") or None,
     )

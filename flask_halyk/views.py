@@ -166,8 +166,8 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     ledger.judge_event(event_id, EventVerdict.RECEIVED, invoice_id=invoice_id,
                        transaction_id=transaction_id)
 
-    news = news_from_postlink(postlink)
-    if news.status is PaymentStatus.PAID and state.config.verify_with_status:
+    news = news_from_postlink(postlink, two_stage=state.config.two_stage)
+    if news.status.is_success and state.config.verify_with_status:
         checked = _confirm_with_status(state, event_id, invoice_id, news)
         if isinstance(checked, tuple):
             if checked[1] == 403:
@@ -184,8 +184,9 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
 def _confirm_with_status(
     state: HalykState, event_id: int, invoice_id: str, news: News
 ) -> News | tuple[str, int]:
-    """Believe a success only if the status API says paid. Returns the news (AUTH on a
-    two-stage terminal becomes ``authorized``), or (reason, HTTP status) to answer instead."""
+    """Believe a success only if the status API says paid. Returns the news, its status
+    decided by the bank's statusName whatever ``HALYK_TWO_STAGE`` says (AUTH: ``authorized``,
+    CHARGE: ``paid``), or (reason, HTTP status) to answer instead."""
     try:
         status = state.client.status(invoice_id)
     except HalykError as exc:

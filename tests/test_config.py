@@ -123,6 +123,21 @@ def test_timeout_forms():
     assert resolve({**BASE, "HALYK_TIMEOUT": [2, 9]}).timeout == (2.0, 9.0)
 
 
+def test_two_stage_is_off_by_default_and_set_by_its_key():
+    assert resolve(BASE).two_stage is False
+    assert resolve({**BASE, "HALYK_TWO_STAGE": True}).two_stage is True
+    assert resolve({**PROD, "HALYK_TWO_STAGE": True}).two_stage is True
+    assert "HALYK_TWO_STAGE" in DEFAULTS and "HALYK_SANDBOX_TWO_STAGE" not in DEFAULTS
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_the_old_two_stage_key_is_refused_with_the_new_name(value):
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**BASE, "HALYK_SANDBOX_TWO_STAGE": value})
+    assert err.value.key == "HALYK_SANDBOX_TWO_STAGE"
+    assert "HALYK_TWO_STAGE" in str(err.value).replace("HALYK_SANDBOX_TWO_STAGE", "")
+
+
 def test_every_default_key_is_documented():
     from pathlib import Path
 

@@ -100,6 +100,15 @@ def test_embedded_sandbox_is_announced_and_served(tmp_path, caplog):
     assert b"showPaymentWidget" in response.data
 
 
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_embedded_sandbox_terminal_follows_halyk_two_stage(tmp_path, two_stage):
+    app = make_app(tmp_path, HALYK_TWO_STAGE=two_stage)
+    sandbox = get_state(app).sandbox
+    assert sandbox is not None
+    assert sandbox.extensions["halyk_sandbox"].two_stage is two_stage
+    assert get_state(app).config.two_stage is two_stage
+
+
 def test_embedded_sandbox_answers_the_client_in_process(tmp_path):
     app = make_app(tmp_path)
     with app.app_context():

@@ -47,9 +47,12 @@ def shop(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     close_shop(app)
 
 
-@pytest.fixture
-def two_stage_shop(db_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = make_shop(db_url, tmp_path, HALYK_SANDBOX_TWO_STAGE=True)
+@pytest.fixture(params=[False, True], ids=["postlink", "status-recheck"])
+def two_stage_shop(db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+                   ) -> Iterator[Flask]:
+    # Authorised either way: from HALYK_TWO_STAGE alone, or from the bank's AUTH on re-check.
+    app = make_shop(db_url, tmp_path, HALYK_TWO_STAGE=True,
+                    HALYK_VERIFY_WITH_STATUS=request.param)
     yield app
     sandbox_of(app).wait_for_postlinks(10)
     close_shop(app)
@@ -112,9 +115,13 @@ def test_two_stage_charge_and_cancel(two_stage_shop: Flask, signal_log: SignalLo
     app = two_stage_shop
     ledger = app.extensions["halyk"].ledger
     charged, voided = pay(app), pay(app)
+    assert ledger.get(charged).status is S.AUTHORIZED
+    assert ledger.get(voided).status is S.AUTHORIZED
+    assert len(signal_log.named("payment_succeeded")) == 2
     with app.app_context():
         charge(get_state(), charged)
         assert ledger.get(charged).charged_amount == Decimal(100)
+        assert ledger.get(charged).status is S.PAID
         with pytest.raises(PaymentStateError):
             charge(get_state(), charged)
         cancel(get_state(), voided)

@@ -101,6 +101,39 @@ def test_failure_postlink_then_success(shop: Flask, signal_log: SignalLog) -> No
     assert len(signal_log.named("payment_succeeded")) == 1
 
 
+def test_two_stage_success_is_recorded_authorized(tmp_path: Path, signal_log: SignalLog) -> None:
+    with database_url("sqlite", tmp_path) as url:
+        app = make_shop(url, tmp_path, HALYK_TWO_STAGE=True)
+        try:
+            held, declined = new_payment(app), new_payment(app)
+            body = postlink_for(app, held, 100)
+            assert post(app, body).status_code == 200
+            assert post(app, body).status_code == 200
+            payment = ledger_of(app).get(held)
+            assert payment is not None and payment.status is S.AUTHORIZED
+            assert payment.transaction_id == body["id"]
+            [succeeded] = signal_log.named("payment_succeeded")
+            assert succeeded["payment"].status is S.AUTHORIZED
+            verdicts = [e.verdict for e in ledger_of(app).events(invoice_id=held)]
+            assert verdicts == [EventVerdict.APPLIED, EventVerdict.DUPLICATE]
+            # A failure is a failure on any terminal.
+            post(app, postlink_for(app, declined, 100, success=False), "/halyk/failure-postlink")
+            assert ledger_of(app).get(declined).status is S.FAILED  # type: ignore[union-attr]
+        finally:
+            close_shop(app)
+
+
+def test_one_stage_success_is_paid_not_authorized() -> None:
+    from flask_halyk.ledger.states import news_from_postlink
+
+    ok = {"code": "ok", "reasonCode": 0, "id": "t1"}
+    failed = {"code": "error", "reasonCode": 484}
+    assert news_from_postlink(ok).status is S.PAID
+    assert news_from_postlink(ok, two_stage=True).status is S.AUTHORIZED
+    assert news_from_postlink(failed, two_stage=True).status is S.FAILED
+    assert news_from_postlink(failed).status is S.FAILED
+
+
 def test_late_failure_never_downgrades_a_success(shop: Flask, signal_log: SignalLog) -> None:
     invoice = new_payment(shop)
     assert post(shop, postlink_for(shop, invoice, 100)).status_code == 200

@@ -96,10 +96,13 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def news_from_postlink(postlink: Mapping[str, Any]) -> News:
-    """What a validated postLink body says: ``paid`` on success, ``failed`` otherwise."""
+def news_from_postlink(postlink: Mapping[str, Any], *, two_stage: bool = False) -> News:
+    """What a validated postLink body says: on success ``paid``, or ``authorized`` on a
+    two-stage terminal (the money is held until the shop charges it; a postLink carries no
+    statusName to tell); ``failed`` otherwise."""
+    success = S.AUTHORIZED if two_stage else S.PAID
     return News(
-        status=S.PAID if postlink_succeeded(postlink) else S.FAILED,
+        status=success if postlink_succeeded(postlink) else S.FAILED,
         transaction_id=_text(postlink.get("id")),
         card_mask=_text(postlink.get("cardMask")),
         card_type=_text(postlink.get("cardType")),

@@ -56,10 +56,9 @@ def test_an_operation_the_bank_refuses_is_shown_not_raised(page, live_shop):
 
 @pytest.fixture
 def two_stage(shop_config):
-    # A postLink does not say whether the money was only held: the status re-check tells the
-    # ledger it is AUTH (authorized), not CHARGE.
-    shop_config["HALYK_SANDBOX_TWO_STAGE"] = True
-    shop_config["HALYK_VERIFY_WITH_STATUS"] = True
+    # A postLink does not say whether the money was only held: HALYK_TWO_STAGE tells the ledger
+    # a success is authorized, not paid (and makes the embedded sandbox's terminal two-stage).
+    shop_config["HALYK_TWO_STAGE"] = True
     return shop_config
 
 
