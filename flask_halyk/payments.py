@@ -43,6 +43,13 @@ _KWARG_OF = {
 # A dotted path of plain JS identifiers: "onPaid", "shop.checkout.onPaid".
 _JS_PATH = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)*")
 
+#: Stands for the invoice id in ``back_link`` / ``failure_back_link``: filled in once the ledger
+#: has allocated the id, so a link can name an invoice that does not exist yet.
+INVOICE_ID_PLACEHOLDER = "{invoice_id}"
+# The placeholder as written, or as url_for spells it (braces percent-encoded, either case).
+_INVOICE_ID_SPELLINGS = re.compile(r"\{invoice_id\}|%7[Bb]invoice_id%7[Dd]")
+_LINKS = ("backLink", "failureBackLink")
+
 # Stands in for the token while checking the shop's input, before anything is recorded.
 _PLACEHOLDER_AUTH = {"access_token": "placeholder", "expires_in": 0}
 _PLACEHOLDER_INVOICE = "000000"
@@ -140,7 +147,9 @@ def create_payment(
     - ``invoice_id``: 6-15 digits, unused; ``None`` lets the ledger allocate one.
     - ``back_link`` / ``failure_back_link``: where the customer returns; absolute URLs, or paths
       ("/orders/5") made absolute like the postLinks. Default: the shop's root; the failure
-      link defaults to ``back_link``.
+      link defaults to ``back_link``. ``{invoice_id}`` in them (also percent-encoded, as
+      ``url_for`` writes it) becomes the payment's invoice id, once the ledger has allocated
+      it; any other ``{`` or ``}`` is refused (a misspelt placeholder would be a broken link).
     - ``language``: ``rus``/``kaz``/``eng`` (``HALYK_LANGUAGE`` by default).
     - ``data``: a JSON string, or a dict/list encoded to one.
 
@@ -173,9 +182,15 @@ def create_payment(
     }
     # Checked first with stand-ins for the invoice id and token, so that bad input never
     # leaves a ledger row or a token request behind.
-    checked = _load({**fields, "amount": amount,
-                     "invoiceId": _PLACEHOLDER_INVOICE if invoice_id is None else invoice_id,
-                     "auth": _PLACEHOLDER_AUTH})
+    stray = _stray_braces(fields)
+    try:
+        checked = _load({**_with_invoice_id(fields, _PLACEHOLDER_INVOICE), "amount": amount,
+                         "invoiceId": _PLACEHOLDER_INVOICE if invoice_id is None else invoice_id,
+                         "auth": _PLACEHOLDER_AUTH})
+    except InvalidPayment as exc:
+        raise InvalidPayment({**exc.messages, **stray}) from None
+    if stray:
+        raise InvalidPayment(stray)
     exact_amount: Decimal = checked["amount"]
 
     record = state.ledger.create_payment(
@@ -202,8 +217,8 @@ def create_payment(
         post_link=post_link,
         failure_post_link=failure_post_link,
     )
-    loaded = _load({**fields, "amount": exact_amount, "invoiceId": record.invoice_id,
-                    "auth": token.auth})
+    loaded = _load({**_with_invoice_id(fields, record.invoice_id), "amount": exact_amount,
+                    "invoiceId": record.invoice_id, "auth": token.auth})
     return Payment(
         invoice_id=record.invoice_id,
         amount=exact_amount,
@@ -213,6 +228,32 @@ def create_payment(
         payment_object=dump_for_js(loaded),
         record=record,
     )
+
+
+def _with_invoice_id(fields: Mapping[str, Any], invoice_id: str) -> dict[str, Any]:
+    """``fields`` with :data:`INVOICE_ID_PLACEHOLDER` in the back links replaced by
+    ``invoice_id`` (digits only: nothing to escape)."""
+    filled = dict(fields)
+    for wire in _LINKS:
+        link = filled.get(wire)
+        if isinstance(link, str):
+            filled[wire] = _INVOICE_ID_SPELLINGS.sub(lambda _match: invoice_id, link)
+    return filled
+
+
+def _stray_braces(fields: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Problems of back links with braces that are not the placeholder, by argument name."""
+    problems: dict[str, list[str]] = {}
+    for wire in _LINKS:
+        link = fields.get(wire)
+        if isinstance(link, str):
+            rest = _INVOICE_ID_SPELLINGS.sub("", link)
+            if "{" in rest or "}" in rest:
+                problems[_KWARG_OF[wire]] = [
+                    f"Only the placeholder {INVOICE_ID_PLACEHOLDER} may be written in braces; "
+                    "percent-encode other braces (%7B, %7D)."
+                ]
+    return problems
 
 
 def _load(
@@ -277,4 +318,4 @@ def _absolute(link: str, origin: str) -> str:
     return link
 
 
-__all__ = ["Payment", "create_payment", "js_path"]
+__all__ = ["INVOICE_ID_PLACEHOLDER", "Payment", "create_payment", "js_path"]

@@ -144,6 +144,59 @@ def test_back_links(shop):
     assert both["failureBackLink"] == "http://shop.test/oops"
 
 
+def test_back_links_may_name_the_invoice_id_before_it_exists(shop):
+    from flask import url_for
+
+    @shop.get("/orders/by-invoice/<invoice>/done")
+    def done(invoice):
+        return invoice
+
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        payment = pay(shop, back_link="/orders/{invoice_id}/done?again={invoice_id}",
+                      failure_back_link="https://shop.test/failed/{invoice_id}")
+        # url_for percent-encodes the braces: the placeholder is recognised all the same.
+        routed = pay(shop, back_link=url_for("done", invoice="{invoice_id}"))
+        given = pay(shop, invoice_id="000777123", back_link="/paid/{invoice_id}")
+        plain = pay(shop, back_link="/orders/7/done")
+    obj, invoice = payment.to_js(), payment.invoice_id
+    assert obj["backLink"] == f"http://shop.test/orders/{invoice}/done?again={invoice}"
+    assert obj["failureBackLink"] == f"https://shop.test/failed/{invoice}"
+    assert routed.to_js()["backLink"] == (
+        f"http://shop.test/orders/by-invoice/{routed.invoice_id}/done")
+    assert routed.to_js()["failureBackLink"] == routed.to_js()["backLink"]
+    assert given.to_js()["backLink"] == "http://shop.test/paid/000777123"
+    assert plain.to_js()["backLink"] == "http://shop.test/orders/7/done"
+    # What the sandbox was asked for, and what the page gets, name this payment's invoice.
+    assert sandbox_token(shop, payment).invoice_id == invoice
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"back_link": "/orders/{invoiceId}/done"}, "back_link"),
+    ({"back_link": "/orders/{invoice_id"}, "back_link"),
+    ({"failure_back_link": "/failed/{order}"}, "failure_back_link"),
+    ({"failure_back_link": "/failed/}{invoice_id}"}, "failure_back_link"),
+])
+def test_other_braces_in_back_links_are_refused_before_anything_is_recorded(shop, kwargs, field):
+    with shop.test_request_context("/"), pytest.raises(InvalidPayment) as info:
+        pay(shop, **kwargs)
+    assert "{invoice_id}" in str(info.value.messages[field])
+    assert state_of(shop).ledger.query() == []
+    assert sandbox_of(shop).store.tokens == {}
+
+
+def test_brace_problems_are_reported_with_the_other_problems(shop):
+    with shop.test_request_context("/"), pytest.raises(InvalidPayment) as info:
+        pay(shop, amount="0", back_link="/orders/{id}")
+    assert {"amount", "back_link"} <= set(info.value.messages)
+
+
+def test_percent_encoded_braces_that_are_not_the_placeholder_stay(shop):
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        obj = pay(shop, back_link="/search?q=%7Bx%7D&id={invoice_id}").to_js()
+    assert obj["backLink"].startswith("http://shop.test/search?q=%7Bx%7D&id=")
+    assert obj["backLink"].endswith(obj["invoiceId"])
+
+
 def test_external_url_overrides_scheme_and_host(tmp_path):
     app = make_shop(tmp_path, HALYK_EXTERNAL_URL="https://shop.example.kz/")
     try:
