@@ -116,6 +116,15 @@ class HalykEpay:
         """The current app's resolved settings."""
         return get_state().config
 
+    def csp_sources(self) -> dict[str, list[str]]:
+        """What the current app's Content-Security-Policy must allow for ePay, by directive:
+        ``{"script-src": [origin of payment-api.js], "frame-src": [origin of the payment
+        page]}``; ``["'self'"]`` for the embedded sandbox, whose pages are paths in the shop.
+        Add them to your own policy, next to your nonce (docs/usage.md)."""
+        from .csp import csp_sources
+
+        return csp_sources(get_state().config)
+
     def create_payment(
         self, amount: Decimal | int | str, invoice_id: str | None = None, **kwargs: Any
     ) -> Payment:

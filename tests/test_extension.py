@@ -116,6 +116,57 @@ def test_embedded_sandbox_answers_the_client_in_process(tmp_path):
     assert token
 
 
+def test_csp_sources_of_the_embedded_sandbox_are_self(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        sources = get_state(app).extension.csp_sources()
+    assert sources == {"script-src": ["'self'"], "frame-src": ["'self'"]}
+
+
+def test_csp_sources_follow_the_external_url_of_the_embedded_sandbox(tmp_path):
+    # The macros load the sandbox's script from HALYK_EXTERNAL_URL: the policy must allow it.
+    app = make_app(tmp_path, HALYK_EXTERNAL_URL="https://Shop.Example.kz:8443/app")
+    with app.app_context():
+        sources = get_state(app).extension.csp_sources()
+    assert sources == {"script-src": ["https://shop.example.kz:8443"],
+                       "frame-src": ["https://shop.example.kz:8443"]}
+
+
+@pytest.mark.parametrize(("config", "script", "frame"), [
+    (PROD, "https://epay.homebank.kz", "https://epay.homebank.kz"),
+    ({"HALYK_ENV": "test"}, "https://test-epay.epayment.kz", "https://test-epay.epayment.kz"),
+    ({"HALYK_SANDBOX_URL": "http://127.0.0.1:8765/"}, "http://127.0.0.1:8765",
+     "http://127.0.0.1:8765"),
+    ({"HALYK_ENV": "test",
+      "HALYK_SCRIPT_URL": "https://user:pw@cdn.example.kz:444/js/payment-api.js?v=2",
+      "HALYK_PAYFORM_URL": "https://[2001:db8::1]/payform/"},
+     "https://cdn.example.kz:444", "https://[2001:db8::1]"),
+])
+def test_csp_sources_are_the_origins_of_script_and_payment_page(tmp_path, config, script, frame):
+    app = make_app(tmp_path, **config)
+    halyk = get_state(app).extension
+    with app.app_context():
+        sources = halyk.csp_sources()
+        assert sources == {"script-src": [script], "frame-src": [frame]}
+        sources["script-src"].append("'unsafe-inline'")  # the caller's copy, not ours
+        assert halyk.csp_sources()["script-src"] == [script]
+    assert DISTINCT_SECRET not in repr(sources)
+
+
+def test_csp_sources_are_per_app(tmp_path):
+    halyk = HalykEpay()
+    one = Flask("one", instance_path=str(tmp_path / "one"))
+    one.config.update(SECRET_KEY="a", HALYK_ENV="test")
+    two = Flask("two", instance_path=str(tmp_path / "two"))
+    two.config.update(SECRET_KEY="b")
+    halyk.init_app(one)
+    halyk.init_app(two)
+    with one.app_context():
+        assert halyk.csp_sources()["frame-src"] == ["https://test-epay.epayment.kz"]
+    with two.app_context():
+        assert halyk.csp_sources()["frame-src"] == ["'self'"]
+
+
 def test_jinja_global(tmp_path):
     app = make_app(tmp_path)
     assert app.jinja_env.globals["halyk"] is get_state(app).extension

@@ -7,7 +7,6 @@ inline script): an injected ``<script>`` has no nonce and is blocked even if esc
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, g
 
@@ -22,33 +21,29 @@ def csp_nonce() -> str:
     return nonce
 
 
-def _origin(url: str) -> str:
-    """The CSP source for ``url``: ``'self'`` for a path in this site (the embedded sandbox),
-    else its scheme and host."""
-    parts = urlsplit(url)
-    if not parts.netloc:
-        return "'self'"
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def policy(nonce: str) -> str:
     """The policy for a page whose scripts carry ``nonce``."""
-    script = _origin(halyk.config.script_url)
-    payform = _origin(halyk.config.payform_url)
-    directives = {
-        "default-src": "'self'",
-        "script-src": f"'nonce-{nonce}' {script}",
-        "style-src": "'self'",
-        "img-src": "'self' data:",
-        "connect-src": "'self'",
-        "frame-src": payform,
-        # halyk.pay() takes the whole page to the payment page, which may post back to us.
-        "form-action": " ".join(dict.fromkeys(("'self'", payform))),
-        "base-uri": "'none'",
-        "object-src": "'none'",
-        "frame-ancestors": "'none'",
+    directives: dict[str, list[str]] = {
+        "default-src": ["'self'"],
+        "script-src": [f"'nonce-{nonce}'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-src": [],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
     }
-    return "; ".join(f"{name} {value}" for name, value in directives.items())
+    # ePay's script and payment page ('self' for the embedded sandbox).
+    sources = halyk.csp_sources()
+    for directive, allowed in sources.items():
+        directives.setdefault(directive, []).extend(allowed)
+    # halyk.pay() takes the whole page to the payment page, which may post back to us.
+    directives["form-action"].extend(sources["frame-src"])
+    return "; ".join(
+        f"{name} {' '.join(dict.fromkeys(values))}" for name, values in directives.items()
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -114,6 +114,24 @@ def test_every_page_sends_the_strict_policy(app):
         assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
 
 
+def test_the_policy_allows_the_real_epay_hosts_from_csp_sources(tmp_path):
+    app = create_app({
+        "SECRET_KEY": "unit", "HALYK_ENV": "test",
+        "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+        "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
+    })
+    try:
+        policy = app.test_client().get("/").headers["Content-Security-Policy"]
+        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+        assert re.fullmatch(r"'nonce-[\w-]{20,}' https://test-epay\.epayment\.kz",
+                            directives["script-src"])
+        assert directives["frame-src"] == "https://test-epay.epayment.kz"
+        assert directives["form-action"] == "'self' https://test-epay.epayment.kz"
+        assert directives["connect-src"] == "'self'"
+    finally:
+        app.extensions["halyk"].client.close()
+
+
 def test_language_switch_never_redirects_off_site(app):
     client = app.test_client()
     response = client.get("/language/kaz?next=//evil.example/")
