@@ -306,3 +306,93 @@ def test_bad_amounts_are_typed_errors(ledger: Ledger, amount: str) -> None:
 
     with pytest.raises(InvalidArgument):
         ledger.create_payment(invoice_id=None, amount=amount, currency="KZT", terminal="t")
+
+
+def offered(payment) -> set[str]:
+    """The operations a record offers (what the admin page shows)."""
+    return {op for op in ("refund", "charge", "cancel") if getattr(payment, f"can_{op}")}
+
+
+def test_operations_offered_follow_the_state_machine(ledger: Ledger) -> None:
+    from flask_halyk.ledger.states import news_from_postlink
+
+    success = {"code": "ok", "reasonCode": 0, "id": "t-1"}
+    # HALYK_TWO_STAGE off: a success postLink records the money as taken: refund only.
+    one_stage = new(ledger, "100").invoice_id
+    assert offered(ledger.require(one_stage)) == set()  # new: nothing to operate on yet
+    paid = ledger.apply(one_stage, news_from_postlink(success, two_stage=False)).payment
+    assert paid.status is S.PAID and paid.charged_amount is None and paid.bank_status is None
+    assert offered(paid) == {"refund"}
+    partly = ledger.record_refund(one_stage, Decimal("40")).payment
+    assert partly.status is S.PARTIALLY_REFUNDED and offered(partly) == {"refund"}
+    assert offered(ledger.record_refund(one_stage, Decimal("60")).payment) == set()
+
+    # HALYK_TWO_STAGE on: the money is held: charge or cancel, no refund until charged.
+    held = new(ledger, "100").invoice_id
+    authorized = ledger.apply(held, news_from_postlink(success, two_stage=True)).payment
+    assert authorized.status is S.AUTHORIZED and offered(authorized) == {"charge", "cancel"}
+    charged = ledger.record_charge(held, Decimal("70")).payment
+    assert charged.status is S.PAID and offered(charged) == {"refund"}
+
+    voided = new(ledger).invoice_id
+    ledger.apply(voided, News(S.AUTHORIZED, transaction_id="t-2"))
+    assert offered(ledger.record_cancel(voided).payment) == set()
+
+
+def test_bank_statuses_offer_what_epay_accepts_from_them(ledger: Ledger) -> None:
+    # ePay charges and cancels only from AUTH and refunds only from CHARGE.
+    expected = {"AUTH": {"charge", "cancel"}, "CHARGE": {"refund"}, "CANCEL": set(),
+                "CANCEL_OLD": set(), "REFUND": set(), "FAILED": set(), "REJECT": set()}
+    from flask_halyk.ledger.states import target_for_bank_status
+
+    for bank_status, operations in expected.items():
+        invoice = new(ledger).invoice_id
+        target = target_for_bank_status(bank_status)
+        assert target is not None
+        if target is S.REFUNDED:  # the bank refunds only what it charged
+            ledger.apply(invoice, News(S.PAID, transaction_id="t", bank_status="CHARGE"))
+        result = ledger.apply(invoice, News(target, transaction_id="t", bank_status=bank_status))
+        assert result.payment.bank_status == bank_status
+        assert offered(result.payment) == operations, bank_status
+
+
+def test_nothing_is_offered_without_the_banks_transaction_id(ledger: Ledger) -> None:
+    held = new(ledger).invoice_id
+    assert offered(ledger.apply(held, News(S.AUTHORIZED)).payment) == set()
+    taken = new(ledger).invoice_id
+    assert offered(ledger.apply(taken, News(S.PAID)).payment) == set()
+    failed = new(ledger).invoice_id
+    assert offered(ledger.apply(failed, News(S.FAILED, transaction_id="t")).payment) == set()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.one_of(NEWS, st.sampled_from(["refund", "charge", "cancel"]),
+                                st.integers(min_value=1, max_value=60)), max_size=8))
+def test_what_is_offered_the_ledger_accepts(tmp_path_factory: pytest.TempPathFactory,
+                                            steps: list) -> None:
+    # Whatever the history, an operation offered is one the ledger records, and what is offered
+    # matches the statuses ePay operates from.
+    ledger = _shared_ledger(tmp_path_factory)
+    invoice = new(ledger, "100").invoice_id
+    for step in steps:
+        now = ledger.require(invoice)
+        can = offered(now)
+        assert can <= {"refund"} or can == {"charge", "cancel"}
+        assert ("refund" in can) == (now.status in (S.PAID, S.PARTIALLY_REFUNDED)
+                                     and now.refunded_amount < now.amount)
+        assert ("charge" in can) == (now.status is S.AUTHORIZED)
+        if isinstance(step, S):
+            ledger.apply(invoice, News(step, transaction_id="t"))
+        elif isinstance(step, int):
+            if "refund" in can:
+                change = ledger.record_refund(invoice, Decimal(step)).change
+                assert change is Change.REFUNDED
+        elif step == "refund" and "refund" in can:
+            ledger.record_refund(invoice, now.amount - now.refunded_amount)
+            assert ledger.require(invoice).status is S.REFUNDED
+        elif step == "charge" and "charge" in can:
+            assert ledger.record_charge(invoice, None).change is Change.CHARGED
+            assert ledger.require(invoice).status is S.PAID
+        elif step == "cancel" and "cancel" in can:
+            assert ledger.record_cancel(invoice).change is Change.CANCELLED

@@ -102,6 +102,30 @@ class PaymentRecord:
         return self.status.is_success
 
     @property
+    def can_refund(self) -> bool:
+        """ePay would accept a refund (in full or in part): the money was taken (``paid``, or
+        ``partially_refunded`` with something left) and the bank's transaction id is known."""
+        return self._can("refund")
+
+    @property
+    def can_charge(self) -> bool:
+        """ePay would accept a charge: the money is only held (``authorized``, a two-stage
+        terminal's payment) and not charged yet."""
+        return self._can("charge")
+
+    @property
+    def can_cancel(self) -> bool:
+        """ePay would accept a cancel (void): the money is only held (``authorized``) and not
+        charged yet. A payment already taken is refunded instead."""
+        return self._can("cancel")
+
+    def _can(self, operation: str) -> bool:
+        # The state machine imports this module: imported here, when first asked.
+        from .states import can_operate
+
+        return can_operate(self, operation)
+
+    @property
     def refundable_amount(self) -> Decimal:
         """What may still be refunded."""
         if self.status not in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .models import Change, News, PaymentStatus
+from .models import Change, News, PaymentRecord, PaymentStatus
 
 S = PaymentStatus
 
@@ -26,6 +26,15 @@ ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     # Partial refunds are recorded by amount (see Ledger.record_refund), never by news alone.
     S.PARTIALLY_REFUNDED: frozenset(),
     S.NEW: frozenset(),
+}
+
+#: The shop's own operations (operations.py) -> the statuses ePay accepts them from: charge and
+#: cancel only from AUTH (``authorized``), refund only from CHARGE (``paid``, and what is left of a
+#: ``partially_refunded`` one). What :class:`PaymentRecord` offers (``can_charge``...) follows it.
+OPERABLE_FROM: dict[str, frozenset[PaymentStatus]] = {
+    "charge": frozenset({S.AUTHORIZED}),
+    "cancel": frozenset({S.AUTHORIZED}),
+    "refund": frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
 }
 
 #: The bank's statusName -> ledger status. Absent names (NEW, 3D, FINGERPRINT, VERIFIED) are
@@ -65,6 +74,23 @@ def postlink_succeeded(postlink: Mapping[str, Any]) -> bool:
 def can_move(current: PaymentStatus, target: PaymentStatus) -> bool:
     """Whether news may move a payment from ``current`` to ``target``."""
     return current in ALLOWED_FROM[target]
+
+
+def can_operate(payment: PaymentRecord, operation: str) -> bool:
+    """Whether ePay would accept ``operation`` (``charge``, ``cancel``, ``refund``) on
+    ``payment``, as far as the ledger knows.
+
+    Decided from the record alone, never from ``HALYK_TWO_STAGE``: that setting already chose,
+    when the success was recorded, between ``authorized`` (held: charge or cancel it) and
+    ``paid`` (taken: refund it). A ``paid`` payment is taken, even one never charged through
+    :func:`~flask_halyk.operations.charge` (a one-stage terminal's); an operation also needs
+    the bank's transaction id, and charge and cancel a payment not charged yet.
+    """
+    if payment.status not in OPERABLE_FROM[operation] or not payment.transaction_id:
+        return False
+    if operation == "refund":
+        return payment.amount > payment.refunded_amount
+    return payment.charged_amount is None
 
 
 def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:

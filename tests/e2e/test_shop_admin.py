@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import APPROVED, open_widget, pay_with_card, place_order, wait_for_status
+from e2e_helpers import APPROVED, BLOCKED, open_widget, pay_with_card, place_order, wait_for_status
 
 pytestmark = pytest.mark.browser
 
@@ -42,15 +42,51 @@ def test_partial_then_full_refund_from_the_admin_page(page, live_shop, step):
     assert record.refunded_amount == record.amount
 
 
+def operations_offered(page, invoice_id):
+    """The operation buttons the admin page shows on ``invoice_id``'s row."""
+    page.goto("/admin/")
+    row = page.locator(f"#payment-{invoice_id}")
+    return {" ".join(sorted(b.get_attribute("class").split()))
+            for b in row.locator(".operations button").all()}
+
+
+def test_a_one_stage_payment_offers_refunds_only(page, live_shop):
+    invoice_id = place_order(page, "baursak")
+    assert operations_offered(page, invoice_id) == set()  # new: nothing to operate on yet
+    page.go_back()
+    pay_with_card(open_widget(page), APPROVED)
+    wait_for_status(page, "paid")
+    # A one-stage terminal's payment is charged already: no cancel, no charge.
+    assert operations_offered(page, invoice_id) == {"refund", "partial refund"}
+    page.locator(f"#payment-{invoice_id} input[name=amount]").fill("400")
+    page.locator(f"#payment-{invoice_id} button.refund.partial").click()
+    page.wait_for_selector(".flash.ok")
+    assert operations_offered(page, invoice_id) == {"refund", "partial refund"}
+    page.locator(f"#payment-{invoice_id} button.refund:not(.partial)").click()
+    page.wait_for_selector(".flash.ok")
+    assert live_shop.ledger(invoice_id).status == "refunded"
+    assert operations_offered(page, invoice_id) == set()
+
+
+def test_a_declined_payment_offers_nothing(page, live_shop):
+    invoice_id = place_order(page, "tea")
+    pay_with_card(open_widget(page), BLOCKED)
+    wait_for_status(page, "failed")
+    assert operations_offered(page, invoice_id) == set()
+
+
 def test_an_operation_the_bank_refuses_is_shown_not_raised(page, live_shop):
     invoice_id = place_order(page, "tea")
     pay_with_card(open_widget(page), APPROVED)
     wait_for_status(page, "paid")
     page.goto("/admin/")
-    # A one-stage terminal's payment is charged already: cancel is refused by the bank.
-    page.locator(f"#payment-{invoice_id} button.cancel").click()
-    page.wait_for_selector(".flash.error")
-    assert re.search(r"cancel of invoice \d+ refused", page.text_content(".flash.error"))
+    # A one-stage terminal's payment is charged already: the page offers no cancel, and one
+    # posted anyway (a stale page, a crafted request) is refused by the bank, and shown.
+    token = page.locator(f"#payment-{invoice_id} input[name=csrf_token]").first.input_value()
+    response = page.request.post(f"/admin/payments/{invoice_id}/cancel",
+                                 form={"csrf_token": token})
+    assert response.ok and response.url.endswith("/admin/")
+    assert re.search(rf"cancel of invoice {invoice_id} refused", response.text())
     assert live_shop.ledger(invoice_id).status == "paid"
 
 
@@ -72,10 +108,15 @@ def test_two_stage_payment_charged_or_cancelled_from_the_admin_page(
     wait_for_status(page, "authorized")
     assert live_shop.order_by_invoice(invoice_id).fulfilled_at is not None
 
-    page.goto("/admin/")
+    # The money is only held: charge or cancel it; nothing to refund yet.
+    assert operations_offered(page, invoice_id) == {"charge", "cancel"}
     page.locator(f"#payment-{invoice_id} button.{action}").click()
     page.wait_for_selector(".flash.ok")
     step(action)
+    # Charged: refund only. Cancelled: nothing.
+    assert operations_offered(page, invoice_id) == (
+        {"refund", "partial refund"} if outcome == "paid" else set()
+    )
     page.goto(order_url)
     assert page.text_content("#payment-status") == outcome
     assert live_shop.ledger(invoice_id).status == outcome
