@@ -666,3 +666,14 @@ def test_phone_must_be_digits_to_the_end(phone):
     with pytest.raises(ValidationError) as err:
         PaymentObjectSchema().load({"phone": phone}, partial=True)
     assert "phone" in err.value.messages
+
+
+def test_secret_hash_aliases_that_cannot_compare_are_a_validation_error():
+    # Found by hypothesis: a signalling NaN made the comparison itself raise.
+    from decimal import Decimal
+
+    from flask_halyk.schemas import PostLinkSchema
+
+    with pytest.raises(ValidationError) as err:
+        PostLinkSchema().load({"secret_hash": False, "secretHash": Decimal("sNaN")})
+    assert "secret_hash" in err.value.messages
