@@ -20,7 +20,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from flask_halyk import HalykError, InvalidPayment, Payment, PaymentStatus
+from flask_halyk import HalykError, InvalidPayment, Payment, PaymentRecord, PaymentStatus
 
 from . import catalogue, i18n
 from .extensions import halyk
@@ -108,6 +108,17 @@ def _order_or_404(ref: str) -> Order:
     return order
 
 
+def _status_message(payment: PaymentRecord | None) -> str | None:
+    """What the order page says about a payment the ledger has settled (None while it is new):
+    the same words on the rendered page and in ``status.json`` for the polling page."""
+    if payment is None or payment.status is PaymentStatus.NEW:
+        return None
+    message = i18n.label(f"message_{payment.status}")
+    if payment.status is PaymentStatus.FAILED:
+        return f"{message}: {payment.reason}." if payment.reason else f"{message}."
+    return message
+
+
 @shop.get("/orders/<ref>")
 def order(ref: str) -> str:
     """The order, its status as the ledger records it (from the bank's postLink, never from
@@ -122,17 +133,26 @@ def order(ref: str) -> str:
             current_app.logger.warning("order %s: stored payment object refused: %s", ref, exc)
     product = catalogue.find(found.product_id, hostile=True)
     return render_template(
-        "shop/order.html", order=found, payment=payment, payable=payable, product=product
+        "shop/order.html",
+        order=found,
+        payment=payment,
+        payable=payable,
+        product=product,
+        message=_status_message(payment),
     )
 
 
 @shop.get("/orders/<ref>/status.json")
 def order_status(ref: str) -> Response:
-    """The ledger's status, for the page to poll while the postLink is on its way."""
+    """The ledger's status, for the page to poll while the postLink is on its way, with what
+    the rendered page would say about it (in the visitor's language)."""
     found = _order_or_404(ref)
     payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
     return jsonify(
         status=str(payment.status) if payment else None,
+        final=payment is not None and not payment.status.is_pending,
+        success=payment is not None and payment.is_paid,
+        message=_status_message(payment),
         fulfilled=found.fulfilled_at is not None,
     )
 

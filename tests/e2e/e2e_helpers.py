@@ -57,3 +57,13 @@ def wait_for_status(page: Any, status: str) -> None:
     """Wait until the order page shows ``status`` (it polls the ledger through the shop)."""
     page.wait_for_selector(f"#order[data-status='{status}']")
     assert page.text_content("#payment-status") == status
+
+
+def assert_reads_as_reloaded(page: Any) -> str:
+    """The page, updated in place by polling, reads exactly as the server renders it after a
+    reload (no pay buttons once settled, the same final message); returns that text."""
+    polled = page.inner_text("main")
+    page.reload()
+    reloaded = page.inner_text("main")
+    assert polled == reloaded
+    return reloaded

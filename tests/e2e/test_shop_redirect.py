@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import APPROVED, BLOCKED, pay_with_card, place_order, wait_for_status
+from e2e_helpers import (
+    APPROVED,
+    BLOCKED,
+    assert_reads_as_reloaded,
+    pay_with_card,
+    place_order,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +32,9 @@ def test_redirect_payment_round_trip(page, live_shop, step):
     wait_for_status(page, "paid")
     assert live_shop.ledger(invoice_id).status == "paid"
     assert live_shop.order_by_invoice(invoice_id).fulfilled_at is not None
+    page.wait_for_selector("#fulfilled")
+    assert page.locator("#pay-redirect").count() == 0
+    assert_reads_as_reloaded(page)
 
 
 def test_redirect_payment_declined_comes_back_through_failure_back_link(page, live_shop):
@@ -36,6 +46,8 @@ def test_redirect_payment_declined_comes_back_through_failure_back_link(page, li
     page.wait_for_url(order_url + "?returned=failure")
     wait_for_status(page, "failed")
     assert live_shop.ledger(invoice_id).status == "failed"
+    assert page.is_visible("#retry") and page.locator("#pay-redirect").count() == 0
+    assert_reads_as_reloaded(page)
 
 
 def test_language_choice_reaches_the_payment(page, live_shop):

@@ -9,6 +9,7 @@ from e2e_helpers import (
     INSUFFICIENT_FUNDS,
     THREE_DS,
     THREE_DS_CODE,
+    assert_reads_as_reloaded,
     confirm_3ds,
     open_widget,
     pay_with_card,
@@ -16,7 +17,12 @@ from e2e_helpers import (
     wait_for_status,
 )
 
+from examples.shop.i18n import text
+
 pytestmark = pytest.mark.browser
+
+#: The final messages of the order page, in the shop's default language (Russian).
+MESSAGES = {status: text(f"message_{status}", "rus") for status in ("paid", "failed")}
 
 
 def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_log):
@@ -27,13 +33,22 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
     assert form.locator("#invoice-id").text_content() == invoice_id
     pay_with_card(form, APPROVED)
 
-    # callBk fired with success: the shop's callback shows it, and the overlay is gone.
-    page.wait_for_selector("#widget-result[data-success='true']")
+    # callBk fired with success: the shop's callback shows it, and the overlay is gone. (The
+    # hint may be replaced by the ledger's word already: it need not be visible any more.)
+    page.wait_for_selector("#widget-result[data-success='true']", state="attached")
     assert page.locator("#halyk-sandbox-widget").count() == 0
     step("callback")
     # The status comes from the ledger, which only the postLink updates.
     wait_for_status(page, "paid")
     step("paid")
+    # Settled: the page shows it as a reload would, without one.
+    page.wait_for_selector("#fulfilled")
+    assert not page.is_visible("#widget-result")
+    assert page.text_content("#status-message") == MESSAGES["paid"]
+    assert page.is_visible("#status-message")
+    assert page.locator(".pay").count() == 0
+    assert not page.is_visible("#retry")
+    assert_reads_as_reloaded(page)
 
     record = live_shop.ledger(invoice_id)
     assert record.status == "paid"
@@ -57,10 +72,15 @@ def test_widget_payment_declined(page, live_shop, step, pan, reason_code):
     invoice_id = place_order(page, "baursak")
     form = open_widget(page)
     pay_with_card(form, pan)
-    page.wait_for_selector("#widget-result[data-success='false']")
+    page.wait_for_selector("#widget-result[data-success='false']", state="attached")
     step("callback")
     wait_for_status(page, "failed")
-    page.reload()
+    # Settled without a reload: the decline and the retry, no pay buttons, no hint.
+    page.wait_for_selector("#retry")
+    assert page.text_content("#status-message").startswith(MESSAGES["failed"] + ": ")
+    assert not page.is_visible("#widget-result")
+    assert page.locator("#pay-widget, #pay-redirect").count() == 0
+    assert_reads_as_reloaded(page)
     step("failed")
     assert page.is_visible("#retry")
     assert not page.is_visible("#fulfilled")
@@ -79,7 +99,7 @@ def test_widget_3d_secure_step_passed(page, live_shop, step):
     form.locator("#secure3d-form").wait_for()
     step("3ds")
     confirm_3ds(form, THREE_DS_CODE)
-    page.wait_for_selector("#widget-result[data-success='true']")
+    page.wait_for_selector("#widget-result[data-success='true']", state="attached")
     wait_for_status(page, "paid")
     assert live_shop.ledger(invoice_id).status == "paid"
 
@@ -90,7 +110,7 @@ def test_widget_3d_secure_wrong_code_fails(page, live_shop, step):
     pay_with_card(form, THREE_DS)
     form.locator("#secure3d-form").wait_for()
     confirm_3ds(form, "000000")
-    page.wait_for_selector("#widget-result[data-success='false']")
+    page.wait_for_selector("#widget-result[data-success='false']", state="attached")
     step("callback")
     wait_for_status(page, "failed")
     record = live_shop.ledger(invoice_id)
@@ -103,8 +123,7 @@ def test_retry_after_a_decline_gets_a_new_invoice_and_pays(page, live_shop):
     first = place_order(page, "tea")
     pay_with_card(open_widget(page), BLOCKED)
     wait_for_status(page, "failed")
-    page.reload()
-    page.click("#retry")
+    page.click("#retry")  # offered as soon as the ledger says failed, without a reload
     page.wait_for_selector("#order[data-status='new']")
     second = page.get_attribute("#order", "data-invoice-id")
     assert second and second != first
