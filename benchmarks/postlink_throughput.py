@@ -1,13 +1,17 @@
 """How much a postLink costs the shop, against a bare JSON endpoint measured in the same run.
 
 The postLink path stores the raw event, parses, validates, verifies the secret_hash, applies
-the change to the ledger atomically and fires a signal; the baseline only parses JSON and
-answers. The ratio says what all that costs; the duplicate row says what a re-delivery costs.
+the change to the ledger atomically and fires a signal. Two baselines, in the same app and run:
+a bare endpoint that only parses JSON and answers (what Flask itself costs), and one that also
+commits one row to the same database (what a single durable write costs there, which dominates
+on PostgreSQL, where every commit waits for the disk). The duplicate row says what a
+re-delivery costs.
 
     python benchmarks/postlink_throughput.py [--count 300] [--database-url URL]
 
-Target (not asserted): a genuine postLink within 25x the bare endpoint on SQLite, a duplicate
-within the same bound; see docs/ledger.md for what each step buys.
+Target (not asserted): a postLink, genuine or duplicate, within 6x the one-commit endpoint: it
+makes a handful of commits (the raw event first, then the change with its verdict, then the
+receivers' outcome) and little else.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask import Flask, jsonify, request
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from flask_halyk import HalykEpay, payment_succeeded
 from flask_halyk.extension import get_state
 from flask_halyk.verification import make_secret_hash
 
-TARGET_RATIO = 25.0
+TARGET_RATIO = 6.0
 
 
 def build_app(directory: Path, database_url: str | None) -> Flask:
@@ -37,10 +42,23 @@ def build_app(directory: Path, database_url: str | None) -> Flask:
         HALYK_DATABASE_URL=database_url or f"sqlite:///{directory / 'ledger.sqlite3'}",
     )
     HalykEpay(app)
+    scratch = Table("halyk_bench_scratch", MetaData(),
+                    Column("id", Integer, primary_key=True), Column("body", String))
+    engine = get_state(app).ledger.engine
+    scratch.drop(engine, checkfirst=True)
+    scratch.create(engine)
 
     @app.post("/baseline")
     def baseline() -> object:
         data = json.loads(request.get_data())
+        return jsonify(status="ok", seen=len(data))
+
+    @app.post("/baseline-commit")
+    def baseline_commit() -> object:
+        body = request.get_data(as_text=True)
+        data = json.loads(body)
+        with engine.begin() as conn:
+            conn.execute(insert(scratch).values(body=body))
         return jsonify(status="ok", seen=len(data))
 
     return app
@@ -96,7 +114,9 @@ def main() -> None:
                                             content_type="application/json").status_code
 
         post("/baseline")(bodies[0])  # warm up both paths outside the measurement
-        baseline = timed(bodies, post("/baseline"))
+        post("/baseline-commit")(bodies[0])
+        bare = timed(bodies, post("/baseline"))
+        baseline = timed(bodies, post("/baseline-commit"))
         genuine = timed(bodies, post("/halyk/postlink"))
         duplicate = timed(bodies, post("/halyk/postlink"))
         assert len(fired) == args.count, (len(fired), args.count)
@@ -105,14 +125,15 @@ def main() -> None:
     print(f"postLinks: {args.count} on {args.database_url or 'SQLite'}; "
           f"signals fired: {len(fired)}")
     print(f"{'path':<22}{'median ms':>10}{'p95 ms':>10}{'ratio':>8}")
-    for name, samples in (("bare JSON endpoint", baseline), ("genuine postLink", genuine),
-                          ("duplicate postLink", duplicate)):
+    for name, samples in (("bare JSON endpoint", bare), ("one-commit endpoint", baseline),
+                          ("genuine postLink", genuine), ("duplicate postLink", duplicate)):
         median = statistics.median(samples)
         p95 = statistics.quantiles(samples, n=20)[-1]
         print(f"{name:<22}{median * 1e3:>10.2f}{p95 * 1e3:>10.2f}{median / base:>8.1f}")
     worst = max(statistics.median(genuine), statistics.median(duplicate)) / base
     verdict = "within" if worst <= TARGET_RATIO else "OVER"
-    print(f"target: postLink <= {TARGET_RATIO:.0f}x the bare endpoint: {verdict} ({worst:.1f}x)")
+    print(f"target: postLink <= {TARGET_RATIO:.0f}x the one-commit endpoint: {verdict} "
+          f"({worst:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -176,8 +176,6 @@ def _reconcile_one(
         return f"pending ({status.status_name})"
     body = json.dumps(status.raw, default=str, ensure_ascii=False).encode()
     event_id = state.ledger.record_event(kind="status", body=body)
-    state.ledger.judge_event(event_id, EventVerdict.RECEIVED, invoice_id=payment.invoice_id,
-                             transaction_id=news.transaction_id)
     result = state.ledger.apply(payment.invoice_id, news, event_id=event_id)
     if result.change is None:
         report.unchanged += 1

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("flask_halyk.postlink")
 
 _CHUNK = 16 * 1024
+# Built once: constructing a marshmallow schema costs more than loading a body with it, and
+# load() keeps no state on the instance, so threads may share it.
+_POSTLINK_SCHEMA = PostLinkSchema()
 
 
 def create_blueprint() -> Blueprint:
@@ -113,7 +116,7 @@ def parse_body(body: bytes) -> dict[str, Any] | None:
 def validate(data: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     """``(postlink, None)`` if ``data`` is a valid postLink, else ``(None, reason)``."""
     try:
-        loaded = PostLinkSchema().load(data)
+        loaded = _POSTLINK_SCHEMA.load(data)
     except ValidationError as exc:
         messages: Any = exc.messages
         return None, "invalid postLink: " + json.dumps(messages, default=str)[:500]
@@ -163,15 +166,13 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     if forged is not None or payment is None:
         return _refuse(app, event_id, body, 403, forged or "unknown invoice",
                        invoice_id=invoice_id, transaction_id=transaction_id)
-    ledger.judge_event(event_id, EventVerdict.RECEIVED, invoice_id=invoice_id,
-                       transaction_id=transaction_id)
-
     news = news_from_postlink(postlink, two_stage=state.config.two_stage)
     if news.status.is_success and state.config.verify_with_status:
         checked = _confirm_with_status(state, event_id, invoice_id, news)
         if isinstance(checked, tuple):
             if checked[1] == 403:
-                return _refuse(app, event_id, body, 403, checked[0])
+                return _refuse(app, event_id, body, 403, checked[0],
+                               invoice_id=invoice_id, transaction_id=transaction_id)
             return _answer(503, error=checked[0])
         news = checked
 
@@ -192,7 +193,8 @@ def _confirm_with_status(
     except HalykError as exc:
         reason = f"status re-check failed: {type(exc).__name__}"
         log.warning("flask-halyk: postLink for %s deferred: %s", invoice_id, reason)
-        state.ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason)
+        state.ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason,
+                                 invoice_id=invoice_id, transaction_id=news.transaction_id)
         return reason, 503
     if status.paid:
         target = PaymentStatus.AUTHORIZED if status.authorized else PaymentStatus.PAID
@@ -200,7 +202,8 @@ def _confirm_with_status(
         return replace(news, status=target, bank_status=bank)
     if status.pending:
         reason = "ePay's status is not final yet"
-        state.ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason)
+        state.ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason,
+                                 invoice_id=invoice_id, transaction_id=news.transaction_id)
         return reason, 503
     return f"ePay's status does not confirm the payment ({status.status_name})", 403
 

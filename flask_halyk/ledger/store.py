@@ -338,7 +338,7 @@ class Ledger:
         (``change`` set, event ``dispatching``); the others get ``duplicate`` (the payment is
         already there) or ``stale`` (it has moved past: a late failure after a success). The
         event's verdict is written in the same transaction. :class:`PaymentNotFound` if the
-        invoice is unknown.
+        invoice is unknown. The event learns its invoice and transaction in the same transaction.
         """
         self._ensure()
         target = news.status
@@ -371,7 +371,8 @@ class Ledger:
                 if result.rowcount == 1:
                     change = change_for(current.status, target)
                     if event_id is not None:
-                        self._judge(conn, event_id, EventVerdict.DISPATCHING, outcome=change)
+                        self._judge(conn, event_id, EventVerdict.DISPATCHING, outcome=change,
+                                    invoice_id=invoice_id, transaction_id=news.transaction_id)
                     updated = conn.execute(
                         select(payments).where(payments.c.invoice_id == invoice_id)
                     ).one()
@@ -383,7 +384,8 @@ class Ledger:
                 verdict = EventVerdict.STALE
                 reason = f"payment is {current.status}; {target} news ignored"
             if event_id is not None:
-                self._judge(conn, event_id, verdict, reason=reason)
+                self._judge(conn, event_id, verdict, reason=reason, invoice_id=invoice_id,
+                            transaction_id=news.transaction_id)
             return ApplyResult(current, None, verdict, reason)
 
     def record_charge(self, invoice_id: str, amount: Decimal | None) -> ApplyResult:
