@@ -25,6 +25,124 @@ _LABELS: dict[str, dict[str, str]] = {
     "status": {"rus": "Статус", "kaz": "Күйі", "eng": "Status"},
     "refresh": {"rus": "Обновить", "kaz": "Жаңарту", "eng": "Refresh"},
     "retry": {"rus": "Попробовать снова", "kaz": "Қайталау", "eng": "Try again"},
+    "language": {"rus": "Язык", "kaz": "Тіл", "eng": "Language"},
+    "admin": {"rus": "Админка", "kaz": "Әкімші", "eng": "Admin"},
+    "footer": {
+        "rus": "Пример магазина для flask-halyk.",
+        "kaz": "flask-halyk үшін үлгі дүкен.",
+        "eng": "Example shop for flask-halyk.",
+    },
+    "sandbox": {
+        "rus": "Песочница: настоящие деньги не списываются.",
+        "kaz": "Құмсалғыш: нақты ақша алынбайды.",
+        "eng": "Sandbox: no real money moves.",
+    },
+    # The checkout form's fields, and what to fix when one is refused.
+    "field_quantity": {"rus": "Количество", "kaz": "Саны", "eng": "Quantity"},
+    "field_name": {"rus": "Имя", "kaz": "Аты", "eng": "Name"},
+    "field_email": {"rus": "Эл. почта", "kaz": "Эл. пошта", "eng": "Email"},
+    "field_phone": {"rus": "Телефон", "kaz": "Телефон", "eng": "Phone"},
+    "field_language": {"rus": "Язык оплаты", "kaz": "Төлем тілі", "eng": "Payment language"},
+    "invalid_quantity": {
+        "rus": "Укажите количество от 1 до 10.",
+        "kaz": "1-ден 10-ға дейінгі санды көрсетіңіз.",
+        "eng": "Enter a quantity from 1 to 10.",
+    },
+    "invalid_name": {
+        "rus": "Проверьте имя.", "kaz": "Атыңызды тексеріңіз.", "eng": "Check the name.",
+    },
+    "invalid_email": {
+        "rus": "Проверьте адрес эл. почты.",
+        "kaz": "Эл. пошта мекенжайын тексеріңіз.",
+        "eng": "Check the email address.",
+    },
+    "invalid_phone": {
+        "rus": "Проверьте номер телефона.",
+        "kaz": "Телефон нөмірін тексеріңіз.",
+        "eng": "Check the phone number.",
+    },
+    "invalid_language": {
+        "rus": "Выберите язык из списка.",
+        "kaz": "Тізімнен тілді таңдаңыз.",
+        "eng": "Choose a language from the list.",
+    },
+    "payment_not_started": {
+        "rus": "Не удалось начать оплату. Попробуйте ещё раз через минуту.",
+        "kaz": "Төлемді бастау мүмкін болмады. Бір минуттан кейін қайталап көріңіз.",
+        "eng": "The payment could not be started. Please try again in a minute.",
+    },
+    "nothing_to_retry": {
+        "rus": "В этом заказе нет отклонённого платежа, который можно повторить.",
+        "kaz": "Бұл тапсырыста қайталайтын қабылданбаған төлем жоқ.",
+        "eng": "This order has no failed payment to retry.",
+    },
+    # The order's status (the ledger's PaymentStatus, and "none" before any payment).
+    "status_none": {"rus": "нет платежа", "kaz": "төлем жоқ", "eng": "no payment"},
+    "status_new": {"rus": "ожидает оплаты", "kaz": "төлемді күтуде", "eng": "awaiting payment"},
+    "status_authorized": {"rus": "сумма заблокирована", "kaz": "сома бұғатталды",
+                          "eng": "authorised"},
+    "status_paid": {"rus": "оплачен", "kaz": "төленді", "eng": "paid"},
+    "status_failed": {"rus": "отклонён", "kaz": "қабылданбады", "eng": "declined"},
+    "status_cancelled": {"rus": "отменён", "kaz": "болдырылмады", "eng": "cancelled"},
+    "status_partially_refunded": {"rus": "частично возвращён", "kaz": "ішінара қайтарылды",
+                                  "eng": "partially refunded"},
+    "status_refunded": {"rus": "возвращён", "kaz": "қайтарылды", "eng": "refunded"},
+    "refunded_amount": {"rus": "возвращено", "kaz": "қайтарылды", "eng": "refunded"},
+    "fulfilled": {
+        "rus": "Ваш заказ уже в пути.", "kaz": "Тапсырысыңыз жолда.",
+        "eng": "Your order is on its way.",
+    },
+    # The back office.
+    "payments": {"rus": "Платежи", "kaz": "Төлемдер", "eng": "Payments"},
+    "column_invoice": {"rus": "Счёт", "kaz": "Шот", "eng": "Invoice"},
+    "column_created": {"rus": "Создан", "kaz": "Құрылды", "eng": "Created"},
+    "column_amount": {"rus": "Сумма", "kaz": "Сомасы", "eng": "Amount"},
+    "column_status": {"rus": "Статус", "kaz": "Күйі", "eng": "Status"},
+    "column_refunded": {"rus": "Возвращено", "kaz": "Қайтарылды", "eng": "Refunded"},
+    "column_card": {"rus": "Карта", "kaz": "Карта", "eng": "Card"},
+    "column_operations": {"rus": "Операции", "kaz": "Операциялар", "eng": "Operations"},
+    "no_payments": {"rus": "Платежей пока нет.", "kaz": "Әзірге төлем жоқ.",
+                    "eng": "No payments yet."},
+    "amount": {"rus": "сумма", "kaz": "сома", "eng": "amount"},
+    "amount_to_refund": {"rus": "Сумма возврата", "kaz": "Қайтару сомасы",
+                         "eng": "Amount to refund"},
+    "action_refund": {"rus": "возврат", "kaz": "қайтару", "eng": "refund"},
+    "action_partial_refund": {"rus": "частичный возврат", "kaz": "ішінара қайтару",
+                              "eng": "partial refund"},
+    "action_cancel": {"rus": "отмена", "kaz": "болдырмау", "eng": "cancel"},
+    "action_charge": {"rus": "списание", "kaz": "есептен шығару", "eng": "charge"},
+    "not_an_amount": {"rus": "«{amount}» — не сумма.", "kaz": "«{amount}» сома емес.",
+                      "eng": "“{amount}” is not an amount."},
+    "operation_done": {
+        "rus": "Счёт {invoice}: операция «{action}» выполнена.",
+        "kaz": "{invoice} шоты: «{action}» операциясы орындалды.",
+        "eng": "Invoice {invoice}: {action} done.",
+    },
+    "operation_refused": {
+        "rus": "Счёт {invoice}: операция «{action}» отклонена: {error}",
+        "kaz": "{invoice} шоты: «{action}» операциясы қабылданбады: {error}",
+        "eng": "Invoice {invoice}: {action} refused: {error}",
+    },
+    # Why (by the kind of error; its own English text goes to the log).
+    "refused_state": {
+        "rus": "платёж в состоянии, в котором это невозможно.",
+        "kaz": "төлемнің күйі бұған мүмкіндік бермейді.",
+        "eng": "the payment's state does not allow it.",
+    },
+    "refused_amount": {
+        "rus": "неверная сумма.", "kaz": "сома қате.", "eng": "the amount is not valid.",
+    },
+    "refused_not_found": {
+        "rus": "такого платежа нет.", "kaz": "мұндай төлем жоқ.", "eng": "no such payment.",
+    },
+    "refused_bank": {
+        "rus": "банк отказал.", "kaz": "банк бас тартты.", "eng": "the bank refused it.",
+    },
+    "refused_unreachable": {
+        "rus": "банк недоступен, попробуйте позже.",
+        "kaz": "банкке қосылу мүмкін емес, кейінірек қайталаңыз.",
+        "eng": "the bank could not be reached; try again later.",
+    },
     # What the widget's callback says: a hint until the ledger knows.
     "hint_success": {
         "rus": "Форма банка сообщает об успехе; ждём подтверждения от банка…",
@@ -78,11 +196,14 @@ def language() -> str:
     return chosen if chosen in LANGUAGES else DEFAULT
 
 
-def text(key: str, language: str) -> str:
-    """The label ``key`` in ``language`` (``rus``/``kaz``/``eng``)."""
-    return _LABELS[key][language]
+def text(key: str, language: str, **values: object) -> str:
+    """The label ``key`` in ``language`` (``rus``/``kaz``/``eng``), its ``{placeholders}``
+    filled from ``values``."""
+    found = _LABELS[key][language]
+    return found.format(**values) if values else found
 
 
-def label(key: str) -> str:
-    """The label ``key`` in the visitor's language."""
-    return text(key, language())
+def label(key: str, **values: object) -> str:
+    """The label ``key`` in the visitor's language, its ``{placeholders}`` filled from
+    ``values``."""
+    return text(key, language(), **values)

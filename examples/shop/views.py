@@ -20,7 +20,17 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from flask_halyk import HalykError, InvalidPayment, Payment, PaymentRecord, PaymentStatus
+from flask_halyk import (
+    HalykError,
+    InvalidArgument,
+    InvalidPayment,
+    Payment,
+    PaymentNotFound,
+    PaymentRecord,
+    PaymentStateError,
+    PaymentStatus,
+    TransportError,
+)
 
 from . import catalogue, i18n
 from .extensions import halyk
@@ -80,10 +90,10 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
         product_id=product.id, quantity=quantity, amount=amount, language=kwargs["language"]
     )
     try:
-        _start_payment(order, product.description, kwargs)
+        _start_payment(order, product.description_in(kwargs["language"]), kwargs)
     except HalykError as exc:
         current_app.logger.warning("payment for order %s not created: %s", order.ref, exc)
-        flash("The payment could not be started. Please try again in a minute.", "error")
+        flash(i18n.label("payment_not_started"), "error")
         return render_template("shop/checkout.html", product=product, form=form), 503
     return redirect(url_for("shop.order", ref=order.ref))
 
@@ -150,6 +160,7 @@ def order_status(ref: str) -> Response:
     payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
     return jsonify(
         status=str(payment.status) if payment else None,
+        label=i18n.label(f"status_{payment.status}" if payment else "status_none"),
         final=payment is not None and not payment.status.is_pending,
         success=payment is not None and payment.is_paid,
         message=_status_message(payment),
@@ -163,15 +174,16 @@ def retry(ref: str) -> BaseResponse:
     found = _order_or_404(ref)
     payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
     if payment is not None and payment.status is not PaymentStatus.FAILED:
-        flash("This order has no failed payment to retry.", "error")
+        flash(i18n.label("nothing_to_retry"), "error")
         return redirect(url_for("shop.order", ref=ref))
     product = catalogue.find(found.product_id, hostile=True)
-    description = product.description if product else "Order"
+    language = i18n.language()
+    description = product.description_in(language) if product else i18n.label("order")
     try:
-        _start_payment(found, description, {"language": i18n.language()})
+        _start_payment(found, description, {"language": language})
     except HalykError as exc:
         current_app.logger.warning("retry for order %s failed: %s", ref, exc)
-        flash("The payment could not be started. Please try again in a minute.", "error")
+        flash(i18n.label("payment_not_started"), "error")
     return redirect(url_for("shop.order", ref=ref))
 
 
@@ -183,28 +195,47 @@ def payments() -> str:
     return render_template("shop/admin.html", records=records, orders=orders)
 
 
+def _refusal(error: HalykError) -> str:
+    """The label saying why an operation was refused."""
+    if isinstance(error, PaymentStateError):
+        return "refused_state"
+    if isinstance(error, InvalidArgument):
+        return "refused_amount"
+    if isinstance(error, PaymentNotFound):
+        return "refused_not_found"
+    if isinstance(error, TransportError):
+        return "refused_unreachable"
+    return "refused_bank"
+
+
 @admin.post("/payments/<invoice_id>/<action>")
 def operate(invoice_id: str, action: str) -> BaseResponse:
     """Refund (all or part), cancel or charge one payment; the outcome shows in the ledger."""
+    if action not in ("refund", "cancel", "charge"):
+        abort(404)
     amount = None
     raw = request.form.get("amount", "").strip()
     if raw:
         try:
             amount = Decimal(raw)
         except InvalidOperation:
-            flash(f"{raw!r} is not an amount.", "error")
+            flash(i18n.label("not_an_amount", amount=raw), "error")
             return redirect(url_for("admin.payments"))
+    name = i18n.label("action_partial_refund" if action == "refund" and amount is not None
+                      else f"action_{action}")
     try:
         if action == "refund":
             halyk.refund(invoice_id, amount)
         elif action == "cancel":
             halyk.cancel(invoice_id)
-        elif action == "charge":
-            halyk.charge(invoice_id, amount)
         else:
-            abort(404)
+            halyk.charge(invoice_id, amount)
     except HalykError as exc:
-        flash(f"{action} of invoice {invoice_id} refused: {exc}", "error")
+        # The error's own text is English (the library's or the bank's words): it goes to the
+        # log, the page says why in the visitor's language.
+        current_app.logger.warning("%s of invoice %s refused: %s", action, invoice_id, exc)
+        flash(i18n.label("operation_refused", invoice=invoice_id, action=name,
+                         error=i18n.label(_refusal(exc))), "error")
     else:
-        flash(f"{action} of invoice {invoice_id}: done.", "ok")
+        flash(i18n.label("operation_done", invoice=invoice_id, action=name), "ok")
     return redirect(url_for("admin.payments"))

@@ -6,6 +6,11 @@ import re
 from datetime import date
 from typing import Any
 
+from examples.shop.i18n import text
+
+#: The shop's languages by the page's <html lang>.
+LANGUAGES = {"ru": "rus", "kk": "kaz", "en": "eng"}
+
 APPROVED = "4405639704015096"
 BLOCKED = "4003032704547597"
 INSUFFICIENT_FUNDS = "4000000000004848"
@@ -25,7 +30,7 @@ def place_order(page: Any, product_id: str = "tea", name: str = "Arman Ali") -> 
     page.wait_for_url(re.compile(r"/orders/[^/?]+$"))
     invoice_id = page.get_attribute("#order", "data-invoice-id")
     assert invoice_id and invoice_id.isdigit(), f"no invoice id on the order page: {invoice_id!r}"
-    assert page.text_content("#payment-status") == "new"
+    assert shown_status(page) == "new"
     return invoice_id
 
 
@@ -56,7 +61,19 @@ def confirm_3ds(form: Any, code: str) -> None:
 def wait_for_status(page: Any, status: str) -> None:
     """Wait until the order page shows ``status`` (it polls the ledger through the shop)."""
     page.wait_for_selector(f"#order[data-status='{status}']")
-    assert page.text_content("#payment-status") == status
+    assert shown_status(page) == status
+
+
+def label(page: Any, key: str, **values: Any) -> str:
+    """The shop's label ``key`` in the page's language."""
+    return text(key, LANGUAGES[page.get_attribute("html", "lang")], **values)
+
+
+def shown_status(page: Any) -> str:
+    """The ledger status the order page shows, checked to read in the page's language."""
+    status = page.get_attribute("#payment-status", "data-status")
+    assert page.text_content("#payment-status") == label(page, f"status_{status}")
+    return status
 
 
 def assert_reads_as_reloaded(page: Any) -> str:

@@ -171,3 +171,89 @@ def test_fulfilment_is_recorded_once(tmp_path):
     assert store.mark_fulfilled("100200300") is False
     assert store.mark_fulfilled("999999999") is False
     assert store.get(order.ref).fulfilled_at is not None
+
+
+def visible_text(html):
+    """The text a visitor reads (and the attribute texts a screen reader or a script shows),
+    without scripts and styles."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.parts, self.skip = [], 0
+
+        def handle_starttag(self, tag, attrs):
+            self.skip += tag in ("script", "style")
+            for name, value in attrs:
+                shown = name in ("placeholder", "aria-label", "title", "alt")
+                if value and (shown or name.startswith("data-text-")):
+                    self.parts.append(value)
+
+        def handle_endtag(self, tag):
+            self.skip -= tag in ("script", "style")
+
+        def handle_data(self, data):
+            if not self.skip:
+                self.parts.append(data)
+
+    reader = Reader()
+    reader.feed(html)
+    return " ".join(reader.parts)
+
+
+# Latin words a Russian or Kazakh page may show: the brand, the language menu, currency and
+# the bank's status names (data, not text).
+NOT_ENGLISH = {"Dombra", "Tea", "flask", "halyk", "Eng", "English", "KZT", "AUTH", "CHARGE",
+               "REFUND", "CANCEL", "FAILED"}
+
+
+@pytest.mark.parametrize("language", ["rus", "kaz"])
+def test_every_text_of_the_shop_speaks_the_visitors_language(app, language):
+    from flask_halyk.ledger import News, PaymentStatus
+
+    client = app.test_client()
+    client.get(f"/language/{language}")
+    pages = [client.get("/").get_data(as_text=True)]
+    token = csrf_token(client, "/products/tea/checkout")
+    refused = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "99", "email": "not-an-email", "phone": "x",
+        "language": "xx"})
+    pages.append(refused.get_data(as_text=True))
+    ledger, store = app.extensions["halyk"].ledger, app.extensions["shop_store"]
+    refs = []
+    for product, news in [("tea", None), ("baursak", News(PaymentStatus.PAID, "t1")),
+                          ("dombra", News(PaymentStatus.FAILED, "t2", reason_code=465)),
+                          ("tea", News(PaymentStatus.AUTHORIZED, "t3"))]:
+        response = client.post(f"/products/{product}/checkout",
+                               data={"csrf_token": token, "quantity": "1"})
+        ref = response.headers["Location"].rsplit("/", 1)[1]
+        refs.append(ref)
+        if news is not None:
+            with app.app_context():
+                ledger.apply(store.get(ref).invoice_id, news)
+    with app.app_context():
+        ledger.record_refund(store.get(refs[1]).invoice_id, __import__("decimal").Decimal(100))
+    store.mark_fulfilled(store.get(refs[1]).invoice_id)
+    for ref in refs:
+        pages.append(client.get(f"/orders/{ref}").get_data(as_text=True))
+        status = client.get(f"/orders/{ref}/status.json").get_json()
+        pages.append(" ".join(str(status[key] or "") for key in ("label", "message")))
+    pages.append(client.post(f"/orders/{refs[1]}/retry", data={"csrf_token": token},
+                             follow_redirects=True).get_data(as_text=True))
+    admin_token = csrf_token(client, "/products/tea/checkout")
+    for form in ({"amount": "1,5"}, {}):
+        pages.append(client.post(f"/admin/payments/{store.get(refs[0]).invoice_id}/cancel",
+                                 data={"csrf_token": admin_token, **form},
+                                 follow_redirects=True).get_data(as_text=True))
+    text = " ".join(visible_text(page) for page in pages)
+    # The pages did show what they should: statuses, messages, errors, flashes, operations.
+    from examples.shop.i18n import text as label
+
+    for key in ("status_partially_refunded", "status_failed", "message_failed",
+                "status_authorized", "message_authorized", "invalid_quantity", "fulfilled",
+                "invalid_email", "nothing_to_retry", "action_refund", "action_charge",
+                "not_an_amount", "refunded_amount", "refused_state"):
+        assert label(key, language, amount="1,5") in text, key
+    english = set(re.findall(r"[A-Za-z]{2,}", text)) - NOT_ENGLISH
+    assert english == set(), sorted(english)

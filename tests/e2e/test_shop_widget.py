@@ -11,18 +11,15 @@ from e2e_helpers import (
     THREE_DS_CODE,
     assert_reads_as_reloaded,
     confirm_3ds,
+    label,
     open_widget,
     pay_with_card,
     place_order,
+    shown_status,
     wait_for_status,
 )
 
-from examples.shop.i18n import text
-
 pytestmark = pytest.mark.browser
-
-#: The final messages of the order page, in the shop's default language (Russian).
-MESSAGES = {status: text(f"message_{status}", "rus") for status in ("paid", "failed")}
 
 
 def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_log):
@@ -36,6 +33,7 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
     # callBk fired with success: the shop's callback shows it, and the overlay is gone. (The
     # hint may be replaced by the ledger's word already: it need not be visible any more.)
     page.wait_for_selector("#widget-result[data-success='true']", state="attached")
+    assert page.text_content("#widget-result") == label(page, "hint_success")
     assert page.locator("#halyk-sandbox-widget").count() == 0
     step("callback")
     # The status comes from the ledger, which only the postLink updates.
@@ -44,7 +42,7 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
     # Settled: the page shows it as a reload would, without one.
     page.wait_for_selector("#fulfilled")
     assert not page.is_visible("#widget-result")
-    assert page.text_content("#status-message") == MESSAGES["paid"]
+    assert page.text_content("#status-message") == label(page, "message_paid")
     assert page.is_visible("#status-message")
     assert page.locator(".pay").count() == 0
     assert not page.is_visible("#retry")
@@ -57,7 +55,7 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
     # The on_success receiver fulfilled the order, once.
     assert live_shop.order_by_invoice(invoice_id).fulfilled_at is not None
     page.reload()
-    assert page.text_content("#payment-status") == "paid"
+    assert shown_status(page) == "paid"
     assert page.is_visible("#fulfilled")
     assert page.locator("#pay-widget").count() == 0
     assert browser_log.errors == []
@@ -73,11 +71,12 @@ def test_widget_payment_declined(page, live_shop, step, pan, reason_code):
     form = open_widget(page)
     pay_with_card(form, pan)
     page.wait_for_selector("#widget-result[data-success='false']", state="attached")
+    assert page.text_content("#widget-result") == label(page, "hint_failure")
     step("callback")
     wait_for_status(page, "failed")
     # Settled without a reload: the decline and the retry, no pay buttons, no hint.
     page.wait_for_selector("#retry")
-    assert page.text_content("#status-message").startswith(MESSAGES["failed"] + ": ")
+    assert page.text_content("#status-message").startswith(label(page, "message_failed") + ": ")
     assert not page.is_visible("#widget-result")
     assert page.locator("#pay-widget, #pay-redirect").count() == 0
     assert_reads_as_reloaded(page)

@@ -22,7 +22,9 @@
   function showFinal(data) {
     var section = byId("order");
     section.dataset.status = data.status;
-    byId("payment-status").textContent = data.label || data.status;
+    var shown = byId("payment-status");
+    shown.dataset.status = data.status;
+    shown.textContent = data.label;
     // No way to pay an invoice that is settled: the rendered page has no pay section either.
     var pay = document.querySelector(".pay");
     if (pay) { pay.parentNode.removeChild(pay); }
