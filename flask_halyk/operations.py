@@ -62,13 +62,16 @@ def refund(
     state: HalykState, invoice_id: str, amount: Decimal | int | str | None = None
 ) -> OperationResult:
     """Refund a paid payment: in full (what is left of it), or ``amount`` of it. Partial
-    refunds add up and never exceed the payment. Fires ``payment_refunded``."""
+    refunds add up and never exceed what was taken (the charged amount, after a partial
+    charge). Fires ``payment_refunded``."""
     payment = state.ledger.require(invoice_id)
     if payment.status not in (S.PAID, S.PARTIALLY_REFUNDED):
         raise PaymentStateError(
             f"payment {invoice_id} is {payment.status}: only a paid payment can be refunded"
         )
-    remaining = payment.amount - payment.refunded_amount
+    remaining = payment.refundable_amount
+    if remaining <= 0:
+        raise PaymentStateError(f"payment {invoice_id}: nothing is left to refund")
     value = remaining if amount is None else _amount(amount)
     if value > remaining:
         raise PaymentStateError(

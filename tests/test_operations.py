@@ -222,3 +222,31 @@ def test_status_recheck_believes_only_what_the_bank_says(db_url: str, tmp_path: 
     finally:
         sandbox_of(app).wait_for_postlinks(10)
         close_shop(app)
+
+
+def test_a_partial_charge_is_all_there_is_to_refund(two_stage_shop: Flask,
+                                                     signal_log: SignalLog) -> None:
+    # ePay refunds what it charged, not what was authorised: the ledger must agree.
+    app = two_stage_shop
+    ledger = app.extensions["halyk"].ledger
+    invoice = pay(app)
+    with app.app_context():
+        charge(get_state(), invoice, 60)
+        charged = ledger.get(invoice)
+        assert charged.charged_amount == Decimal(60) and charged.refundable_amount == Decimal(60)
+        assert charged.can_refund
+        with pytest.raises(PaymentStateError, match="only 60"):
+            refund(get_state(), invoice, 70)
+        refund(get_state(), invoice, 20)
+        assert ledger.get(invoice).status is S.PARTIALLY_REFUNDED
+        assert ledger.get(invoice).refundable_amount == Decimal(40)
+        refund(get_state(), invoice)  # the rest: 40, not the 80 left of the authorisation
+    payment = ledger.get(invoice)
+    assert payment.status is S.REFUNDED and payment.refunded_amount == Decimal(60)
+    assert not payment.can_refund and payment.refundable_amount == 0
+    amounts = [kw["amount"] for kw in signal_log.named("payment_refunded")]
+    assert amounts == [Decimal(20), Decimal(40)]
+    # The bank agrees: nothing is left to refund there either.
+    with app.app_context():
+        status = get_state().client.status(invoice)
+    assert status.status_name == "REFUND"

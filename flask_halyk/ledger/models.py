@@ -126,11 +126,17 @@ class PaymentRecord:
         return can_operate(self, operation)
 
     @property
+    def taken_amount(self) -> Decimal:
+        """What the bank took: the charged amount of a (partly) charged two-stage payment,
+        else the whole amount. ePay refunds at most this, so refunds count against it."""
+        return self.charged_amount if self.charged_amount is not None else self.amount
+
+    @property
     def refundable_amount(self) -> Decimal:
         """What may still be refunded."""
         if self.status not in (PaymentStatus.PAID, PaymentStatus.PARTIALLY_REFUNDED):
             return Decimal(0)
-        return self.amount - self.refunded_amount
+        return max(Decimal(0), self.taken_amount - self.refunded_amount)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def can_operate(payment: PaymentRecord, operation: str) -> bool:
     if payment.status not in OPERABLE_FROM[operation] or not payment.transaction_id:
         return False
     if operation == "refund":
-        return payment.amount > payment.refunded_amount
+        return payment.taken_amount > payment.refunded_amount
     return payment.charged_amount is None
 
 

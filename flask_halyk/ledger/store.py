@@ -359,7 +359,7 @@ class Ledger:
                 if target.is_success and current.paid_at is None:
                     values["paid_at"] = now
                 if target is S.REFUNDED:
-                    values["refunded_minor"] = to_minor(current.amount)
+                    values["refunded_minor"] = to_minor(current.taken_amount)
                 result = conn.execute(
                     update(payments)
                     .where(payments.c.invoice_id == invoice_id)
@@ -398,7 +398,8 @@ class Ledger:
         return self._operation(invoice_id, "cancel", None)
 
     def record_refund(self, invoice_id: str, amount: Decimal) -> ApplyResult:
-        """Record a refund ePay accepted: amounts add up, never beyond the payment's amount;
+        """Record a refund ePay accepted: amounts add up, never beyond what was taken (the
+        charged amount of a partly charged payment, else the payment's amount);
         ``partially_refunded`` until it is all refunded, then ``refunded``."""
         return self._operation(invoice_id, "refund", amount)
 
@@ -423,7 +424,8 @@ class Ledger:
                 values.update(status=S.CANCELLED.value, bank_status="CANCEL")
                 change = Change.CANCELLED
             elif kind == "refund" and amount is not None:
-                total = to_minor(current.amount)
+                # Of a partly charged payment, only the charged part was taken and can return.
+                total = to_minor(current.taken_amount)
                 refunded = min(total, to_minor(current.refunded_amount) + to_minor(amount))
                 values.update(
                     refunded_minor=refunded,
