@@ -138,15 +138,21 @@ class ReconcileReport:
     changes: dict[str, Change] = field(default_factory=dict)
 
 
+#: How many pending payments :func:`reconcile` reads from the ledger at a time.
+RECONCILE_BATCH = 500
+
+
 def reconcile(
     state: HalykState,
     older_than: timedelta = timedelta(minutes=10),
     progress: Progress | None = None,
-    limit: int = 1000,
+    limit: int | None = None,
+    batch_size: int = RECONCILE_BATCH,
 ) -> ReconcileReport:
-    """Ask ePay about every payment still ``new`` created more than ``older_than`` ago, and
-    apply what the bank says through the same state machine as postLinks (a postLink the bank
-    dropped is recovered; one that arrives at the same time is applied once, not twice).
+    """Ask ePay about every payment still ``new`` created more than ``older_than`` ago (oldest
+    first; at most ``limit`` of them if given), and apply what the bank says through the same
+    state machine as postLinks (a postLink the bank dropped is recovered; one that arrives at
+    the same time is applied once, not twice).
 
     Each answer that is final is stored as an event of kind ``status``; the signals fire once,
     with ``postlink=None``. A bank that cannot be reached is counted in ``errors`` and the
@@ -154,11 +160,20 @@ def reconcile(
     """
     app = _app()
     report = ReconcileReport()
-    for payment in state.ledger.pending(older_than, limit=limit):
-        report.checked += 1
-        outcome = _reconcile_one(app, state, payment, report)
-        if progress is not None:
-            progress(payment, outcome)
+    last: PaymentRecord | None = None
+    # Page by page: abandoned checkouts stay new for ever, and a single capped read would be
+    # filled by the oldest of them run after run, never reaching the newer payments.
+    while limit is None or report.checked < limit:
+        size = batch_size if limit is None else min(batch_size, limit - report.checked)
+        page = state.ledger.pending(older_than, limit=max(1, size), after=last)
+        if not page:
+            break
+        for payment in page:
+            report.checked += 1
+            outcome = _reconcile_one(app, state, payment, report)
+            if progress is not None:
+                progress(payment, outcome)
+        last = page[-1]
     return report
 
 

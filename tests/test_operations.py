@@ -250,3 +250,25 @@ def test_a_partial_charge_is_all_there_is_to_refund(two_stage_shop: Flask,
     with app.app_context():
         status = get_state().client.status(invoice)
     assert status.status_name == "REFUND"
+
+
+def test_reconcile_reaches_every_pending_payment_past_the_abandoned_ones(
+        shop: Flask, signal_log: SignalLog) -> None:
+    # Abandoned checkouts stay new for ever; the payment whose postLink was lost comes after
+    # more of them than one page holds, and must still be found.
+    ledger = shop.extensions["halyk"].ledger
+    terminal = shop.extensions["halyk"].config.terminal_id
+    abandoned = [ledger.create_payment(invoice_id=None, amount=Decimal(5), currency="KZT",
+                                       terminal=terminal).invoice_id for _ in range(7)]
+    sandbox_of(shop).faults.drop_postlink = True
+    lost = pay(shop)
+    seen: list[str] = []
+    with shop.app_context():
+        report = reconcile(get_state(), timedelta(0), batch_size=3,
+                           progress=lambda p, outcome: seen.append(p.invoice_id))
+        assert (report.checked, report.changed, report.not_found) == (8, 1, 7)
+        assert seen == [*abandoned, lost]  # oldest first, each once
+        capped = reconcile(get_state(), timedelta(0), limit=4, batch_size=3)
+        assert capped.checked == 4
+    assert ledger.get(lost).status is S.PAID
+    assert [p["payment"].invoice_id for p in signal_log.named("payment_succeeded")] == [lost]

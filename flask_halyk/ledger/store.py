@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import InvalidArgument, InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
@@ -317,15 +317,26 @@ class Ledger:
         with self._read() as conn:
             return int(conn.execute(stmt).scalar_one())
 
-    def pending(self, older_than: timedelta, limit: int = 1000) -> list[PaymentRecord]:
-        """Payments still ``new`` that were created more than ``older_than`` ago, oldest first."""
+    def pending(
+        self,
+        older_than: timedelta,
+        limit: int = 1000,
+        after: PaymentRecord | None = None,
+    ) -> list[PaymentRecord]:
+        """Payments still ``new`` that were created more than ``older_than`` ago, oldest first
+        (by creation time, then invoice id). ``after``: the last payment of the previous page;
+        pages keyed so, not by offset, stay whole while payments leave ``new`` between them."""
         cutoff = _now() - older_than
-        stmt = (
-            select(payments)
-            .where(payments.c.status == S.NEW.value, payments.c.created_at <= cutoff)
-            .order_by(payments.c.created_at)
-            .limit(limit)
+        stmt = select(payments).where(
+            payments.c.status == S.NEW.value, payments.c.created_at <= cutoff
         )
+        if after is not None:
+            stmt = stmt.where(or_(
+                payments.c.created_at > after.created_at,
+                and_(payments.c.created_at == after.created_at,
+                     payments.c.invoice_id > after.invoice_id),
+            ))
+        stmt = stmt.order_by(payments.c.created_at, payments.c.invoice_id).limit(max(0, limit))
         with self._read() as conn:
             return [_payment(r) for r in conn.execute(stmt)]
 
