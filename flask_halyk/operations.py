@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 from .errors import HalykError, InvalidArgument, PaymentStateError
-from .ledger import Change, EventVerdict, PaymentRecord, PaymentStatus
+from .ledger import Change, EventRecord, EventVerdict, PaymentRecord, PaymentStatus
 from .ledger.dispatch import dispatch_event, fire
 from .ledger.states import news_from_transaction
 
@@ -204,6 +204,24 @@ def _reconcile_one(
     return f"{result.change} ({status.status_name})"
 
 
+#: How many events :func:`reprocess` reads from the ledger at a time.
+REPROCESS_BATCH = 500
+
+
+def _events_to_reprocess(state: HalykState) -> Iterator[EventRecord]:
+    # Page by id: events whose receivers keep failing stay failed, and one capped read would
+    # be filled by them run after run, never reaching the newer ones.
+    batch_size = REPROCESS_BATCH
+    last_id: int | None = None
+    while True:
+        page = state.ledger.events(verdict=[EventVerdict.FAILED, EventVerdict.DISPATCHING],
+                                   limit=batch_size, after_id=last_id)
+        yield from page
+        if len(page) < batch_size:
+            return
+        last_id = page[-1].id
+
+
 @dataclass
 class ReprocessReport:
     """What :func:`reprocess` did."""
@@ -225,7 +243,7 @@ def reprocess(
     app = _app()
     report = ReprocessReport()
     cutoff = datetime.now(UTC) - stale_after
-    for event in state.ledger.events(verdict=[EventVerdict.FAILED, EventVerdict.DISPATCHING]):
+    for event in _events_to_reprocess(state):
         if event.outcome is None or event.invoice_id is None:
             continue
         if event.verdict is EventVerdict.FAILED:

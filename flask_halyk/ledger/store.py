@@ -552,9 +552,13 @@ class Ledger:
         invoice_id: str | None = None,
         verdict: EventVerdict | str | Iterable[EventVerdict | str] | None = None,
         limit: int = 1000,
+        after_id: int | None = None,
     ) -> list[EventRecord]:
-        """Stored events, oldest first, for inspection."""
+        """Stored events, oldest first, for inspection; ``after_id`` pages on from the last id
+        of the previous page."""
         stmt = select(events)
+        if after_id is not None:
+            stmt = stmt.where(events.c.id > after_id)
         if invoice_id is not None:
             stmt = stmt.where(events.c.invoice_id == clean(invoice_id, 15))
         if verdict is not None:
