@@ -1,10 +1,17 @@
-"""Helpers shared by test_macros.py and test_payments.py."""
+"""Helpers shared by the page tests (macros, payments, the flow through the sandbox): shop apps,
+reading the scripts the macros write, and handing a payment object to the payment page as the
+bank's payment-api.js does."""
 
 from __future__ import annotations
 
+import json
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import lzstring
 from flask import Flask
 
 from flask_halyk.extension import HalykEpay
@@ -47,3 +54,61 @@ def make_app(tmp_path: Path, **config: Any) -> Flask:
     app.config.update(config)
     HalykEpay(app)
     return app
+
+
+class Scripts(HTMLParser):
+    """Every <script> of a page: its attributes and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._open: dict[str, str | None] | None = None
+        self._text: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "script":
+            self._open, self._text = dict(attrs), []
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._open is not None:
+            self.scripts.append((self._open, "".join(self._text)))
+            self._open = None
+
+
+def scripts_of(html: str) -> Scripts:
+    parser = Scripts()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def js_value(body: str, name: str) -> Any:
+    """The JSON literal assigned to ``var name = ...;`` in a script body."""
+    match = re.search(rf"var {name} = (.*?);\n", body)
+    assert match, f"{name} not in script"
+    return json.loads(match.group(1))
+
+
+def bank_params(obj: dict[str, Any]) -> str:
+    """The ``params`` the bank's payment-api.js gives the payment page: the object flattened
+    to ``k=v&outer[inner]=v`` (values URI-encoded), then LZString-compressed (PROTOCOL.md 2)."""
+
+    def flatten(value: dict[str, Any], prefix: str = "") -> list[str]:
+        parts: list[str] = []
+        for key, item in value.items():
+            name = f"{prefix}[{key}]" if prefix else key
+            if isinstance(item, dict):
+                parts.extend(flatten(item, name))
+            else:
+                if isinstance(item, bool):
+                    item = "true" if item else "false"
+                parts.append(name + "=" + quote(str(item), safe="!*'()"))
+        return parts
+
+    return str(lzstring.LZString().compressToEncodedURIComponent("&".join(flatten(obj))))

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import json
-import re
-from html.parser import HTMLParser
 
 import pytest
 from flask import render_template_string
 from jinja2 import DictLoader
-from page_helpers import DISTINCT_SECRET, close, make_shop
+from page_helpers import DISTINCT_SECRET, close, js_value, make_shop, scripts_of
 
 from flask_halyk.errors import HalykError
 
@@ -18,45 +16,6 @@ PROTOCOL_FIELDS = {
     "auth", "email", "phone", "cardSave", "recurrent", "autoBackLink",
 }
 IMPORT = '{% from "halyk/macros.html" import halyk_script, halyk_widget, halyk_redirect %}'
-
-
-class Scripts(HTMLParser):
-    """Every <script> of a page: its attributes and its text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scripts: list[tuple[dict[str, str | None], str]] = []
-        self._open: dict[str, str | None] | None = None
-        self._text: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        if tag == "script":
-            self._open, self._text = dict(attrs), []
-
-    def handle_data(self, data):
-        if self._open is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag):
-        if tag == "script" and self._open is not None:
-            self.scripts.append((self._open, "".join(self._text)))
-            self._open = None
-
-
-def scripts_of(html: str) -> Scripts:
-    parser = Scripts()
-    parser.feed(html)
-    parser.close()
-    return parser
-
-
-def js_value(body: str, name: str):
-    """The JSON literal assigned to ``var name = ...;`` in a script body."""
-    match = re.search(rf"var {name} = (.*?);\n", body)
-    assert match, f"{name} not in script"
-    return json.loads(match.group(1))
 
 
 @pytest.fixture
