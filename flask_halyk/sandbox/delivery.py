@@ -37,6 +37,8 @@ class PostLinkSender:
         self.timeout = timeout
         self.session = requests.Session()
         self._threads: list[threading.Thread] = []
+        # Payments finish on several request threads at once; join() must see every sender.
+        self._threads_lock = threading.Lock()
 
     def send(self, url: str, body: dict[str, Any], browser_origin: str) -> None:
         """Schedule delivery of ``body`` to ``url`` (honouring the fault switches)."""
@@ -50,13 +52,16 @@ class PostLinkSender:
         local = self.local_app is not None and _origin(url) == _origin(browser_origin)
         thread = threading.Thread(target=self._run, args=(url, body, copies, delay, local),
                                   name="halyk-sandbox-postlink", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        with self._threads_lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+            thread.start()
 
     def join(self, timeout: float = 10) -> None:
         """Wait for deliveries in flight (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        for thread in list(self._threads):
+        with self._threads_lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self, url: str, body: dict[str, Any], copies: int, delay: float,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,7 +30,9 @@ class Sandbox:
     def merchant(self, client_id: str, client_secret: str) -> Merchant | None:
         """The merchant with these credentials, or None."""
         for merchant in self.merchants:
-            if merchant.client_id == client_id and merchant.client_secret == client_secret:
+            # Constant time: the sandbox may be reachable by others (an embedded demo shop).
+            if merchant.client_id == client_id and secrets.compare_digest(
+                    merchant.client_secret.encode(), client_secret.encode()):
                 return merchant
         return None
 

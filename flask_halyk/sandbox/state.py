@@ -119,9 +119,24 @@ class Store:
         with self.lock:
             return self.checkouts.get(checkout_id)
 
-    def add_transaction(self, transaction: Transaction) -> None:
+    def add_payment(self, transaction: Transaction) -> bool:
+        """Store ``transaction`` unless its invoice is already paid (False then): check and
+        store are one step, so two submissions racing on one invoice never both pay it."""
         with self.lock:
+            if self.paid(transaction.invoice_id, transaction.terminal):
+                return False
             self.transactions[transaction.id] = transaction
+            return True
+
+    def set_3ds(self, checkout: Checkout, pending: dict[str, Any]) -> None:
+        with self.lock:
+            checkout.pending_3ds = pending
+
+    def take_3ds(self, checkout: Checkout) -> dict[str, Any] | None:
+        """The pending 3-D Secure step of ``checkout``, removed: each code is checked once."""
+        with self.lock:
+            pending, checkout.pending_3ds = checkout.pending_3ds, None
+        return pending
 
     def latest_for_invoice(self, invoice_id: str, terminal: str) -> Transaction | None:
         with self.lock:
