@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from ..errors import ConfigurationError
 from . import invoices
@@ -13,28 +14,48 @@ from .tables import SCHEMA_VERSION, invoice_counter, metadata, schema_version
 # pg_advisory_xact_lock key: "halyk" in ASCII. Serialises DDL between app instances.
 _PG_LOCK_KEY = 0x68616C796B
 
+#: version -> the step that brings a ledger at ``version - 1`` to ``version``. A step alters the
+#: tables that existed before it (add a column, backfill, index); tables new in its version are
+#: created afterwards from :mod:`.tables`, as for a fresh ledger. Version 1 has no step.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
 
 def migrate(conn: Connection) -> int:
     """Bring the schema to :data:`SCHEMA_VERSION` inside the caller's transaction; returns it.
 
-    On PostgreSQL an advisory lock makes concurrent callers take turns; on SQLite the caller's
-    ``BEGIN IMMEDIATE`` does.
+    A fresh database gets the current tables; an older one runs the :data:`MIGRATIONS` steps
+    in order, each recorded in ``halyk_schema_version``; a newer one is refused (an older
+    flask-halyk must not write to tables it does not understand). On PostgreSQL an advisory
+    lock makes concurrent callers take turns; on SQLite the caller's ``BEGIN IMMEDIATE`` does.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    metadata.create_all(conn, checkfirst=True)
-    current = conn.execute(select(func.max(schema_version.c.version))).scalar()
-    if current is not None and current > SCHEMA_VERSION:
+    target = SCHEMA_VERSION
+    current: int | None = None
+    if inspect(conn).has_table(schema_version.name):
+        current = conn.execute(select(func.max(schema_version.c.version))).scalar()
+    if current is not None and current > target:
         raise ConfigurationError(
             "HALYK_DATABASE_URL",
             f"the ledger's schema is version {current}, newer than this flask-halyk "
-            f"({SCHEMA_VERSION}): upgrade flask-halyk.",
+            f"({target}): upgrade flask-halyk.",
         )
-    # Migrations from older versions go here, one step per version, when there are any.
-    if current is None or current < SCHEMA_VERSION:
-        conn.execute(
-            insert(schema_version).values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC))
-        )
+    if current is not None:
+        for version in range(current + 1, target + 1):
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise ConfigurationError(
+                    "HALYK_DATABASE_URL",
+                    f"no migration of the ledger from schema version {version - 1} to "
+                    f"{version}: reinstall flask-halyk.",
+                )
+            step(conn)
+            conn.execute(
+                insert(schema_version).values(version=version, applied_at=datetime.now(UTC))
+            )
+    metadata.create_all(conn, checkfirst=True)
+    if current is None:
+        conn.execute(insert(schema_version).values(version=target, applied_at=datetime.now(UTC)))
     has_counter = conn.execute(
         select(invoice_counter.c.name).where(invoice_counter.c.name == "invoice")
     ).first()
@@ -45,4 +66,4 @@ def migrate(conn: Connection) -> int:
                 name="invoice", next_value=0, multiplier=multiplier, offset=offset
             )
         )
-    return SCHEMA_VERSION
+    return target
