@@ -4,11 +4,12 @@ Two forms are accepted:
 
 * ``params``: what the bank's own payment-api.js sends. The object is flattened into
   ``k=v&k2=v2`` (each value ``encodeURIComponent``-ed), then LZString
-  ``compressToEncodedURIComponent``-ed. Nested objects (``auth``) are flattened the same way;
-  the bank does not publish how nested keys are spelled, so all common spellings are read:
-  ``auth[access_token]`` (the usual recursive serializer, our primary assumption, keys possibly
-  percent-encoded), ``auth.access_token``, plain ``access_token`` at the top level, and ``auth``
-  holding the token object as a JSON string.
+  ``compressToEncodedURIComponent``-ed. Nested objects (``auth``, or a ``data`` given as an
+  object) are flattened the same way, at any depth; the bank does not publish how nested keys
+  are spelled, so all common spellings are read: ``auth[access_token]`` and ``a[b][c]`` (the
+  usual recursive serializer, our primary assumption, keys possibly percent-encoded),
+  ``auth.access_token``, plain ``access_token`` at the top level, and ``auth`` holding the token
+  object as a JSON string.
 * ``object``: what the sandbox's own payment-api.js sends: base64url of the UTF-8 JSON object.
 
 Because values are percent-encoded before compression the compressed string is ASCII, so the
@@ -27,7 +28,8 @@ from urllib.parse import unquote
 import lzstring
 
 TOKEN_KEYS = ("access_token", "expires_in", "refresh_token", "scope", "token_type")
-_NESTED = re.compile(r"^([^\[\].]+)(?:\[([^\]]*)\]|\.(.+))$")
+_HEAD = re.compile(r"[^\[\].]+")
+_SEGMENT = re.compile(r"\[([^\]]*)\]|\.([^\[\].]+)")
 
 
 class HandoverError(ValueError):
@@ -45,8 +47,38 @@ def decode_params(value: str) -> dict[str, Any]:
     return unflatten(flat)
 
 
+def key_path(key: str) -> list[str] | None:
+    """``a[b][c]`` or ``a.b.c`` (mixed too) as ``["a", "b", "c"]``; None for a plain key."""
+    head = _HEAD.match(key)
+    if head is None or head.end() == len(key):
+        return None
+    path, position = [head.group(0)], head.end()
+    while position < len(key):
+        segment = _SEGMENT.match(key, position)
+        if segment is None:
+            return None
+        path.append(segment.group(1) if segment.group(1) is not None else segment.group(2))
+        position = segment.end()
+    return path
+
+
+def _assign(root: dict[str, Any], path: list[str], value: str) -> bool:
+    """Set ``value`` at ``path`` under ``root``, creating dicts; False if a text value is in the
+    way (the caller then keeps the flat key, so nothing is lost)."""
+    target = root
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            return False
+    if isinstance(target.get(path[-1]), dict):
+        return False
+    target[path[-1]] = value
+    return True
+
+
 def unflatten(flat: str) -> dict[str, Any]:
-    """Rebuild the object from ``k=v&...`` with any of the nested-key spellings."""
+    """Rebuild the object from ``k=v&...``, nested objects at any depth in any of the nested-key
+    spellings; the token fields always end up in ``auth``."""
     result: dict[str, Any] = {}
     auth: dict[str, Any] = {}
     for pair in flat.split("&"):
@@ -54,12 +86,11 @@ def unflatten(flat: str) -> dict[str, Any]:
             continue
         raw_key, _, raw_value = pair.partition("=")
         key, value = unquote(raw_key), unquote(raw_value)
-        nested = _NESTED.match(key)
-        if nested:
-            outer, inner = nested.group(1), nested.group(2) or nested.group(3)
-            target = auth if outer == "auth" else result.setdefault(outer, {})
-            if isinstance(target, dict):
-                target[inner] = value
+        path = key_path(key)
+        if path is not None:
+            root, inner = (auth, path[1:]) if path[0] == "auth" else (result, path)
+            if not _assign(root, inner, value):
+                result[key] = value
         elif key in TOKEN_KEYS:
             auth.setdefault(key, value)
         elif key == "auth":

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
@@ -47,8 +48,20 @@ def _payment_object() -> dict[str, Any]:
     raise HandoverError("the payment object is missing (params)")
 
 
+LINKS = ("backLink", "failureBackLink", "postLink", "failurePostLink")
+
+
+def _http_url(value: object) -> bool:
+    parts = urlsplit(str(value))
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def _refusal(sandbox: Sandbox, payment: dict[str, Any]) -> tuple[str, Any]:
     """Why the bank would refuse this object ("" if it would not), and the token."""
+    for key in LINKS:
+        # A javascript: backLink would run in the page's origin, the shop's own when embedded.
+        if payment.get(key) and not _http_url(payment[key]):
+            return f"{key} must be an absolute http(s) URL", None
     auth = payment.get("auth")
     access = auth.get("access_token") if isinstance(auth, dict) else None
     if not access:
@@ -150,7 +163,7 @@ def pay() -> ResponseReturnValue:
         return _form(checkout, errors, values, 400)
     behaviour = cards.behaviour(pan)
     if behaviour.three_ds:
-        checkout.pending_3ds = {"pan": pan, "holder": values["holder"]}
+        sandbox.store.set_3ds(checkout, {"pan": pan, "holder": values["holder"]})
         lang = language(checkout.payment.get("language"))
         return render_template("secure3d.html", t=t, lang=lang, checkout=checkout,
                                amount=checkout.token.amount, currency=checkout.token.currency)
@@ -165,10 +178,9 @@ def secure3d() -> ResponseReturnValue:
     checkout, refusal = _live_checkout(sandbox)
     if checkout is None:
         return refusal  # type: ignore[return-value]
-    pending = checkout.pending_3ds
+    pending = sandbox.store.take_3ds(checkout)
     if not pending:
         return _error(language(checkout.payment.get("language")), "no 3-D Secure step pending")
-    checkout.pending_3ds = None
     behaviour = cards.behaviour(pending["pan"])
     if secrets.compare_digest(request.form.get("code", "").strip(), cards.THREE_DS_CODE):
         code, reason = behaviour.reason_code, behaviour.reason
@@ -200,13 +212,14 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
         secure=secure, ip=request.remote_addr or "",
         charged=token.amount if status == "CHARGE" else token.amount * 0,
     )
-    sandbox.store.add_transaction(transaction)
+    lang = language(payment.get("language"))
+    if not sandbox.store.add_payment(transaction):
+        return _error(lang, "this invoice is already paid")
     post_link = str(payment.get("postLink") or token.post_link)
     failure_link = str(payment.get("failurePostLink") or token.failure_post_link)
     target = post_link if ok else (failure_link or post_link)
     sandbox.sender.send(target, postlink_body(transaction), checkout.browser_origin)
     back = payment.get("backLink") if ok else payment.get("failureBackLink")
-    lang = language(payment.get("language"))
     return render_template(
         "result.html", t=TEXTS[lang], lang=lang, ok=ok, reason=reason, reason_code=reason_code,
         transaction=transaction, mode="widget" if checkout.short_form else "redirect",

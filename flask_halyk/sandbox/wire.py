@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,12 @@ from .state import Transaction
 def _amount(value: Decimal) -> int | float:
     # The bank writes whole amounts as integers (100) and others with decimals (12.22).
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _text(value: Any) -> str:
+    # ``data`` is a JSON string in the vendor's example; an object handed over nested is kept
+    # as the JSON text it stands for.
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def language_code(language: Any) -> str:
@@ -73,7 +80,7 @@ def status_transaction(t: Transaction) -> dict[str, Any]:
         "orgAmount": _amount(t.amount),
         "refundedAmount": _amount(t.refunded),
         "approvalCode": t.approval_code,
-        "data": str(p.get("data", "")),
+        "data": _text(p.get("data", "")),
         "currency": t.currency,
         "terminal": t.terminal,
         "terminalID": t.terminal,

@@ -19,3 +19,17 @@ def test_bank_params_round_trip_any_unicode(fields, token):
     decoded = decode_params(bank_params(obj))
     assert decoded["auth"] == {"access_token": token, "expires_in": "7200"}
     assert {k: v for k, v in decoded.items() if k != "auth"} == fields
+
+
+nested = st.recursive(st.text(max_size=20),
+                      lambda inner: st.dictionaries(keys, inner, min_size=1, max_size=3),
+                      max_leaves=6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(fields=st.dictionaries(keys, nested, max_size=5), token=st.text(min_size=1, max_size=30))
+def test_bank_params_round_trip_nested_objects(fields, token):
+    obj = dict(fields, auth={"access_token": token, "expires_in": "7200"})
+    decoded = decode_params(bank_params(obj))
+    assert decoded.pop("auth") == {"access_token": token, "expires_in": "7200"}
+    assert decoded == fields

@@ -167,3 +167,65 @@ def test_static_files(sandbox):
     assert "document.currentScript" in script.text and "event.origin" in script.text
     js = requests.get(f"{sandbox.url}/payform/static/payform.js", timeout=10)
     assert "postMessage(JSON.stringify({ success: success })" in js.text
+
+
+def test_currency_mismatch_and_non_http_links_are_refused(sandbox):
+    auth = get_token(sandbox.url).json()
+    usd = open_page(sandbox.url, payment_object(auth, currency="USD"))
+    assert usd.status_code == 400 and "currency differs" in usd.text
+    for key in ("backLink", "failureBackLink", "postLink", "failurePostLink"):
+        page = open_page(sandbox.url, payment_object(auth, **{key: "javascript:alert(1)"}))
+        assert page.status_code == 400 and f"{key} must be an absolute http(s) URL" in page.text
+    assert not sandbox.sandbox.store.checkouts
+
+
+def test_token_expiring_while_the_form_is_open_refuses_the_card(sandbox):
+    auth = get_token(sandbox.url).json()
+    page = open_page(sandbox.url, payment_object(auth))
+    assert page.status_code == 200
+    sandbox.sandbox.store.token(auth["access_token"]).expires_at = time.time() - 1
+    late = pay(sandbox.url, page.text, "4405639704015096")
+    assert late.status_code == 400 and "expired" in late.text
+    assert not sandbox.transactions
+
+
+def test_every_page_shows_the_sandbox_banner_in_its_language(sandbox):
+    banners = {"rus": "тестовая среда", "kaz": "сынақ ортасы", "eng": "test environment"}
+    for n, (lang, words) in enumerate(banners.items()):
+        invoice = f"{110000 + n}"
+        auth = get_token(sandbox.url, invoice).json()
+        obj = payment_object(auth, invoice, language=lang)
+        form = open_page(sandbox.url, obj)
+        three_ds = pay(sandbox.url, form.text, "4000000000003121")
+        refused = open_page(sandbox.url, payment_object(auth, "999999", language=lang))
+        result = full_payment(sandbox.url, invoice_id=f"{120000 + n}", language=lang)
+        for page in (form, three_ds, refused, result):
+            banner = page.text.split('id="sandbox-banner">')[1].split("</div>")[0]
+            assert "SANDBOX" in banner and words in banner, (lang, page.url)
+
+
+def test_three_ds_code_is_checked_once(sandbox):
+    auth = get_token(sandbox.url).json()
+    page = open_page(sandbox.url, payment_object(auth))
+    pay(sandbox.url, page.text, "4000000000003121")
+    form = {"checkout": page.text.split('name="checkout" value="')[1].split('"')[0]}
+    wrong = requests.post(f"{sandbox.url}/payform/3ds", data={**form, "code": "000000"},
+                          timeout=10)
+    assert 'data-success="false"' in wrong.text
+    again = requests.post(f"{sandbox.url}/payform/3ds", data={**form, "code": "123456"},
+                          timeout=10)
+    assert again.status_code == 400 and "no 3-D Secure step pending" in again.text
+    assert [t.reason_code for t in sandbox.transactions] == [473]
+
+
+def test_nested_objects_at_any_depth_are_rebuilt(sandbox):
+    auth = get_token(sandbox.url).json()
+    statement = {"statement": {"name": "Arman Ali", "invoiceID": "80000016"}}
+    obj = payment_object(auth, data=statement)
+    decoded = decode_params(bank_params(obj))
+    assert decoded["data"] == statement
+    assert decoded["auth"] == {k: str(v) for k, v in auth.items()}
+    assert open_page(sandbox.url, obj).status_code == 200
+    assert unflatten("a.b[c]=1&a[b].d=2") == {"a": {"b": {"c": "1", "d": "2"}}}
+    # A key that cannot nest (a text value is in the way) is kept as it came: nothing is lost.
+    assert unflatten("x=1&x[y]=2") == {"x": "1", "x[y]": "2"}
