@@ -7,13 +7,19 @@ import json
 import click
 from flask.cli import AppGroup, with_appcontext
 
-from .ledger.cli import init_db_command, reconcile_command, reprocess_command
+from .ledger.cli import (
+    copy_ledger_command,
+    init_db_command,
+    reconcile_command,
+    reprocess_command,
+)
 from .sandbox.cli import sandbox_command
 
 halyk_cli = AppGroup("halyk", help="Halyk ePay: ledger, reconciliation, sandbox.")
 halyk_cli.add_command(init_db_command)
 halyk_cli.add_command(reprocess_command)
 halyk_cli.add_command(reconcile_command)
+halyk_cli.add_command(copy_ledger_command)
 halyk_cli.add_command(sandbox_command)
 
 

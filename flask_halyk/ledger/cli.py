@@ -1,5 +1,5 @@
-"""``flask halyk init-db | reprocess | reconcile``: the ledger's commands (the ``halyk`` group
-is :mod:`flask_halyk.cli`)."""
+"""``flask halyk init-db | reprocess | reconcile | copy-ledger``: the ledger's commands (the
+``halyk`` group is :mod:`flask_halyk.cli`)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,29 @@ def reconcile_command(older_than: timedelta) -> None:
     )
     if report.errors:
         raise SystemExit(1)
+
+
+@click.command("copy-ledger")
+@click.argument("source_url")
+@with_appcontext
+def copy_ledger_command(source_url: str) -> None:
+    """Copy the ledger at SOURCE_URL (e.g. the old sqlite:///.../halyk.sqlite3) into this
+    app's ledger (HALYK_DATABASE_URL), which must be empty: the move to PostgreSQL."""
+    from ..errors import HalykError
+    from ..extension import get_state
+    from .store import Ledger
+    from .transfer import copy_ledger
+
+    target = get_state().ledger
+    try:
+        source = Ledger(source_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SOURCE_URL") from None
+    try:
+        copied = copy_ledger(source, target)
+    except HalykError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        source.dispose()
+    rows = ", ".join(f"{count} {name}" for name, count in copied.items())
+    click.echo(f"copied into {target.engine.url.render_as_string(hide_password=True)}: {rows}")
