@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import threading
 import time
+import uuid
 
 import requests
 from flask import Flask, request
 from sandbox_helpers import full_payment, service_token
+from werkzeug.serving import make_server
 
 from flask_halyk.sandbox import SandboxServer, create_sandbox_app
 
@@ -189,3 +192,58 @@ def test_faults(sandbox, receiver):
     listing = requests.get(f"{url}/_sandbox/transactions", timeout=10).json()
     assert [t["invoiceID"] for t in listing] == ["100001", "100002"]
     assert len(requests.get(f"{url}/_sandbox/postlinks", timeout=10).json()) == 3
+
+
+def test_postlink_is_sent_in_the_background(sandbox):
+    """The payment page answers while the shop is still busy with the postLink, as the bank's."""
+    release, arrived = threading.Event(), threading.Event()
+    shop = Flask("slow-shop")
+
+    @shop.post("/halyk/postlink")
+    def postlink() -> str:
+        arrived.set()
+        release.wait(30)
+        return "ok"
+
+    server = make_server("127.0.0.1", 0, shop, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/halyk/postlink"
+        result = full_payment(sandbox.url, postLink=url)  # would block until release if inline
+        assert 'data-success="true"' in result.text
+        assert arrived.wait(10)
+        assert not sandbox.deliveries  # still in flight
+        release.set()
+        sandbox.sandbox.wait_for_postlinks(10)
+        [delivery] = sandbox.deliveries
+        assert delivery.status == 200 and str(uuid.UUID(delivery.body["id"])) == delivery.body["id"]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_postlink_delay_fault(sandbox, receiver):
+    sandbox.faults.postlink_delay = 0.5
+    started = time.monotonic()
+    full_payment(sandbox.url, postLink=f"{receiver.url}/ok")
+    assert receiver.wait(1)
+    assert time.monotonic() - started >= 0.5
+
+
+def test_operation_faults_and_bad_amounts(sandbox):
+    token = service_token(sandbox.url)
+    full_payment(sandbox.url, amount=100)
+    tid = sandbox.transactions[-1].id
+    path = f"/operation/{tid}/refund"
+    for amount in ("0", "-5", "abc", "10.001"):
+        refused = _api(sandbox.url, "POST", path, token, params={"amount": amount})
+        assert refused.status_code == 400 and refused.json()["code"] == 100, amount
+    sandbox.faults.update({"operation_garbage": True, "operation_delay": 0.3})
+    started = time.monotonic()
+    garbage = _api(sandbox.url, "POST", path, token)
+    assert time.monotonic() - started >= 0.3
+    assert garbage.status_code == 200 and "json" not in garbage.headers["Content-Type"]
+    assert sandbox.transactions[-1].refunded == 0  # a fault answers instead of operating
+    unknown = _api(sandbox.url, "POST", f"/operation/{tid}/destroy", token)
+    assert unknown.status_code == 404
