@@ -33,7 +33,7 @@ CARDS: dict[str, CardBehaviour] = {
     "5578342710750560": CardBehaviour(465, "card blocked", "JSC HALYK BANK"),
     "4000000000004848": CardBehaviour(484, "insufficient funds", "JSC KASPI BANK"),
     "5400000000004841": CardBehaviour(484, "insufficient funds", "JSC KASPI BANK"),
-    "4000000000004731": CardBehaviour(473, "3-D Secure check failed", "JSC KASPI BANK"),
+    "4000000000004731": CardBehaviour(473, "wrong CVC or 3-D Secure code", "JSC KASPI BANK"),
     "4000000000004624": CardBehaviour(462, "declined by issuer", "JSC FORTEBANK"),
     "4000000000003121": CardBehaviour(0, APPROVE, "JSC HALYK BANK", three_ds=True),
 }

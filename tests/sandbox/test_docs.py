@@ -1,0 +1,31 @@
+"""docs/sandbox.md against the code: the card table and the fault switches cannot drift."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+from flask_halyk.sandbox import CARDS, Faults
+
+DOC = (Path(__file__).parents[2] / "docs" / "sandbox.md").read_text(encoding="utf-8")
+
+
+def test_card_table_is_the_code_table():
+    rows = re.findall(r"^\| ((?:\d{4} ){3}\d{4}) \| ([^|]+) \| ([^|]+) \|$", DOC, re.M)
+    documented = {pan.replace(" ", ""): (result.strip(), codes.strip()) for pan, result, codes
+                  in rows}
+    assert set(documented) == set(CARDS)
+    for pan, behaviour in CARDS.items():
+        result, codes = documented[pan]
+        if behaviour.three_ds:
+            assert codes == f"{behaviour.reason_code} / 473" and "123456" in result, pan
+        else:
+            assert codes == str(behaviour.reason_code), pan
+            assert result.startswith("approved" if behaviour.approved else "declined"), pan
+
+
+def test_every_fault_switch_is_documented():
+    table = DOC.split("## Fault switches", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", table)) - {"reset"}
+    assert documented == {f.name for f in fields(Faults)}
