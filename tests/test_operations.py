@@ -272,3 +272,37 @@ def test_reconcile_reaches_every_pending_payment_past_the_abandoned_ones(
         assert capped.checked == 4
     assert ledger.get(lost).status is S.PAID
     assert [p["payment"].invoice_id for p in signal_log.named("payment_succeeded")] == [lost]
+
+
+def test_a_receiver_raising_during_reconcile_is_reprocessed(shop: Flask,
+                                                            signal_log: SignalLog) -> None:
+    from flask_halyk import signals
+    from flask_halyk.operations import reprocess
+
+    calls: list[Any] = []
+    broken = {"yes": True}
+
+    def receiver(sender: Flask, payment: Any, postlink: Any) -> None:
+        calls.append((payment.invoice_id, postlink))
+        if broken["yes"]:
+            raise RuntimeError("fulfilment is down")
+
+    sandbox_of(shop).faults.drop_postlink = True
+    lost = pay(shop)
+    ledger = shop.extensions["halyk"].ledger
+    signals.payment_succeeded.connect(receiver)
+    try:
+        with shop.app_context():
+            report = reconcile(get_state(), timedelta(0))
+            assert (report.changed, report.errors) == (1, 0)
+            [event] = ledger.events(invoice_id=lost)
+            assert event.kind == "status" and event.verdict is EventVerdict.FAILED
+            assert "fulfilment is down" in (event.reason or "")
+            assert ledger.get(lost).status is S.PAID  # recorded whatever the receiver did
+            broken["yes"] = False
+            again = reprocess(get_state())
+            assert (again.attempted, again.applied) == (1, 1)
+    finally:
+        signals.payment_succeeded.disconnect(receiver)
+    assert calls == [(lost, None), (lost, None)]  # status news: no postLink to hand over
+    assert ledger.events(invoice_id=lost)[0].verdict is EventVerdict.APPLIED
