@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .schemas.fields import LANGUAGE_ALIASES
 
 #: The vendor's published test merchant. Public on the vendor's pages; not a secret.
 TEST_CLIENT_ID = "test"
@@ -129,24 +133,105 @@ def _check_url(key: str, value: str, env: str, relative_ok: bool = False) -> str
 
 
 def _timeout(value: Any) -> tuple[float, float]:
+    problem = f"{value!r} is neither seconds nor a (connect, read) pair."
     try:
+        if isinstance(value, bool):
+            raise TypeError(value)
         if isinstance(value, int | float):
             connect = read = float(value)
+        elif isinstance(value, str | bytes):
+            # A string is iterable: "5" would read as one second per character.
+            raise TypeError(value)
         else:
-            connect, read = (float(v) for v in value)
+            pair = list(value)
+            if any(isinstance(v, bool | str | bytes) for v in pair):
+                raise TypeError(value)
+            connect, read = (float(v) for v in pair)
     except (TypeError, ValueError):
-        raise ConfigurationError(
-            "HALYK_TIMEOUT", f"{value!r} is neither seconds nor a (connect, read) pair."
-        ) from None
-    if connect <= 0 or read <= 0:
-        raise ConfigurationError("HALYK_TIMEOUT", "timeouts must be positive seconds.")
+        raise ConfigurationError("HALYK_TIMEOUT", problem) from None
+    # NaN passes "<= 0" and infinity means no timeout at all: neither bounds a call.
+    if not (math.isfinite(connect) and math.isfinite(read)) or connect <= 0 or read <= 0:
+        raise ConfigurationError("HALYK_TIMEOUT", "timeouts must be positive, finite seconds.")
     return connect, read
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _flag(config: Mapping[str, Any], key: str) -> bool:
+    """A boolean setting. Strings from environment variables are read as their words: a plain
+    ``bool("false")`` would switch the setting on."""
+    value = _setting(config, key)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise ConfigurationError(key, f"{value!r} is not True or False.")
+
+
+def _integer(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
+    value = _setting(config, key)
+    if isinstance(value, str) and re.fullmatch(r"\s*[0-9]+\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigurationError(key, f"{value!r} is not a whole number from {low} to {high}.")
+    return value
+
+
+def _text(key: str, value: Any) -> str | None:
+    """A credential as text (``None`` or empty: not set). A number is read as its digits, as
+    when a JSON-decoded environment variable turns ``"12345"`` into ``12345``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(key, "must be text, as shown in the ePay merchant cabinet.")
+    return value.strip()
+
+
+def _allowed_ips(value: Any) -> tuple[str, ...] | None:
+    """The postLink allow-list, each entry checked now: a typo must fail at ``init_app``, not
+    turn away the bank's first postLink."""
+    if value is None:
+        return None
+    entries = value.split(",") if isinstance(value, str) else value
+    if isinstance(entries, bytes) or not isinstance(entries, list | tuple | set | frozenset):
+        raise ConfigurationError(
+            "HALYK_POSTLINK_ALLOWED_IPS", "a list of addresses or networks, or one string of "
+            "them separated by commas."
+        )
+    checked = []
+    for entry in entries:
+        text = entry.strip() if isinstance(entry, str) else entry
+        if text == "":
+            continue
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                "HALYK_POSTLINK_ALLOWED_IPS", f"{entry!r} is not an IP address or CIDR network."
+            ) from None
+        checked.append(text)
+    return tuple(checked) or None
 
 
 def _postlink_secret(config: Mapping[str, Any]) -> bytes:
     secret = config.get("HALYK_POSTLINK_SECRET")
     if secret:
-        return secret.encode() if isinstance(secret, str) else bytes(secret)
+        if isinstance(secret, str):
+            return secret.encode()
+        if isinstance(secret, bytes):
+            return secret
+        # bytes(12345) would be 12345 zero bytes: a key anyone can guess.
+        raise ConfigurationError("HALYK_POSTLINK_SECRET", "must be a string or bytes.")
     key = config.get("SECRET_KEY")
     if not key:
         raise ConfigurationError(
@@ -154,7 +239,12 @@ def _postlink_secret(config: Mapping[str, Any]) -> bytes:
             "set it (or Flask's SECRET_KEY) to a long random string: it signs the secret_hash "
             "that proves a postLink genuine.",
         )
-    raw = key.encode() if isinstance(key, str) else bytes(key)
+    if not isinstance(key, str | bytes):
+        raise ConfigurationError(
+            "HALYK_POSTLINK_SECRET", "SECRET_KEY is neither a string nor bytes: set "
+            "HALYK_POSTLINK_SECRET to a long random string."
+        )
+    raw = key.encode() if isinstance(key, str) else key
     # A derived key, so that the value sent to the bank says nothing about SECRET_KEY.
     return hmac.new(raw, b"flask-halyk postlink secret", hashlib.sha256).digest()
 
@@ -167,8 +257,8 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
                 old, f"renamed {new}; it now also tells the ledger that a successful payment "
                 "is only authorised (it records 'authorized', not 'paid')."
             )
-    creds = {k: config.get(k) for k in ("HALYK_CLIENT_ID", "HALYK_CLIENT_SECRET",
-                                        "HALYK_TERMINAL_ID")}
+    creds = {k: _text(k, config.get(k)) for k in ("HALYK_CLIENT_ID", "HALYK_CLIENT_SECRET",
+                                                  "HALYK_TERMINAL_ID")}
     env = config.get("HALYK_ENV")
     if env is None:
         if any(creds.values()):
@@ -215,15 +305,25 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         # The embedded sandbox's browser-facing URLs are paths in the shop itself.
         hosts[key] = _check_url(key, value, env, relative_ok=embedded)
 
-    language = str(_setting(config, "HALYK_LANGUAGE")).lower()
-    if language not in LANGUAGES:
-        raise ConfigurationError("HALYK_LANGUAGE", f"{language!r} is not one of rus, kaz, eng.")
-    retries = int(_setting(config, "HALYK_RETRIES"))
-    if not 0 <= retries <= 10:
-        raise ConfigurationError("HALYK_RETRIES", "must be between 0 and 10.")
-    ips = config.get("HALYK_POSTLINK_ALLOWED_IPS")
-    if isinstance(ips, str):
-        ips = [ip.strip() for ip in ips.split(",") if ip.strip()]
+    language_setting = _setting(config, "HALYK_LANGUAGE")
+    language = LANGUAGE_ALIASES.get(str(language_setting).strip().lower())
+    if language is None:
+        raise ConfigurationError(
+            "HALYK_LANGUAGE", f"{language_setting!r} is not one of rus, kaz, eng."
+        )
+    currency = str(_setting(config, "HALYK_CURRENCY")).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigurationError(
+            "HALYK_CURRENCY", f"{currency!r} is not a three-letter currency code such as KZT."
+        )
+    scope = _setting(config, "HALYK_SCOPE")
+    if not isinstance(scope, str) or not scope.strip():
+        raise ConfigurationError(
+            "HALYK_SCOPE", f"must be the OAuth scope text; leave it unset for {LONG_SCOPE!r}."
+        )
+    retries = _integer(config, "HALYK_RETRIES", 0, 10)
+    max_postlink_bytes = _integer(config, "HALYK_MAX_POSTLINK_BYTES", 1, 2**31 - 1)
+    ips = _allowed_ips(config.get("HALYK_POSTLINK_ALLOWED_IPS"))
     external = config.get("HALYK_EXTERNAL_URL")
     if external:
         external = _check_url("HALYK_EXTERNAL_URL", external.rstrip("/"), "test")
@@ -247,18 +347,18 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         payform_url=hosts["HALYK_PAYFORM_URL"],
         embedded_sandbox=embedded,
         sandbox_prefix=sandbox_prefix,
-        scope=str(_setting(config, "HALYK_SCOPE")),
-        currency=str(_setting(config, "HALYK_CURRENCY")).upper(),
+        scope=scope.strip(),
+        currency=currency,
         language=language,
         timeout=_timeout(_setting(config, "HALYK_TIMEOUT")),
         retries=retries,
         postlink_secret=_postlink_secret(config),
         url_prefix=url_prefix,
         external_url=external or None,
-        postlink_allowed_ips=tuple(ips) if ips else None,
-        verify_with_status=bool(_setting(config, "HALYK_VERIFY_WITH_STATUS")),
-        two_stage=bool(_setting(config, "HALYK_TWO_STAGE")),
-        max_postlink_bytes=int(_setting(config, "HALYK_MAX_POSTLINK_BYTES")),
+        postlink_allowed_ips=ips,
+        verify_with_status=_flag(config, "HALYK_VERIFY_WITH_STATUS"),
+        two_stage=_flag(config, "HALYK_TWO_STAGE"),
+        max_postlink_bytes=max_postlink_bytes,
         database_url=config.get("HALYK_DATABASE_URL") or None,
     )
 

@@ -144,3 +144,133 @@ def test_every_default_key_is_documented():
     doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
     for key in DEFAULTS:
         assert f"`{key}`" in doc, key
+
+
+# --- every setting checked at resolve time, so that init_app fails, not the first payment ------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("HALYK_TIMEOUT", float("nan")),
+        ("HALYK_TIMEOUT", float("inf")),
+        ("HALYK_TIMEOUT", (5, float("inf"))),
+        ("HALYK_TIMEOUT", (5, 30, 60)),
+        ("HALYK_TIMEOUT", True),
+        ("HALYK_TIMEOUT", "5"),
+        ("HALYK_TIMEOUT", -1),
+        ("HALYK_RETRIES", "many"),
+        ("HALYK_RETRIES", -1),
+        ("HALYK_RETRIES", 2.5),
+        ("HALYK_RETRIES", True),
+        ("HALYK_MAX_POSTLINK_BYTES", 0),
+        ("HALYK_MAX_POSTLINK_BYTES", "64k"),
+        ("HALYK_TWO_STAGE", "maybe"),
+        ("HALYK_TWO_STAGE", 2),
+        ("HALYK_VERIFY_WITH_STATUS", "sometimes"),
+        ("HALYK_CURRENCY", "tenge"),
+        ("HALYK_CURRENCY", "KZ"),
+        ("HALYK_SCOPE", ""),
+        ("HALYK_SCOPE", "   "),
+        ("HALYK_SCOPE", ["payment"]),
+        ("HALYK_POSTLINK_ALLOWED_IPS", "10.0.0.0/8, epay.kz"),
+        ("HALYK_POSTLINK_ALLOWED_IPS", ["300.1.2.3"]),
+        ("HALYK_POSTLINK_ALLOWED_IPS", 10),
+        ("HALYK_POSTLINK_SECRET", 12345),
+        ("HALYK_CLIENT_ID", ["shop"]),
+    ],
+)
+def test_bad_values_fail_at_resolve_naming_their_key(key, value):
+    config = {**BASE, key: value}
+    if key == "HALYK_CLIENT_ID":
+        config["HALYK_ENV"] = "test"
+    with pytest.raises(ConfigurationError) as err:
+        resolve(config)
+    assert err.value.key == key
+    assert key in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(True, True), (False, False), ("true", True), ("False", False), ("1", True), ("0", False),
+     ("on", True), ("off", False), (1, True), (0, False)],
+)
+def test_flags_read_environment_strings_as_words(value, expected):
+    # bool("false") is True: a shop reading HALYK_TWO_STAGE=false from its environment would
+    # otherwise record every payment as only authorised.
+    assert resolve({**BASE, "HALYK_TWO_STAGE": value}).two_stage is expected
+    assert resolve({**BASE, "HALYK_VERIFY_WITH_STATUS": value}).verify_with_status is expected
+
+
+def test_numbers_from_environment_strings():
+    cfg = resolve({**BASE, "HALYK_RETRIES": "3", "HALYK_MAX_POSTLINK_BYTES": "2048"})
+    assert (cfg.retries, cfg.max_postlink_bytes) == (3, 2048)
+
+
+@pytest.mark.parametrize(("value", "expected"),
+                         [("RU", "rus"), ("rus", "rus"), ("KZ", "kaz"), ("Eng", "eng")])
+def test_language_accepts_both_spellings(value, expected):
+    assert resolve({**BASE, "HALYK_LANGUAGE": value}).language == expected
+
+
+def test_currency_and_scope_are_normalised():
+    cfg = resolve({**BASE, "HALYK_CURRENCY": " usd ", "HALYK_SCOPE": " payment "})
+    assert (cfg.currency, cfg.scope) == ("USD", "payment")
+
+
+def test_allowed_ips_are_checked_and_kept():
+    cfg = resolve({**BASE, "HALYK_POSTLINK_ALLOWED_IPS": " 10.0.0.0/8 , 2001:db8::/32,"})
+    assert cfg.postlink_allowed_ips == ("10.0.0.0/8", "2001:db8::/32")
+    assert resolve({**BASE, "HALYK_POSTLINK_ALLOWED_IPS": ["127.0.0.1"]}).postlink_allowed_ips \
+        == ("127.0.0.1",)
+    assert resolve({**BASE, "HALYK_POSTLINK_ALLOWED_IPS": ""}).postlink_allowed_ips is None
+
+
+def test_numeric_credentials_from_json_environment_are_text():
+    cfg = resolve({**PROD, "HALYK_CLIENT_ID": 12345})
+    assert cfg.client_id == "12345"
+
+
+def test_secret_in_a_bad_value_error_is_never_echoed():
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**PROD, "HALYK_CLIENT_SECRET": ["real-secret-value"]})
+    assert err.value.key == "HALYK_CLIENT_SECRET"
+    assert "real-secret-value" not in str(err.value)
+
+
+def _documented_defaults() -> dict[str, str]:
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`HALYK_"):
+            rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def test_the_documented_defaults_are_the_defaults():
+    """docs/configuration.md's default column says what DEFAULTS holds, key for key."""
+    rows = _documented_defaults()
+    assert set(rows) == set(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        cell = rows[key]
+        if key in ("HALYK_TOKEN_URL", "HALYK_API_URL", "HALYK_SCRIPT_URL", "HALYK_PAYFORM_URL"):
+            assert cell == "per env", key
+            continue
+        expected = "`None`" if default is None else f"`{default}`"
+        if isinstance(default, bool | tuple):
+            expected = f"`{default!r}`"
+        assert cell == expected, (key, cell, expected)
+
+
+def test_the_documented_host_presets_are_the_presets():
+    from pathlib import Path
+
+    from flask_halyk.config import HOSTS
+
+    doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for env_hosts in HOSTS.values():
+        for key, url in env_hosts.items():
+            assert f"`{url}`" in doc, (key, url)
