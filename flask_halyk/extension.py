@@ -167,9 +167,11 @@ class HalykEpay:
         return self._connect(signals.payment_failed, receiver)
 
     def _connect(self, signal: Any, receiver: Receiver) -> Receiver:
-        def relay(sender: Flask, **kwargs: Any) -> None:
-            state = sender.extensions.get("halyk")
-            # One extension object may serve some apps of a process and not others.
+        def relay(sender: Any, **kwargs: Any) -> None:
+            # The signals are global: other code (a shop's tests, the pytest plugin) may send
+            # them with any sender, and one extension object may serve some apps and not others.
+            extensions = getattr(sender, "extensions", None)
+            state = extensions.get("halyk") if isinstance(extensions, dict) else None
             if isinstance(state, HalykState) and state.extension is self:
                 receiver(kwargs["payment"], kwargs.get("postlink"))
 

@@ -271,3 +271,25 @@ def test_every_data_file_ships_in_the_package():
     assert "templates/halyk/macros.html" in data_files
     for name in data_files:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
+
+
+def test_receivers_ignore_signals_from_other_senders(tmp_path):
+    """The blinker signals are global: a send by other code (a string sender, another app, an
+    app without flask-halyk) must neither raise in our relay nor reach this app's receivers."""
+    from flask_halyk import signals
+
+    app = make_app(tmp_path)
+    halyk = get_state(app).extension
+    calls = []
+
+    @halyk.on_failure
+    def failed(payment, postlink):
+        calls.append((payment, postlink))
+
+    signals.payment_failed.send("not-an-app", payment="P", postlink=None)
+    signals.payment_failed.send(Flask("bare"), payment="P", postlink=None)
+    other = make_app(tmp_path / "other")
+    signals.payment_failed.send(other, payment="P", postlink=None)
+    assert calls == []
+    signals.payment_failed.send(app, payment="P", postlink={"code": "error"})
+    assert calls == [("P", {"code": "error"})]
