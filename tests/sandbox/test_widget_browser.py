@@ -34,9 +34,16 @@ def shop_app(script_url: str, sandbox_origin: str) -> Flask:
 
     @app.get("/shop.js")
     def shop_js() -> Response:
+        if state.get("mode") == "redirect":
+            return Response("halyk.pay(" + state["object"] + ");", mimetype="text/javascript")
         js = ("halyk.showPaymentWidget(" + state["object"] + ", function (r) {"
-              " document.getElementById('out').textContent = JSON.stringify(r); });")
+              " document.getElementById('out').textContent = JSON.stringify(r); });"
+              + state.get("extra_js", ""))
         return Response(js, mimetype="text/javascript")
+
+    @app.get("/back/<outcome>")
+    def back(outcome: str) -> Response:
+        return Response(f"<!doctype html><p id='back'>{outcome}</p>", mimetype="text/html")
 
     app.config["STATE"] = state
     return app
@@ -49,10 +56,11 @@ def serve(app):
 
 
 def run_widget(browser, sandbox_url: str, script_url: str, token_url: str, pan: str,
-               invoice: str) -> tuple[str, list[str]]:
+               invoice: str, extra_js: str = "") -> tuple[str, list[str]]:
     auth = get_token(token_url, invoice).json()
     shop = shop_app(script_url, sandbox_url)
     shop.config["STATE"]["object"] = json.dumps(payment_object(auth, invoice))
+    shop.config["STATE"]["extra_js"] = extra_js
     server = serve(shop)
     page = browser.new_page()
     errors: list[str] = []
@@ -97,3 +105,44 @@ def test_widget_under_a_prefix(browser):
                                  f"{server.url}/halyk-sandbox", "4405639704015096", "600003")
         assert json.loads(out) == {"success": True}
         assert not [e for e in errors if "Content Security Policy" in e]
+
+
+def test_widget_ignores_messages_not_from_its_payment_page(browser):
+    # The shop's own window (another origin than the sandbox's) claims a failure at once: the
+    # widget must stay open, and only the payment page's own answer reaches callBk.
+    forged = "window.postMessage(JSON.stringify({success: false}), '*');"
+    with SandboxServer() as sandbox:
+        url = sandbox.url.replace("127.0.0.1", "localhost")
+        out, _ = run_widget(browser, url, f"{url}/payform/payment-api.js", sandbox.url,
+                            "4405639704015096", "600004", extra_js=forged)
+        assert json.loads(out) == {"success": True}
+
+
+@pytest.mark.parametrize(("pan", "outcome"), [("4405639704015096", "ok"),
+                                              ("4003032704547597", "fail")])
+def test_pay_redirects_to_the_page_then_back_to_the_shop(browser, pan, outcome):
+    with SandboxServer() as sandbox:
+        url = sandbox.url.replace("127.0.0.1", "localhost")
+        invoice = "600005" if outcome == "ok" else "600006"
+        auth = get_token(sandbox.url, invoice).json()
+        shop = shop_app(f"{url}/payform/payment-api.js", url)
+        server = serve(shop)
+        shop_url = f"http://127.0.0.1:{server.server_port}"
+        shop.config["STATE"].update(mode="redirect", object=json.dumps(payment_object(
+            auth, invoice, backLink=f"{shop_url}/back/ok",
+            failureBackLink=f"{shop_url}/back/fail")))
+        page = browser.new_page()
+        try:
+            page.goto(f"{shop_url}/")
+            page.wait_for_url(f"{url}/payform/**", timeout=15000)
+            assert page.locator("#sandbox-banner").is_visible()
+            page.locator("input[name=pan]").fill(pan)
+            page.locator("input[name=expiry]").fill("12/39")
+            page.locator("input[name=cvc]").fill("123")
+            page.locator("input[name=holder]").fill("ARMAN ALI")
+            page.locator("#pay").click()
+            page.wait_for_url(f"{shop_url}/back/{outcome}", timeout=15000)
+            assert page.locator("#back").text_content() == outcome
+        finally:
+            page.close()
+            server.shutdown()
