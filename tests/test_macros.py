@@ -183,6 +183,26 @@ def test_app_templates_override_the_macros(shop):
         assert render("{{ halyk_script() }}") == "OVERRIDDEN"
 
 
+def test_a_macros_file_in_the_app_template_folder_wins(tmp_path):
+    from flask import Flask
+
+    from flask_halyk import HalykEpay
+
+    (tmp_path / "templates" / "halyk").mkdir(parents=True)
+    (tmp_path / "templates" / "halyk" / "macros.html").write_text(
+        "{% macro halyk_script(nonce=None, defer=False) %}SHOP'S OWN{% endmacro %}"
+        "{% macro halyk_widget(payment) %}{% endmacro %}"
+        "{% macro halyk_redirect(payment) %}{% endmacro %}")
+    app = Flask("shop", root_path=str(tmp_path), instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="k", HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}")
+    HalykEpay(app)
+    try:
+        with app.test_request_context("/"):
+            assert render("{{ halyk_script() }}") == "SHOP'S OWN"
+    finally:
+        close(app)
+
+
 def test_halyk_global_is_the_extension(shop):
     with shop.test_request_context("/"):
         assert render_template_string("{{ halyk.config.currency }}") == "KZT"
@@ -205,7 +225,8 @@ PAGE = IMPORT + """<!doctype html><html><body>
 <script nonce="{{ n }}">window.__succeed = {{ succeed|tojson }}; window.__results = [];
 window.shop = {onPaid: function (r) { window.__results.push(r); }};</script>
 {{ halyk_script(nonce=n, defer=True) }}
-{{ halyk_widget(p, nonce=n, **opts) }}
+{% if redirect %}{{ halyk_redirect(p, nonce=n, **opts) }}
+{%- else %}{{ halyk_widget(p, nonce=n, **opts) }}{% endif %}
 <p>{{ p.description }}</p>
 <button id="pay">Pay</button>
 </body></html>"""
@@ -236,7 +257,10 @@ def live_shop(tmp_path):
         opts = {k: v for k, v in request.args.items() if k in ("callback", "button")}
         if request.args.get("auto") == "0":
             opts["auto"] = False
-        html = render_template_string(PAGE, p=payment, n=nonce, opts=opts,
+        redirect = request.args.get("redirect") == "1"
+        if redirect:
+            opts.pop("callback", None)
+        html = render_template_string(PAGE, p=payment, n=nonce, opts=opts, redirect=redirect,
                                       succeed=request.args.get("ok") == "1")
         return html, 200, {"Content-Security-Policy":
                            f"script-src 'nonce-{nonce}'; object-src 'none'"}
@@ -317,4 +341,19 @@ def test_widget_in_browser_opens_on_click_only(live_shop, browser):
     _until(page, "window.__calls.length === 1")
     assert page.evaluate("window.__calls")[0]["obj"]["invoiceId"] == payments[2].invoice_id
     assert errors == []
+    page.close()
+
+
+@pytest.mark.browser
+def test_redirect_in_browser_calls_pay_on_click_only(live_shop, browser):
+    base, payments = live_shop
+    page, errors, violations = _open(browser, f"{base}/page/2?redirect=1&button=pay")
+    _until(page, "window.halyk !== undefined")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__calls") == []
+    page.click("#pay")
+    _until(page, "window.__calls.length === 1")
+    [call] = page.evaluate("window.__calls")
+    assert call["kind"] == "pay" and call["obj"] == payments[2].to_js()
+    assert errors == [] and violations == []
     page.close()

@@ -374,3 +374,31 @@ def test_declined_in_the_sandbox_the_failure_postlink_is_genuine(shop):
     record, postlink = failed[0]
     assert record.invoice_id == payment.invoice_id and record.status == "failed"
     assert verify_postlink(state_of(shop).config, postlink, record) is None
+
+
+def test_terminal_currency_language_and_secret_come_from_config(tmp_path):
+    app = make_shop(tmp_path, HALYK_LANGUAGE="kaz", HALYK_CURRENCY="usd",
+                    HALYK_POSTLINK_SECRET="explicit postlink secret")
+    try:
+        with app.test_request_context("/", base_url="http://shop.test/"):
+            payment = pay(app, amount="12.50")
+            spoken = pay(app, language="ENG")
+        obj = payment.to_js()
+        assert (obj["terminal"], obj["currency"], obj["language"]) == (SHOP_TERMINAL, "USD", "kaz")
+        assert spoken.to_js()["language"] == "eng"  # an argument wins over the default
+        record = state_of(app).ledger.get(payment.invoice_id)
+        assert record is not None and (record.currency, record.terminal) == ("USD", SHOP_TERMINAL)
+        issued = sandbox_token(app, payment)
+        assert issued.currency == "USD" and issued.amount == Decimal("12.50")
+        # HALYK_POSTLINK_SECRET keys the hash, not SECRET_KEY.
+        assert issued.secret_hash == make_secret_hash(
+            b"explicit postlink secret", payment.invoice_id, "12.5", "USD", SHOP_TERMINAL)
+    finally:
+        close(app)
+
+
+def test_generated_invoice_ids_are_digits_with_unique_last_six(shop):
+    with shop.test_request_context("/"):
+        ids = [pay(shop, amount=10 + n).invoice_id for n in range(25)]
+    assert all(re.fullmatch(r"[0-9]{6,15}", invoice) for invoice in ids)
+    assert len({invoice[-6:] for invoice in ids}) == len(ids)
