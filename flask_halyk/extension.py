@@ -14,10 +14,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, current_app
+from sqlalchemy.exc import ArgumentError
 
 from . import signals
 from .client import EpayClient
 from .config import SANDBOX_INTERNAL_ORIGIN, HalykConfig, resolve
+from .errors import ConfigurationError
 from .ledger import Ledger
 from .transport import WSGIAdapter
 
@@ -72,6 +74,8 @@ class HalykEpay:
                 "HalykEpay.init_app() was already called on this app; call it once per app."
             )
         config = resolve(app.config)
+        # The ledger first: a bad database URL must fail before the app's WSGI stack changes.
+        ledger = _open_ledger(config.database_url or _default_database_url(app))
         client = EpayClient.from_config(config)
         sandbox = None
         if config.embedded_sandbox:
@@ -81,7 +85,7 @@ class HalykEpay:
         state = HalykState(
             config=config,
             client=client,
-            ledger=Ledger(config.database_url or _default_database_url(app)),
+            ledger=ledger,
             sandbox=sandbox,
             extension=self,
         )
@@ -180,6 +184,23 @@ class HalykEpay:
         # The relay holds the only reference to the receiver: a weak one would vanish at once.
         signal.connect(relay, weak=False)
         return receiver
+
+
+def _open_ledger(url: str) -> Ledger:
+    """The ledger at ``url``; an unusable URL is a :class:`ConfigurationError`."""
+    try:
+        return Ledger(url)
+    except ArgumentError as exc:
+        # SQLAlchemy's text may quote the URL, password included: only its kind is shown.
+        problem = f"SQLAlchemy cannot use it ({type(exc).__name__})"
+    except ImportError as exc:
+        problem = f"its database driver is not installed ({exc.name or exc})"
+    raise ConfigurationError(
+        "HALYK_DATABASE_URL",
+        f"{problem}: give a SQLAlchemy URL such as sqlite:///halyk.sqlite3 or "
+        "postgresql+psycopg://user@host/db (pip install 'flask-halyk[postgres]'), or leave it "
+        "unset for SQLite in the instance folder.",
+    )
 
 
 def _default_database_url(app: Flask) -> str:

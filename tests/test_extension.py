@@ -293,3 +293,32 @@ def test_receivers_ignore_signals_from_other_senders(tmp_path):
     assert calls == []
     signals.payment_failed.send(app, payment="P", postlink={"code": "error"})
     assert calls == [("P", {"code": "error"})]
+
+
+@pytest.mark.parametrize("url", [
+    "nonsense://user:pw-Never-Shown@host/db",
+    "not a url at all pw-Never-Shown",
+    "mysql+nosuchdriver://user:pw-Never-Shown@host/db",
+])
+def test_unusable_database_url_fails_at_init_app(tmp_path, url):
+    app = Flask("shop", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k", HALYK_DATABASE_URL=url)
+    with pytest.raises(ConfigurationError) as err:
+        HalykEpay(app)
+    assert err.value.key == "HALYK_DATABASE_URL"
+    assert "pw-Never-Shown" not in str(err.value)
+    assert err.value.__cause__ is None
+    # Nothing half-done: no state, no sandbox mounted in front of the app.
+    assert "halyk" not in app.extensions
+    assert "wsgi_app" not in vars(app)
+
+
+def test_state_repr_hides_the_client_secret(tmp_path):
+    app = make_app(tmp_path, **PROD)
+    state = get_state(app)
+    assert DISTINCT_SECRET not in repr(state)
+    assert DISTINCT_SECRET not in repr(state.client)
+    sandboxed = make_app(tmp_path / "sb", HALYK_ENV="sandbox", HALYK_CLIENT_ID="shop",
+                         HALYK_CLIENT_SECRET=DISTINCT_SECRET,
+                         HALYK_TERMINAL_ID="11111111-2222-3333-4444-555555555555")
+    assert DISTINCT_SECRET not in repr(get_state(sandboxed))
