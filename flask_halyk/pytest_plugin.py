@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from . import signals as halyk_signal_module
 from .sandbox.server import SandboxServer
@@ -45,18 +45,28 @@ PostLinkFactory = Callable[..., dict[str, Any]]
 def halyk_postlink() -> PostLinkFactory:
     """A factory of postLink bodies as ePay sends them.
 
-    ``halyk_postlink(invoice_id, amount, *, app=None, success=True, genuine=True, **fields)``:
-    ``app`` (default: the current app) supplies the terminal, currency and postLink secret of
-    its ``HalykEpay``; ``genuine=False`` gives a body whose ``secret_hash`` is wrong; ``fields``
-    override or add keys of the body.
+    ``halyk_postlink(invoice_id, amount, /, *, app=None, success=True, genuine=True,
+    **fields)``: ``app`` (default: the current app) supplies the terminal, currency and postLink
+    secret of its ``HalykEpay``; ``genuine=False`` gives a body whose ``secret_hash`` is wrong;
+    ``fields`` override or add keys of the body after the hash is made (``amount=1`` tampers),
+    except ``currency`` and ``terminal``, which enter the hash.
     """
 
-    def make(invoice_id: str, amount: int | float | Decimal | str, *, app: Flask | None = None,
-             success: bool = True, genuine: bool = True, **fields: Any) -> dict[str, Any]:
+    # invoice_id and amount are positional-only so that ``amount=...`` among ``fields`` can
+    # tamper with the body's amount after the secret_hash was made for the real one.
+    def make(invoice_id: str, amount: int | float | Decimal | str, /, *,
+             app: Flask | None = None, success: bool = True, genuine: bool = True,
+             **fields: Any) -> dict[str, Any]:
         from .verification import make_secret_hash  # lazily: optional for sandbox-only users
 
+        if app is None and not has_app_context():
+            raise RuntimeError("halyk_postlink needs the shop: pass app=..., or call it inside "
+                               "app.app_context() / app.test_request_context()")
         flask_app = app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
-        config = flask_app.extensions["halyk"].config
+        state = flask_app.extensions.get("halyk")
+        if state is None:
+            raise RuntimeError(f"HalykEpay is not initialised on the app {flask_app.name!r}")
+        config = state.config
         currency = str(fields.get("currency", config.currency))
         terminal = str(fields.get("terminal", config.terminal_id))
         if genuine:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 
+import pytest
 import requests
 from flask import Flask
 from sandbox_helpers import full_payment
 
-from flask_halyk import signals
+from flask_halyk import HalykEpay, signals
 from flask_halyk.config import resolve
+from flask_halyk.extension import get_state
+from flask_halyk.ledger.models import PaymentStatus
 from flask_halyk.pytest_plugin import record_signals
 from flask_halyk.verification import check_secret_hash
 
@@ -66,3 +70,64 @@ def test_signal_recorder_disconnects_after_use():
     signals.payment_failed.send("y", payment=None, postlink=None)
     assert len(recorder) == 1
     assert before == {name: len(getattr(signals, name).receivers) for name in signals.__all__}
+
+
+VENDOR_KEYS = {
+    "accountId", "amount", "approvalCode", "cardId", "cardMask", "cardType", "code", "currency",
+    "dateTime", "description", "email", "id", "invoiceId", "invoiceIdAlt", "ip", "ipCity",
+    "ipCountry", "ipDistrict", "ipLatitude", "ipLongitude", "ipRegion", "issuer", "language",
+    "name", "phone", "reason", "reasonCode", "reference", "secure", "secureDetails", "terminal",
+    "tokenRecipient"}
+
+
+def test_halyk_postlink_bodies_have_the_bank_shape(halyk_postlink):
+    app = _shop()
+    for success in (True, False):
+        body = halyk_postlink("123456", 500, app=app, success=success)
+        assert VENDOR_KEYS | {"secret_hash"} == set(body)
+        assert str(uuid.UUID(body["id"])) == body["id"]
+    assert halyk_postlink("123456", 1, app=app)["id"] != body["id"]
+
+
+def test_documented_use_against_a_real_shop(tmp_path, halyk_postlink, halyk_signals):
+    """docs/testing.md's examples, run against HalykEpay's own postLink view and ledger."""
+    app = Flask("shop", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k", HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'l.sqlite3'}")
+    halyk = HalykEpay(app)
+    client = app.test_client()
+    with app.test_request_context():
+        payment = halyk.create_payment(500, "123456", description="Order 1")
+        forged = client.post("/halyk/postlink", json=halyk_postlink("123456", 500, genuine=False))
+        assert forged.status_code == 403
+        tampered = client.post("/halyk/postlink", json=halyk_postlink("123456", 500, amount=5))
+        assert tampered.status_code == 403
+        assert halyk.payments.get("123456").status is PaymentStatus.NEW
+        genuine = client.post("/halyk/postlink", json=halyk_postlink("123456", 500))
+        assert genuine.status_code == 200
+    [event] = halyk_signals.named("payment_succeeded")
+    assert event.kwargs["postlink"]["invoiceId"] == payment.invoice_id == "123456"
+    assert len(halyk_signals.named("postlink_rejected")) == 2
+    with app.app_context():
+        assert halyk.payments.get("123456").status is PaymentStatus.PAID
+    get_state(app).client.close()
+
+
+def test_fixtures_reach_a_shops_tests_through_the_entry_point(pytester):
+    """A shop's test file with no conftest gets the fixtures from the installed plugin."""
+    pytester.makepyfile(test_shop="""
+        import requests
+
+        def test_fixtures(halyk_sandbox, halyk_postlink, halyk_signals):
+            assert requests.post(halyk_sandbox.url + "/oauth2/token",
+                                 timeout=10).status_code == 400
+            assert callable(halyk_postlink) and len(halyk_signals) == 0
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_halyk_postlink_without_a_shop_is_a_clear_error(halyk_postlink):
+    with pytest.raises(RuntimeError, match="pass app="):
+        halyk_postlink("123456", 500)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        halyk_postlink("123456", 500, app=Flask("bare"))
