@@ -89,12 +89,14 @@ def token_answer(
     if 400 <= status < 500:
         if isinstance(body, dict):
             message = body.get("error_description") or body.get("message") or error
+            text = scrub(str(message), secret) if message is not None else None
             code = body.get("code")
             raise ApiError(
                 f"ePay refused the {what} at {url} (HTTP {status}): "
-                f"{scrub(str(message), secret)}. Check the invoice id, amount and currency.",
+                f"{text or 'no message'}. Check the invoice id, amount and currency.",
                 code=code if isinstance(code, int) and not isinstance(code, bool) else None,
                 status=status,
+                bank_message=text,
             )
         raise invalid(response, what, "a client error page instead of JSON", secret)
     if not 200 <= status < 300:
@@ -140,10 +142,12 @@ def _status_result(
     advice = _STATUS_ADVICE.get(code)
     if advice is not None:
         raise ApiError(
-            f"ePay answered resultCode {int(code)} ({message or code.meaning}) for the "
+            f"ePay answered resultCode {int(code)} ({scrub(message, secret) or code.meaning}) "
+            "for the "
             f"{what} at {safe_url(response.url)}: {advice}",
             code=int(code),
             status=response.status_code,
+            bank_message=scrub(message, secret) or None,
         )
     raw_tx = body.get("transaction")
     transaction = _transaction(loaded.get("transaction"), raw_tx)
@@ -236,6 +240,7 @@ def unexpected(
                 + (f"; {advice}: check status() first." if advice else "."),
                 code=int(refusal["code"]),
                 status=status,
+                bank_message=message or None,
             )
     if 300 <= status < 400:
         return invalid(

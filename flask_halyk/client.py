@@ -12,6 +12,7 @@ what comes back, :mod:`flask_halyk.arguments` checks arguments before anything i
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -91,11 +92,15 @@ class EpayClient:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise InvalidArgument(f"{name} must be an absolute http(s) URL")
-        connect, read = (float(t) for t in timeout)
-        if connect <= 0 or read <= 0:
-            raise InvalidArgument("timeouts must be positive seconds")
-        if retries < 0 or backoff < 0:
-            raise InvalidArgument("retries and backoff must not be negative")
+        try:
+            connect, read = (float(t) for t in timeout)
+        except (TypeError, ValueError):
+            raise InvalidArgument("timeout must be a (connect, read) pair of seconds") from None
+        # NaN passes "<= 0", and an infinite timeout would let a stalled bank hang the call.
+        if not (math.isfinite(connect) and math.isfinite(read)) or connect <= 0 or read <= 0:
+            raise InvalidArgument("timeouts must be positive, finite seconds")
+        if retries < 0 or not math.isfinite(backoff) or backoff < 0:
+            raise InvalidArgument("retries and backoff must be finite and not negative")
         self.client_id = client_id
         self._client_secret = client_secret
         self.terminal_id = terminal_id

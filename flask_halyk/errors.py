@@ -53,14 +53,21 @@ class ApiError(HalykError):
     """ePay understood the request and refused it, with its own code and message.
 
     ``code`` is the bank's code (``100`` for the operation errors, a ``resultCode`` for status);
-    ``status`` is the HTTP status when there was one.
+    ``bank_message`` the bank's own text for it (``message``, ``resultMessage`` or
+    ``error_description``), for showing or logging; ``status`` is the HTTP status when there was
+    one.
     """
 
     def __init__(
-        self, message: str, code: int | None = None, status: int | None = None
+        self,
+        message: str,
+        code: int | None = None,
+        status: int | None = None,
+        bank_message: str | None = None,
     ) -> None:
         self.code = code
         self.status = status
+        self.bank_message = bank_message
         super().__init__(message)
 
 

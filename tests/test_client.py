@@ -533,3 +533,27 @@ def test_through_wsgi_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.authorized and result.paid and not result.charged
     assert seen[0]["client_secret"] == SECRET
     assert "invoiceID" not in seen[0]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"timeout": (float("nan"), 5)},
+        {"timeout": (2, float("inf"))},
+        {"timeout": (0, 5)},
+        {"timeout": (2, 5, 7)},
+        {"timeout": "5"},
+        {"retries": -1},
+        {"backoff": float("nan")},
+        {"client_secret": ""},
+        {"token_url": "/oauth2/token"},
+        {"api_url": "ftp://epay.kz"},
+    ],
+)
+def test_constructor_refuses_what_would_leave_a_call_unbounded_or_unsendable(
+    httpserver: HTTPServer, options: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError) as info:
+        make_client(httpserver, **options)
+    assert isinstance(info.value, client_module.InvalidArgument)
+    assert SECRET not in str(info.value)

@@ -153,6 +153,7 @@ def token_400_other(server: HTTPServer, release: threading.Event) -> HalykError:
     err = raises(ApiError, lambda: make_client(server).payment_token(INVOICE, 5, secret_hash="h"))
     assert isinstance(err, ApiError) and err.status == 400
     assert "amount is invalid" in str(err)
+    assert err.bank_message == "amount is invalid"
     return err
 
 
@@ -321,7 +322,30 @@ def operation_code_100(server: HTTPServer, release: threading.Event) -> HalykErr
     err = raises(ApiError, lambda: make_client(server).refund(TX_ID, 50))
     assert isinstance(err, ApiError)
     assert (err.code, err.status) == (100, 400)
+    assert err.bank_message == "Операция недоступна"
     assert "Операция недоступна" in str(err) and "check status()" in str(err)
+    return err
+
+
+def operation_refusal_echoing_the_secret(
+    server: HTTPServer, release: threading.Event
+) -> HalykError:
+    with_token(server)
+    server.expect_request(f"{API_PREFIX}/operation/{TX_ID}/charge").respond_with_json(
+        {"code": 100, "message": f"bad request client_secret={SECRET}"}, status=400
+    )
+    err = raises(ApiError, lambda: make_client(server).charge(TX_ID))
+    assert isinstance(err, ApiError) and err.bank_message == "bad request client_secret=***"
+    return err
+
+
+def status_error_echoing_the_secret(server: HTTPServer, release: threading.Event) -> HalykError:
+    with_token(server)
+    server.expect_request(STATUS_PATH).respond_with_json(
+        status_body(None, 103, f"internal error for secret {SECRET}")
+    )
+    err = raises(ApiError, lambda: make_client(server).status(INVOICE))
+    assert isinstance(err, ApiError) and err.bank_message == "internal error for secret ***"
     return err
 
 
@@ -380,6 +404,8 @@ SCENARIOS: list[Callable[[HTTPServer, threading.Event], HalykError]] = [
     api_401_twice_with_cached_token,
     api_403,
     operation_code_100,
+    operation_refusal_echoing_the_secret,
+    status_error_echoing_the_secret,
     operation_400_html,
     operation_redirect,
     operation_timeout,
@@ -458,6 +484,7 @@ def test_status_error_codes_raise_api_error(server: HTTPServer, code: int, advic
         make_client(server).status(INVOICE)
     assert info.value.code == code
     assert info.value.status == 200
+    assert info.value.bank_message == "Error"
     assert advice in str(info.value)
     assert count(server, STATUS_PATH) == 1  # an answer, not a transport failure: not retried
 
