@@ -21,6 +21,12 @@ class ConfigurationError(HalykError):
         super().__init__(f"{key}: {message}")
 
 
+class ExtensionSetupError(HalykError, RuntimeError):
+    """``HalykEpay`` was set up wrongly: ``init_app`` called twice on one app, or the extension
+    used on an app it was never initialised on. Also a ``RuntimeError``, as Flask's own
+    set-up mistakes are."""
+
+
 class TransportError(HalykError):
     """ePay could not be reached, or did not answer in time (after any retries)."""
 
@@ -127,6 +133,7 @@ __all__ = [
     "EpayConnectionError",
     "EpayTimeout",
     "EpayUnavailable",
+    "ExtensionSetupError",
     "HalykError",
     "InvalidArgument",
     "InvalidPayment",

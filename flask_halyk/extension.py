@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from . import signals
 from .client import EpayClient
 from .config import SANDBOX_INTERNAL_ORIGIN, HalykConfig, resolve
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ExtensionSetupError
 from .ledger import Ledger
 from .transport import WSGIAdapter
 
@@ -51,7 +51,7 @@ def get_state(app: Flask | None = None) -> HalykState:
     try:
         state = target.extensions["halyk"]
     except KeyError:
-        raise RuntimeError(
+        raise ExtensionSetupError(
             "flask-halyk is not initialised on this app: call HalykEpay(app) or "
             "halyk.init_app(app) first."
         ) from None
@@ -70,7 +70,7 @@ class HalykEpay:
         """Resolve the ``HALYK_*`` config, build the client, ledger and (maybe) the sandbox, and
         register the postLink blueprint. Misconfiguration raises :class:`ConfigurationError`."""
         if "halyk" in app.extensions:
-            raise RuntimeError(
+            raise ExtensionSetupError(
                 "HalykEpay.init_app() was already called on this app; call it once per app."
             )
         config = resolve(app.config)

@@ -12,7 +12,8 @@ import pytest
 from flask import Flask
 from page_helpers import DISTINCT_SECRET, make_app
 
-from flask_halyk import ConfigurationError, HalykEpay
+from flask_halyk import ConfigurationError, HalykEpay, HalykError
+from flask_halyk.errors import ExtensionSetupError
 from flask_halyk.extension import get_state
 
 PROD = {
@@ -44,15 +45,22 @@ def test_default_ledger_lives_in_the_instance_folder(tmp_path):
 
 def test_init_app_twice_is_a_clear_error(tmp_path):
     app = make_app(tmp_path)
-    with pytest.raises(RuntimeError, match="already"):
+    first = get_state(app)
+    with pytest.raises(RuntimeError, match="already") as err:
         HalykEpay(app)
+    # Typed like every other flask-halyk error, and the first set-up stays in force.
+    assert isinstance(err.value, ExtensionSetupError) and isinstance(err.value, HalykError)
+    assert get_state(app) is first
+    with pytest.raises(ExtensionSetupError, match="already"):
+        first.extension.init_app(app)
 
 
 def test_not_initialised_is_a_clear_error():
     app = Flask("bare")
     halyk = HalykEpay()
-    with app.app_context(), pytest.raises(RuntimeError, match="init_app"):
+    with app.app_context(), pytest.raises(RuntimeError, match="init_app") as err:
         halyk.client  # noqa: B018
+    assert isinstance(err.value, ExtensionSetupError)
 
 
 def test_two_apps_in_one_process_keep_their_own_settings(tmp_path):

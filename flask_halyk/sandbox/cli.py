@@ -3,18 +3,55 @@
 from __future__ import annotations
 
 import click
+from flask import Flask
+from flask.cli import NoAppException, ScriptInfo
 
 from .app import create_sandbox_app
+from .merchants import TEST_MERCHANT, Merchant
+
+
+def _shop_merchants(app: Flask | None) -> tuple[list[Merchant], bool]:
+    """The merchants to serve and whether the shop's terminal is two-stage: the vendor's test
+    merchant, plus the shop's own credentials when it is configured for a sandbox (so that a
+    shop with ``HALYK_ENV="sandbox"`` and its own ``HALYK_CLIENT_*`` gets tokens, not 401)."""
+    state = app.extensions.get("halyk") if app is not None else None
+    config = getattr(state, "config", None)
+    if config is None or config.env != "sandbox":
+        # Never copy production or test-host credentials into a sandbox.
+        return [TEST_MERCHANT], False
+    own = Merchant(config.client_id, config.client_secret, config.terminal_id, "Shop")
+    merchants = [TEST_MERCHANT]
+    if (own.client_id, own.terminal_id) != (TEST_MERCHANT.client_id, TEST_MERCHANT.terminal_id):
+        merchants.append(own)
+    return merchants, bool(config.two_stage)
+
+
+def _loaded_app() -> Flask | None:
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is None:
+        return None
+    try:
+        return info.load_app()
+    except NoAppException:  # no app found: a bare sandbox is still useful
+        return None
 
 
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
-@click.option("--two-stage", is_flag=True, help="Stop payments at AUTH until charged.")
+@click.option("--two-stage", is_flag=True,
+              help="Stop payments at AUTH until charged (default: the app's HALYK_TWO_STAGE).")
 def sandbox_command(host: str, port: int, two_stage: bool) -> None:
-    """Run the offline ePay sandbox (set HALYK_SANDBOX_URL to its URL in the shop)."""
+    """Run the offline ePay sandbox (set HALYK_SANDBOX_URL to its URL in the shop).
+
+    It knows the vendor's test merchant and, when the app is configured with
+    ``HALYK_ENV="sandbox"``, the app's own client id, secret and terminal.
+    """
     from werkzeug.serving import run_simple
 
-    app = create_sandbox_app(two_stage=two_stage)
-    click.echo(f"ePay sandbox on http://{host}:{port} (test merchant: client_id 'test')")
+    merchants, shop_two_stage = _shop_merchants(_loaded_app())
+    app = create_sandbox_app(merchants=merchants, two_stage=two_stage or shop_two_stage)
+    ids = ", ".join(repr(m.client_id) for m in merchants)
+    click.echo(f"ePay SANDBOX on http://{host}:{port} (merchants: {ids}; "
+               f"{'two' if two_stage or shop_two_stage else 'one'}-stage): no real payments")
     run_simple(host, port, app, threaded=True, use_reloader=False)
