@@ -5,19 +5,22 @@ genuine bodies mutated by hypothesis: never a 5xx, never believed once a bound f
 
 from __future__ import annotations
 
+import http.client
 import json
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ledger_support import (
     BACKENDS,
+    LiveServer,
     SignalLog,
     close_shop,
     database_url,
@@ -336,3 +339,46 @@ def test_other_fields_never_cause_a_5xx_or_a_refusal_as_forged(
     else:
         assert len(heard) == 1 and heard[0]["payment"].invoice_id == invoice
         assert payment.status in (PaymentStatus.PAID, PaymentStatus.FAILED)
+
+
+# --- the body limit is HALYK_MAX_POSTLINK_BYTES, whatever the app's MAX_CONTENT_LENGTH -----------
+
+def test_the_apps_smaller_max_content_length_does_not_refuse_postlinks(
+        tmp_path: Path, signal_log: SignalLog) -> None:
+    with database_url("sqlite", tmp_path) as url:
+        app = make_shop(url, tmp_path, MAX_CONTENT_LENGTH=200, HALYK_MAX_POSTLINK_BYTES=2000)
+
+        @app.post("/upload")
+        def upload() -> str:
+            return str(len(request.get_data()))
+
+        try:
+            invoice = new_payment(app)
+            body = postlink_for(app, invoice, 100)
+            assert len(json.dumps(body)) > 200
+            assert post(app, body).status_code == 200
+            assert len(signal_log.named("payment_succeeded")) == 1
+            # Still the app's limit for its own routes.
+            assert app.test_client().post("/upload", data=b"x" * 300).status_code == 413
+            # Beyond HALYK_MAX_POSTLINK_BYTES: refused in JSON and recorded, with or without a
+            # Content-Length.
+            big = postlink_for(app, invoice, 100, padding="x" * 3000)
+            answer = post(app, big)
+            assert answer.status_code == 413 and "2000" in answer.get_json()["error"]
+            server = LiveServer(app)
+            try:
+                conn = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=10)
+                raw = json.dumps(big).encode()
+                conn.request("POST", "/halyk/postlink", encode_chunked=True,
+                             body=(raw[i:i + 500] for i in range(0, len(raw), 500)),
+                             headers={"Content-Type": "application/json"})
+                chunked = conn.getresponse()
+                assert chunked.status == 413
+                assert "2000" in json.loads(chunked.read())["error"]
+                conn.close()
+            finally:
+                server.close()
+            verdicts = [e.verdict for e in ledger_of(app).events()]
+            assert verdicts.count(EventVerdict.MALFORMED) == 2
+        finally:
+            close_shop(app)
