@@ -6,15 +6,20 @@ so the payment page speaks it too."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import session
 
 LANGUAGES = {"rus": "Рус", "kaz": "Қаз", "eng": "Eng"}
 DEFAULT = "rus"
+#: The sandbox's published approving card, in groups that never wrap apart.
+_TEST_CARD = "\u00a0".join(("4405", "6397", "0401", "5096"))
 
 _LABELS: dict[str, dict[str, str]] = {
     "catalogue": {"rus": "Каталог", "kaz": "Каталог", "eng": "Catalogue"},
     "buy": {"rus": "Купить", "kaz": "Сатып алу", "eng": "Buy"},
     "checkout": {"rus": "Оформление заказа", "kaz": "Тапсырыс беру", "eng": "Checkout"},
+    "place_order": {"rus": "Перейти к оплате", "kaz": "Төлеуге өту", "eng": "Continue to payment"},
     "order": {"rus": "Заказ", "kaz": "Тапсырыс", "eng": "Order"},
     "pay_widget": {"rus": "Оплатить картой", "kaz": "Картамен төлеу", "eng": "Pay by card"},
     "pay_redirect": {
@@ -36,6 +41,13 @@ _LABELS: dict[str, dict[str, str]] = {
         "rus": "Песочница: настоящие деньги не списываются.",
         "kaz": "Құмсалғыш: нақты ақша алынбайды.",
         "eng": "Sandbox: no real money moves.",
+    },
+    # The published test card (docs/sandbox.md), so that a newcomer can pay at once.
+    "sandbox_card": {
+        "rus": f"Тестовая карта {_TEST_CARD}: любой будущий срок, любой трёхзначный код.",
+        "kaz": f"Сынақ картасы {_TEST_CARD}: кез келген болашақ мерзім, кез келген үш таңбалы"
+        " код.",
+        "eng": f"Test card {_TEST_CARD}: any future expiry, any three-digit code.",
     },
     # The checkout form's fields, and what to fix when one is refused.
     "field_quantity": {"rus": "Количество", "kaz": "Саны", "eng": "Quantity"},
@@ -172,6 +184,62 @@ _LABELS: dict[str, dict[str, str]] = {
         "kaz": "Банк төлемді қабылдамады",
         "eng": "The bank declined the payment",
     },
+    # Why the bank declined (by reasonCode, see declines.py): what the customer can do.
+    "reason_card_number": {
+        "rus": "проверьте номер карты",
+        "kaz": "карта нөмірін тексеріңіз",
+        "eng": "check the card number",
+    },
+    "reason_expiry": {
+        "rus": "неверный срок действия карты",
+        "kaz": "картаның жарамдылық мерзімі қате",
+        "eng": "the expiry date is wrong",
+    },
+    "reason_issuer": {
+        "rus": "банк, выпустивший карту, отклонил операцию",
+        "kaz": "картаны шығарған банк операцияны қабылдамады",
+        "eng": "the bank that issued the card declined it",
+    },
+    "reason_card_blocked": {
+        "rus": "карта заблокирована",
+        "kaz": "карта бұғатталған",
+        "eng": "the card is blocked",
+    },
+    "reason_secure_code": {
+        "rus": "неверный код подтверждения 3-D Secure",
+        "kaz": "3-D Secure растау коды қате",
+        "eng": "the 3-D Secure code was wrong",
+    },
+    "reason_retry_later": {
+        "rus": "повторите попытку через 30 минут",
+        "kaz": "30 минуттан кейін қайталап көріңіз",
+        "eng": "try again in 30 minutes",
+    },
+    "reason_card_expired": {
+        "rus": "срок действия карты истёк",
+        "kaz": "картаның мерзімі өтіп кеткен",
+        "eng": "the card has expired",
+    },
+    "reason_insufficient_funds": {
+        "rus": "недостаточно средств на карте",
+        "kaz": "картада қаражат жеткіліксіз",
+        "eng": "insufficient funds on the card",
+    },
+    "reason_online_disabled": {
+        "rus": "покупки в интернете по этой карте отключены",
+        "kaz": "бұл картамен интернеттен сатып алу өшірулі",
+        "eng": "online purchases are disabled for this card",
+    },
+    "reason_over_limit": {
+        "rus": "сумма превышает лимит карты",
+        "kaz": "сома карта лимитінен асады",
+        "eng": "the amount is over the card's limit",
+    },
+    "reason_secure_required": {
+        "rus": "для этой карты нужна проверка 3-D Secure",
+        "kaz": "бұл картаға 3-D Secure тексеруі қажет",
+        "eng": "this card needs a 3-D Secure check",
+    },
     "message_cancelled": {
         "rus": "Платёж отменён.",
         "kaz": "Төлем болдырылмады.",
@@ -207,3 +275,17 @@ def label(key: str, **values: object) -> str:
     """The label ``key`` in the visitor's language, its ``{placeholders}`` filled from
     ``values``."""
     return text(key, language(), **values)
+
+
+def number(amount: Decimal | int, in_language: str | None = None) -> str:
+    """``amount`` as the visitor reads it: thousands apart (a no-break space, so that a price
+    never wraps), tiyn only when there are some, a decimal comma in Russian and Kazakh."""
+    value = Decimal(amount)
+    shown = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    shown = shown.replace(",", "\u00a0")
+    return shown if (in_language or language()) == "eng" else shown.replace(".", ",")
+
+
+def money(amount: Decimal | int, in_language: str | None = None) -> str:
+    """``amount`` in tenge, written as :func:`number` writes it."""
+    return f"{number(amount, in_language)}\u00a0₸"

@@ -32,7 +32,7 @@ from flask_halyk import (
     TransportError,
 )
 
-from . import catalogue, i18n
+from . import catalogue, declines, i18n
 from .extensions import halyk
 from .forms import CheckoutForm
 from .fulfilment import store
@@ -46,7 +46,8 @@ admin = Blueprint("admin", __name__)
 
 @shop.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"label": i18n.label, "languages": i18n.LANGUAGES, "language": i18n.language()}
+    return {"label": i18n.label, "money": i18n.money, "number": i18n.number,
+            "languages": i18n.LANGUAGES, "language": i18n.language()}
 
 
 def _hostile() -> bool:
@@ -125,7 +126,9 @@ def _status_message(payment: PaymentRecord | None) -> str | None:
         return None
     message = i18n.label(f"message_{payment.status}")
     if payment.status is PaymentStatus.FAILED:
-        return f"{message}: {payment.reason}." if payment.reason else f"{message}."
+        # The bank's reason text is English: the page says why from the reasonCode instead.
+        why = declines.reason_label(payment.reason_code)
+        return f"{message}: {i18n.label(why)}." if why else f"{message}."
     return message
 
 

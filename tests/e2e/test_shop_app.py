@@ -223,7 +223,9 @@ def test_every_text_of_the_shop_speaks_the_visitors_language(app, language):
     ledger, store = app.extensions["halyk"].ledger, app.extensions["shop_store"]
     refs = []
     for product, news in [("tea", None), ("baursak", News(PaymentStatus.PAID, "t1")),
-                          ("dombra", News(PaymentStatus.FAILED, "t2", reason_code=465)),
+                          # The bank's reason is English: the page must say it from the code.
+                          ("dombra", News(PaymentStatus.FAILED, "t2", reason_code=465,
+                                          reason="card blocked")),
                           ("tea", News(PaymentStatus.AUTHORIZED, "t3"))]:
         response = client.post(f"/products/{product}/checkout",
                                data={"csrf_token": token, "quantity": "1"})
@@ -253,7 +255,89 @@ def test_every_text_of_the_shop_speaks_the_visitors_language(app, language):
     for key in ("status_partially_refunded", "status_failed", "message_failed",
                 "status_authorized", "message_authorized", "invalid_quantity", "fulfilled",
                 "invalid_email", "nothing_to_retry", "action_refund", "action_charge",
-                "not_an_amount", "refunded_amount", "refused_state"):
+                "not_an_amount", "refunded_amount", "refused_state", "reason_card_blocked",
+                "place_order", "sandbox_card"):
         assert label(key, language, amount="1,5") in text, key
     english = set(re.findall(r"[A-Za-z]{2,}", text)) - NOT_ENGLISH
     assert english == set(), sorted(english)
+
+
+def place(client, product="tea", quantity="1"):
+    """Check out ``product``; returns the order's ref."""
+    token = csrf_token(client, f"/products/{product}/checkout")
+    response = client.post(f"/products/{product}/checkout",
+                           data={"csrf_token": token, "quantity": quantity})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("code", "reason_key"),
+    [(465, "reason_card_blocked"), (484, "reason_insufficient_funds"),
+     (473, "reason_secure_code"), (499, "reason_secure_code"), (464, None), (-498, None),
+     (None, None)],
+)
+def test_a_decline_says_why_from_the_reason_code_never_in_the_banks_words(app, code, reason_key):
+    from examples.shop.i18n import text
+    from flask_halyk.ledger import News, PaymentStatus
+
+    client = app.test_client()
+    client.get("/language/kaz")
+    ref = place(client)
+    store = app.extensions["shop_store"]
+    with app.app_context():
+        app.extensions["halyk"].ledger.apply(
+            store.get(ref).invoice_id,
+            News(PaymentStatus.FAILED, "t9", reason_code=code, reason="Bank Says Something"))
+    expected = text("message_failed", "kaz") + (
+        f": {text(reason_key, 'kaz')}." if reason_key else ".")
+    page = client.get(f"/orders/{ref}").get_data(as_text=True)
+    assert f">{expected}</p>" in page
+    assert client.get(f"/orders/{ref}/status.json").get_json()["message"] == expected
+    assert "Bank Says Something" not in page
+
+
+def test_amounts_read_as_the_visitors_language_writes_them(app):
+    from decimal import Decimal
+
+    from examples.shop.i18n import money, number
+
+    assert money(Decimal(45000), "rus") == "45\u00a0000\u00a0₸"
+    assert money(Decimal("1234.5"), "kaz") == "1\u00a0234,50\u00a0₸"
+    assert money(Decimal("1234.5"), "eng") == "1\u00a0234.50\u00a0₸"
+    assert number(Decimal("400.00"), "rus") == "400"
+    client = app.test_client()
+    assert "45\u00a0000\u00a0₸" in client.get("/").get_data(as_text=True)
+    ref = place(client, "tea", quantity="3")
+    assert "4\u00a0500\u00a0₸" in client.get(f"/orders/{ref}").get_data(as_text=True)
+
+
+def test_every_post_needs_the_csrf_token(app):
+    client = app.test_client()
+    ref = place(client)
+    invoice_id = app.extensions["shop_store"].get(ref).invoice_id
+    for url in (f"/orders/{ref}/retry", f"/admin/payments/{invoice_id}/refund",
+                f"/admin/payments/{invoice_id}/cancel", "/products/tea/checkout"):
+        assert client.post(url, data={"amount": "10"}).status_code == 400, url
+    with app.app_context():
+        assert app.extensions["halyk"].ledger.get(invoice_id).status == "new"
+
+
+def test_the_shop_uses_only_the_public_api():
+    """The shop reads like a shop's code: ``from flask_halyk import ...`` only, no module of
+    the package reached into."""
+    import ast
+    from pathlib import Path
+
+    import flask_halyk
+
+    found = []
+    for path in Path(__file__).resolve().parents[2].joinpath("examples", "shop").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("flask_halyk"):
+                found.append(node.module)
+                assert node.module == "flask_halyk", f"{path.name} imports {node.module}"
+                assert {a.name for a in node.names} <= set(flask_halyk.__all__), path.name
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("flask_halyk") for a in node.names), path.name
+    assert found  # the scan did see the shop's imports
