@@ -57,6 +57,11 @@ class LiveShop:
     def order_by_invoice(self, invoice_id: str) -> Any:
         return self.app.extensions["shop_store"].by_invoice(invoice_id)
 
+    @property
+    def sandbox(self) -> Any:
+        """The embedded sandbox (its ``faults`` switches, its transactions)."""
+        return self.app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+
 
 @pytest.fixture
 def shop_config(tmp_path: Path) -> dict[str, Any]:

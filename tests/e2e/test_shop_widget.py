@@ -62,11 +62,12 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
 
 
 @pytest.mark.parametrize(
-    ("pan", "reason_code"),
-    [(BLOCKED, 465), (INSUFFICIENT_FUNDS, 484)],
+    ("pan", "reason_code", "reason_key"),
+    [(BLOCKED, 465, "reason_card_blocked"),
+     (INSUFFICIENT_FUNDS, 484, "reason_insufficient_funds")],
     ids=["blocked", "insufficient-funds"],
 )
-def test_widget_payment_declined(page, live_shop, step, pan, reason_code):
+def test_widget_payment_declined(page, live_shop, step, pan, reason_code, reason_key):
     invoice_id = place_order(page, "baursak")
     form = open_widget(page)
     pay_with_card(form, pan)
@@ -77,6 +78,9 @@ def test_widget_payment_declined(page, live_shop, step, pan, reason_code):
     # Settled without a reload: the decline and the retry, no pay buttons, no hint.
     page.wait_for_selector("#retry")
     assert page.text_content("#status-message").startswith(label(page, "message_failed") + ": ")
+    # Why, in the page's language (the bank's own reason text is English).
+    assert page.text_content("#status-message") == (
+        f"{label(page, 'message_failed')}: {label(page, reason_key)}.")
     assert not page.is_visible("#widget-result")
     assert page.locator("#pay-widget, #pay-redirect").count() == 0
     assert_reads_as_reloaded(page)
@@ -112,6 +116,8 @@ def test_widget_3d_secure_wrong_code_fails(page, live_shop, step):
     page.wait_for_selector("#widget-result[data-success='false']", state="attached")
     step("callback")
     wait_for_status(page, "failed")
+    assert page.text_content("#status-message") == (
+        f"{label(page, 'message_failed')}: {label(page, 'reason_secure_code')}.")
     record = live_shop.ledger(invoice_id)
     assert record.status == "failed"
     assert record.reason_code == 473
@@ -130,3 +136,31 @@ def test_retry_after_a_decline_gets_a_new_invoice_and_pays(page, live_shop):
     wait_for_status(page, "paid")
     assert live_shop.ledger(first).status == "failed"
     assert live_shop.ledger(second).status == "paid"
+
+
+def test_the_order_is_paid_by_the_postlink_not_by_the_widgets_callback(page, live_shop, step):
+    """The bank's postLink is lost: the widget says success, yet the order stays unpaid and
+    unfulfilled, until the shop learns the outcome from the bank itself (reconcile)."""
+    live_shop.sandbox.faults.drop_postlink = True
+    invoice_id = place_order(page, "tea")
+    pay_with_card(open_widget(page), APPROVED)
+    page.wait_for_selector("#widget-result[data-success='true']")
+    assert page.text_content("#widget-result") == label(page, "hint_success")
+    # Several polls of the shop go by (one a second): the ledger has heard nothing, so the
+    # page keeps waiting, whatever the callback said. No race: the postLink is never sent.
+    page.wait_for_function("() => new Promise(done => setTimeout(() => done(true), 3000))")
+    step("callback-only")
+    assert shown_status(page) == "new"
+    assert page.is_visible("#widget-result")
+    assert live_shop.ledger(invoice_id).status == "new"
+    assert live_shop.order_by_invoice(invoice_id).fulfilled_at is None
+
+    # The shop asks ePay (flask halyk reconcile): the page, still polling, shows paid.
+    result = live_shop.app.test_cli_runner().invoke(
+        args=["halyk", "reconcile", "--older-than", "0s"])
+    assert result.exit_code == 0, result.output
+    assert f"{invoice_id} " in result.output
+    wait_for_status(page, "paid")
+    assert live_shop.ledger(invoice_id).status == "paid"
+    page.wait_for_selector("#fulfilled")
+    assert_reads_as_reloaded(page)
