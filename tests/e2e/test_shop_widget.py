@@ -59,6 +59,8 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
     assert page.is_visible("#fulfilled")
     assert page.locator("#pay-widget").count() == 0
     assert browser_log.errors == []
+    # Not even a missing favicon: the console a developer opens is clean.
+    assert [m for m in browser_log.console if m.startswith("error:")] == []
 
 
 @pytest.mark.parametrize(
