@@ -4,7 +4,8 @@ The shop's page is fetched over HTTP and read the way a browser's script would r
 script tag, the payment object); the payment page is opened with the object handed over as the
 bank's payment-api.js does it; the sandbox then POSTs the postLink over HTTP to the URL that
 create_payment put in the object, and the shop verifies it, records it and tells its receivers.
-Nothing is in-process here but the assertions.
+Nothing is in-process here but the assertions, except in the last test: the README's quickstart
+as written, on the embedded sandbox it promises.
 """
 
 from __future__ import annotations
@@ -330,3 +331,44 @@ def test_two_shops_in_one_process_keep_their_own_secrets(
     assert two.status("000424242") is PaymentStatus.NEW
     assert two.succeeded == [] and len(two.rejected) == 1
     assert len(one.succeeded) == 1 and heard == [(SHOP_TERMINAL, "000424242")]
+
+
+def test_the_readme_quickstart_runs_as_written(tmp_path: Path) -> None:
+    """The README's quickstart, executed: a page from its template, paid in the embedded
+    sandbox, fulfilled once. Only where the app keeps its files is changed (tmp_path)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    python = re.search(r"```python\n(.*?)```", section, re.S)
+    jinja = re.search(r"```jinja\n(.*?)```", section, re.S)
+    assert python and jinja and "Flask(__name__)" in python.group(1)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "pay.html").write_text(jinja.group(1))
+    code = python.group(1).replace(
+        "Flask(__name__)", f"Flask(__name__, root_path={str(tmp_path)!r}, "
+        f"instance_path={str(tmp_path / 'instance')!r})")
+    shipped: list[str] = []
+    namespace: dict[str, Any] = {"__name__": "quickstart", "ship": shipped.append}
+    exec(compile(code, "README.md", "exec"), namespace)
+    app: Flask = namespace["app"]
+    state = app.extensions["halyk"]
+    try:
+        client = app.test_client()
+        page = client.post("/buy", base_url="http://127.0.0.1:5000")
+        assert page.status_code == 200
+        scripts = scripts_of(page.get_data(as_text=True)).scripts
+        assert scripts[0][0]["src"] == "http://127.0.0.1:5000/halyk-sandbox/payform/payment-api.js"
+        obj = js_value(scripts[1][1], "paymentObject")
+        assert obj["backLink"] == "http://127.0.0.1:5000/thanks" and obj["amount"] == 1500
+        form = client.get("/halyk-sandbox/payform/", base_url="http://127.0.0.1:5000",
+                          query_string={"params": bank_params(obj), "isShortForm": "true"})
+        checkout_id = re.search(r'name="checkout" value="([^"]+)"', form.get_data(as_text=True))
+        assert checkout_id, form.get_data(as_text=True)[:500]
+        client.post("/halyk-sandbox/payform/pay", base_url="http://127.0.0.1:5000", data={
+            "checkout": checkout_id.group(1), "pan": GOOD_CARD, "expiry": "12/39",
+            "cvc": "123", "holder": "ARMAN ALI"})
+        assert wait_until(lambda: shipped == [obj["invoiceId"]]), state.sandbox
+        state.sandbox.extensions["halyk_sandbox"].wait_for_postlinks(5)
+        assert shipped == [obj["invoiceId"]]
+    finally:
+        state.client.close()
+        state.ledger.dispose()
