@@ -197,10 +197,21 @@ def operation_answer(
     what: str,
     secret: str,
 ) -> OperationResult:
-    """The answer to charge, cancel or refund: any 2xx is done; the bank's refusal raises
-    :class:`ApiError` with advice, anything else :class:`InvalidResponse`."""
+    """The answer to charge, cancel or refund: a 2xx is done unless it is an HTML page; the
+    bank's refusal raises :class:`ApiError` with advice, anything else
+    :class:`InvalidResponse`."""
     status = response.status_code
     body = json_or_none(response)
+    if 200 <= status < 300 and body is None and response.content.strip() and _is_html(response):
+        # A 2xx HTML page (a proxy's maintenance page, say) proves nothing: calling it done
+        # could report a refund that never happened, calling it failed invites a second
+        # refund. Only the status API can tell. A short plain-text "OK" stays a success.
+        raise invalid(
+            response, what,
+            f"HTTP {status} with a page instead of an answer; whether the {operation} was "
+            f"done is unknown: ask status() before trying it again",
+            secret,
+        )
     if 200 <= status < 300:
         return OperationResult(
             operation=operation,
@@ -214,6 +225,11 @@ def operation_answer(
 
 
 # --- errors ------------------------------------------------------------------------------------
+
+
+def _is_html(response: requests.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "")
+    return "html" in content_type.lower() or response.content.lstrip()[:1] == b"<"
 
 
 def unexpected(
@@ -256,8 +272,7 @@ def invalid(
 ) -> InvalidResponse:
     """The error for an answer that breaks the protocol, with a secret-free start of its body."""
     text = scrub(response.text, secret)
-    content_type = response.headers.get("Content-Type", "")
-    if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+    if _is_html(response):
         problem = f"{problem} (an HTML page)"
     preview = " ".join(text[:_BODY_PREVIEW].split())
     return InvalidResponse(

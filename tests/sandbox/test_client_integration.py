@@ -126,14 +126,12 @@ def test_client_status_and_operation_faults(sandbox):
     assert sandbox.transactions[-1].refunded == 0
 
 
-@pytest.mark.xfail(strict=True, reason="answers.operation_answer takes any 2xx as done, even an "
-                   "HTML page (reported to the lead)")
 def test_client_refuses_an_operation_answered_with_garbage(sandbox):
     with make_client(sandbox.url) as client:
         paid_through_page(sandbox.url, client, "500007", 100)
         tid = client.status("500007").transaction.id
         sandbox.faults.operation_garbage = True
-        with pytest.raises(InvalidResponse):
+        with pytest.raises(InvalidResponse, match="unknown: ask status"):
             client.refund(tid, 10)
 
 
