@@ -19,7 +19,8 @@ payment_succeeded = _signals.signal("payment-succeeded")
 payment_failed = _signals.signal("payment-failed")
 
 #: A postLink was refused (malformed, forged, foreign). kwargs: ``reason`` (str), ``status``
-#: (the HTTP status answered), ``body`` (the raw bytes), ``event_id`` (ledger event id).
+#: (the HTTP status answered), ``body`` (the raw bytes), ``event_id`` (ledger event id),
+#: ``postlink`` (the validated body when it was well-formed but not believed, else None).
 postlink_rejected = _signals.signal("postlink-rejected")
 
 #: A refund was recorded. kwargs: ``payment``, ``amount`` (Decimal).

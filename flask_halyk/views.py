@@ -165,21 +165,21 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
 
     if not ip_allowed(state.config, remote):
         return _refuse(app, event_id, body, 403, f"address {remote} is not allowed",
-                       invoice_id=invoice_id, transaction_id=transaction_id)
+                       invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
     payment = ledger.get(invoice_id)
     forged = verify_postlink(state.config, postlink, payment)
     if forged is None and payment is None:
         forged = "unknown invoice"
     if forged is not None or payment is None:
         return _refuse(app, event_id, body, 403, forged or "unknown invoice",
-                       invoice_id=invoice_id, transaction_id=transaction_id)
+                       invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
     news = news_from_postlink(postlink, two_stage=state.config.two_stage)
     if news.status.is_success and state.config.verify_with_status:
         checked = _confirm_with_status(state, event_id, invoice_id, news)
         if isinstance(checked, tuple):
             if checked[1] == 403:
-                return _refuse(app, event_id, body, 403, checked[0],
-                               invoice_id=invoice_id, transaction_id=transaction_id)
+                return _refuse(app, event_id, body, 403, checked[0], invoice_id=invoice_id,
+                               transaction_id=transaction_id, postlink=postlink)
             return _answer(503, error=checked[0])
         news = checked
 
@@ -224,6 +224,7 @@ def _refuse(
     *,
     invoice_id: str | None = None,
     transaction_id: str | None = None,
+    postlink: dict[str, Any] | None = None,
 ) -> tuple[Response, int]:
     verdict = EventVerdict.REJECTED if status == 403 else EventVerdict.MALFORMED
     reason = clean(reason, 2000) or ""
@@ -232,7 +233,7 @@ def _refuse(
     log.warning("flask-halyk: postLink refused (%s, event %s): %s", status, event_id, reason)
     try:
         signals.postlink_rejected.send(app, reason=reason, status=status, body=body,
-                                       event_id=event_id)
+                                       event_id=event_id, postlink=postlink)
     except Exception:  # a shop's alerting receiver must not turn a refusal into a 500
         log.exception("flask-halyk: a postlink_rejected receiver raised")
     return _answer(status, error=reason)

@@ -162,6 +162,7 @@ def test_forged_postlinks_are_stored_and_refused(
     assert json.loads(event.body) == body and event.reason
     [rejected] = signal_log.named("postlink_rejected")
     assert rejected["status"] == 403 and rejected["event_id"] == event.id
+    assert rejected["postlink"]["invoiceId"] == invoice  # validated, just not believed
     assert signal_log.named("payment_succeeded") == []
 
 
@@ -181,7 +182,8 @@ def test_malformed_bodies_are_stored_byte_for_byte(
     assert answer.status_code == 400 and "error" in answer.get_json()
     [event] = ledger_of(shop).events()
     assert event.body == raw and event.verdict is EventVerdict.MALFORMED and event.reason
-    assert signal_log.named("postlink_rejected")[0]["status"] == 400
+    [rejected] = signal_log.named("postlink_rejected")
+    assert rejected["status"] == 400 and rejected["postlink"] is None
 
 
 def test_json_whatever_the_content_type_and_form_bodies(shop: Flask) -> None:
