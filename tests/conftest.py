@@ -12,6 +12,10 @@ from flask import Flask
 from hypothesis import settings
 from page_helpers import close, make_app
 
+# pytester runs a shop's own test file in a child pytest (the plugin's entry point at work, the
+# browser harness's artefacts); pytest allows this only in the top-level conftest.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:

@@ -7,9 +7,6 @@ from sandbox_helpers import Receiver
 
 from flask_halyk.sandbox import SandboxServer, create_sandbox_app
 
-# A shop's test run in a subprocess (the plugin's entry point at work).
-pytest_plugins = ["pytester"]
-
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
