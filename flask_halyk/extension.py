@@ -217,7 +217,7 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
 
     merchants = [Merchant(config.client_id, config.client_secret, config.terminal_id)]
     sandbox = create_sandbox_app(
-        merchants=merchants, two_stage=config.two_stage, local_app=app
+        merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False
     )
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {config.sandbox_prefix: sandbox}

@@ -12,17 +12,23 @@ from .merchants import Merchant
 
 
 def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage: bool = False,
-                       local_app: Flask | None = None, postlink_timeout: float = 10) -> Flask:
+                       local_app: Flask | None = None, postlink_timeout: float = 10,
+                       admin_routes: bool = True) -> Flask:
     """Build a sandbox speaking ePay's protocol on one origin (token, REST API, payment page).
 
     ``merchants`` default to the vendor's published test merchant; ``two_stage`` makes payments
     stop at AUTH until charged; ``local_app`` (embedded mode) receives postLinks in-process when
     their origin is the one the browser used; ``postlink_timeout`` bounds each HTTP delivery.
+    ``admin_routes`` serves ``/_sandbox/*`` (fault switches, deliveries with their secret_hash):
+    the embedded sandbox leaves them out, since it is served by the shop to anyone who reaches it;
+    its faults are switched through the :class:`Sandbox` object instead.
     The :class:`Sandbox` is at ``app.extensions["halyk_sandbox"]``.
     """
     app = Flask(__name__, static_folder=None)
     app.extensions["halyk_sandbox"] = Sandbox(
         merchants, two_stage=two_stage, local_app=local_app, postlink_timeout=postlink_timeout)
-    for blueprint in (oauth.bp, api.bp, payform.bp, admin.bp):
+    for blueprint in (oauth.bp, api.bp, payform.bp):
         app.register_blueprint(blueprint)
+    if admin_routes:
+        app.register_blueprint(admin.bp)
     return app
