@@ -8,6 +8,7 @@ request context to build the postLink URLs from the request, or ``HALYK_EXTERNAL
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_request_context, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import ConfigurationError, HalykError, InvalidPayment
 from .schemas import PaymentObjectSchema, dump_for_js
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from .extension import HalykState
     from .ledger.models import PaymentRecord
     from .results import PaymentToken
+
+log = logging.getLogger("flask_halyk.payments")
 
 #: Blueprint endpoints the bank posts to.
 POSTLINK_ENDPOINT = "halyk.postlink"
@@ -217,6 +221,7 @@ def create_payment(
         post_link=post_link,
         failure_post_link=failure_post_link,
     )
+    record = _note_token_expiry(state, record, token)
     loaded = _load({**_with_invoice_id(fields, record.invoice_id), "amount": exact_amount,
                     "invoiceId": record.invoice_id, "auth": token.auth})
     return Payment(
@@ -228,6 +233,19 @@ def create_payment(
         payment_object=dump_for_js(loaded),
         record=record,
     )
+
+
+def _note_token_expiry(state: HalykState, record: PaymentRecord,
+                       token: PaymentToken) -> PaymentRecord:
+    """The record with its token's expiry noted (reconcile expires the payment some time after
+    it). A database failure here does not cost the customer a checkout whose token is already
+    issued: the ledger then assumes the bank's usual lifetime from the payment's creation."""
+    try:
+        return state.ledger.record_token(record.invoice_id, token.expires_at)
+    except SQLAlchemyError:
+        log.warning("flask-halyk: could not record the token expiry of invoice %s; reconcile "
+                    "will assume the usual token lifetime", record.invoice_id, exc_info=True)
+        return record
 
 
 def _with_invoice_id(fields: Mapping[str, Any], invoice_id: str) -> dict[str, Any]:

@@ -18,6 +18,9 @@ class PaymentStatus(StrEnum):
     CANCELLED = "cancelled"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    #: Never paid, and no longer payable: its token expired long ago and ePay does not know the
+    #: invoice. A late success still moves it to ``paid`` / ``authorized`` (the bank decides).
+    EXPIRED = "expired"
 
     @property
     def is_success(self) -> bool:
@@ -62,6 +65,7 @@ class Change(StrEnum):
     CHARGED = "charged"  # payment_charged
     CANCELLED = "cancelled"  # payment_cancelled
     REFUNDED = "refunded"  # payment_refunded
+    EXPIRED = "expired"  # payment_expired
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class PaymentRecord:
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    #: When the payment's token expires, as ePay said (``expires_in``) when it was issued; None
+    #: when no token was recorded (the token request failed, or the payment predates schema 2).
+    token_expires_at: datetime | None = None
 
     @property
     def is_paid(self) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, inspect, select, text
+from sqlalchemy import Connection, Table, func, insert, inspect, select, text
 
 from ..errors import ConfigurationError
 from . import invoices
-from .tables import SCHEMA_VERSION, invoice_counter, metadata, schema_version
+from .tables import SCHEMA_VERSION, invoice_counter, metadata, payments, schema_version
 
 # pg_advisory_xact_lock key: "halyk" in ASCII. Serialises DDL between app instances.
 _PG_LOCK_KEY = 0x68616C796B
@@ -18,6 +18,27 @@ _PG_LOCK_KEY = 0x68616C796B
 #: tables that existed before it (add a column, backfill, index); tables new in its version are
 #: created afterwards from :mod:`.tables`, as for a fresh ledger. Version 1 has no step.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def _add_column(conn: Connection, table: Table, name: str) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for a nullable column as :mod:`.tables` declares it, in
+    the backend's own type spelling."""
+    column = table.c[name]
+    assert column.nullable, "a column added to existing rows must be nullable (or backfilled)"
+    preparer = conn.dialect.identifier_preparer
+    kind = column.type.compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE {preparer.format_table(table)} "
+                      f"ADD COLUMN {preparer.format_column(column)} {kind}"))
+
+
+def _v2_token_expiry(conn: Connection) -> None:
+    # Payments of version 1 keep NULL: reconcile then reckons from created_at plus the bank's
+    # usual token lifetime (ledger/expiry.py). The status column is a plain string (no CHECK,
+    # no enum), so the new ``expired`` status needs no DDL of its own.
+    _add_column(conn, payments, "token_expires_at")
+
+
+MIGRATIONS[2] = _v2_token_expiry
 
 
 def migrate(conn: Connection) -> int:

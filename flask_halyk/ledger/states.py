@@ -18,14 +18,20 @@ S = PaymentStatus
 #: target status -> the statuses news may move a payment from to reach it.
 ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     # A declined card may be followed by a good one on the same invoice: success beats failure.
-    S.AUTHORIZED: frozenset({S.NEW, S.FAILED}),
-    S.PAID: frozenset({S.NEW, S.FAILED, S.AUTHORIZED}),
+    # Expiry is the ledger's inference, the bank's success is a fact: a late one still counts.
+    S.AUTHORIZED: frozenset({S.NEW, S.FAILED, S.EXPIRED}),
+    S.PAID: frozenset({S.NEW, S.FAILED, S.AUTHORIZED, S.EXPIRED}),
+    # Not from EXPIRED: the shop was told once the payment will not come (payment_expired); a
+    # late decline says nothing new and would tell it twice. The raw news stays in the events.
     S.FAILED: frozenset({S.NEW}),
     S.CANCELLED: frozenset({S.NEW, S.AUTHORIZED, S.PAID}),
     S.REFUNDED: frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
     # Partial refunds are recorded by amount (see Ledger.record_refund), never by news alone.
     S.PARTIALLY_REFUNDED: frozenset(),
     S.NEW: frozenset(),
+    # Decided by reconcile alone (operations.reconcile): the token expired long ago and ePay
+    # answered "not found" (102); never from a postLink.
+    S.EXPIRED: frozenset({S.NEW}),
 }
 
 #: The shop's own operations (operations.py) -> the statuses ePay accepts them from: charge and
@@ -105,6 +111,8 @@ def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:
         return Change.CANCELLED
     if target in (S.REFUNDED, S.PARTIALLY_REFUNDED):
         return Change.REFUNDED
+    if target is S.EXPIRED:
+        return Change.EXPIRED
     raise ValueError(f"no change leads from {previous} to {target}")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -103,6 +103,7 @@ def _payment(row: Row[Any]) -> PaymentRecord:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         paid_at=m["paid_at"],
+        token_expires_at=m["token_expires_at"],
     )
 
 
@@ -152,17 +153,27 @@ class Ledger:
 
     ``invoice_prefix``: the digits put before the six allocated ones (default ``"100"``, so ids
     look like ``100483920``).
+
+    ``clock``: what the ledger believes the time is (an aware UTC datetime); every time it
+    writes, and every "older than" it reads, comes from it. The system clock by default; tests
+    and tools may set ``ledger.clock`` to move time.
     """
 
-    def __init__(self, url: str, *, invoice_prefix: str = "100", **engine_options: Any) -> None:
+    def __init__(self, url: str, *, invoice_prefix: str = "100",
+                 clock: Callable[[], datetime] | None = None, **engine_options: Any) -> None:
         self.url = url
         self.invoice_prefix = invoices.check_prefix(invoice_prefix)
+        self.clock: Callable[[], datetime] = clock or _now
         self.engine = make_engine(url, **engine_options)
         self._ready = False
         self._ready_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Ledger({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def now(self) -> datetime:
+        """The ledger's time (:attr:`clock`)."""
+        return self.clock()
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -206,7 +217,7 @@ class Ledger:
         one. A given id must be valid (:class:`InvoiceIdError`) and neither it nor its last six
         digits may be in the ledger already (:class:`InvoiceIdInUse`)."""
         self._ensure()
-        now = _now()
+        now = self.now()
         row = {
             "amount_minor": to_minor(amount),
             "currency": clean(currency, 3) or "",
@@ -269,6 +280,21 @@ class Ledger:
             )
         return invoices.invoice_for(row[0] - 1, row[1], row[2], self.invoice_prefix)
 
+    def record_token(self, invoice_id: str, expires_at: datetime) -> PaymentRecord:
+        """Note when the payment's token expires (the bank's ``expires_in`` after it was issued):
+        from then on, plus a grace period, reconcile may declare the payment ``expired``. Only
+        the first token counts (flask-halyk asks for one per invoice); the status is untouched.
+        :class:`PaymentNotFound` if the invoice is unknown."""
+        self._ensure()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(payments)
+                .where(payments.c.invoice_id == invoice_id)
+                .where(payments.c.token_expires_at.is_(None))
+                .values(token_expires_at=expires_at)
+            )
+        return self.require(invoice_id)
+
     def get(self, invoice_id: str) -> PaymentRecord | None:
         """The payment with this invoice id, or None."""
         if not invoices.is_invoice_id(invoice_id):
@@ -322,13 +348,17 @@ class Ledger:
         older_than: timedelta,
         limit: int = 1000,
         after: PaymentRecord | None = None,
+        *,
+        include_expired: bool = False,
     ) -> list[PaymentRecord]:
-        """Payments still ``new`` that were created more than ``older_than`` ago, oldest first
-        (by creation time, then invoice id). ``after``: the last payment of the previous page;
-        pages keyed so, not by offset, stay whole while payments leave ``new`` between them."""
-        cutoff = _now() - older_than
+        """Payments still ``new`` (and ``expired`` ones too with ``include_expired``) that were
+        created more than ``older_than`` ago, oldest first (by creation time, then invoice id).
+        ``after``: the last payment of the previous page; pages keyed so, not by offset, stay
+        whole while payments leave ``new`` between them."""
+        cutoff = self.now() - older_than
+        wanted = [S.NEW.value, S.EXPIRED.value] if include_expired else [S.NEW.value]
         stmt = select(payments).where(
-            payments.c.status == S.NEW.value, payments.c.created_at <= cutoff
+            payments.c.status.in_(wanted), payments.c.created_at <= cutoff
         )
         if after is not None:
             stmt = stmt.where(or_(
@@ -364,7 +394,7 @@ class Ledger:
             current = _payment(row)
             allowed = ALLOWED_FROM[target]
             if current.status in allowed:
-                now = _now()
+                now = self.now()
                 values = _news_values(news)
                 values.update(status=target.value, updated_at=now)
                 if target.is_success and current.paid_at is None:
@@ -423,7 +453,7 @@ class Ledger:
             if row is None:
                 raise PaymentNotFound(f"no payment with invoice id {invoice_id!r} in the ledger")
             current = _payment(row)
-            values: dict[str, Any] = {"updated_at": _now()}
+            values: dict[str, Any] = {"updated_at": self.now()}
             change: Change | None = None
             if kind == "charge" and current.status in (S.AUTHORIZED, S.PAID) \
                     and current.charged_amount is None:
@@ -473,7 +503,7 @@ class Ledger:
             result = conn.execute(
                 insert(events)
                 .values(
-                    received_at=_now(),
+                    received_at=self.now(),
                     kind=clean(kind, 24),
                     remote_addr=clean(remote_addr, 64),
                     # ASCII JSON: whatever the headers hold, the text column can store it.
@@ -481,7 +511,7 @@ class Ledger:
                     body=bytes(body),
                     verdict=verdict.value,
                     reason=clean(reason, 2000),
-                    processed_at=None if verdict is EventVerdict.RECEIVED else _now(),
+                    processed_at=None if verdict is EventVerdict.RECEIVED else self.now(),
                 )
                 .returning(events.c.id)
             )
@@ -512,7 +542,7 @@ class Ledger:
         invoice_id: str | None = None,
         transaction_id: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {"verdict": verdict.value, "processed_at": _now()}
+        values: dict[str, Any] = {"verdict": verdict.value, "processed_at": self.now()}
         if reason is not None:
             values["reason"] = clean(reason, 2000)
         if outcome is not None:
@@ -537,7 +567,7 @@ class Ledger:
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(events).where(and_(*conditions))
-                .values(verdict=to.value, processed_at=_now())
+                .values(verdict=to.value, processed_at=self.now())
             )
             return result.rowcount == 1
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,6 +100,9 @@ payments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("paid_at", UTCDateTime),
+    # Version 2: when the payment's token expires (issue time + the bank's expires_in), so
+    # that reconcile can tell a checkout that can no longer be paid (status ``expired``).
+    Column("token_expires_at", UTCDateTime),
     Index("ix_halyk_payments_status_created", "status", "created_at"),
     Index("ix_halyk_payments_created", "created_at"),
 )
