@@ -40,6 +40,7 @@ from .results import (
 from .signals import (
     payment_cancelled,
     payment_charged,
+    payment_expired,
     payment_failed,
     payment_refunded,
     payment_succeeded,
@@ -83,6 +84,7 @@ __all__ = [
     "TransportError",
     "payment_cancelled",
     "payment_charged",
+    "payment_expired",
     "payment_failed",
     "payment_refunded",
     "payment_succeeded",

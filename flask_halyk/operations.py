@@ -11,16 +11,18 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
 from .errors import HalykError, InvalidArgument, PaymentStateError
-from .ledger import Change, EventRecord, EventVerdict, PaymentRecord, PaymentStatus
+from .ledger import Change, EventRecord, EventVerdict, News, PaymentRecord, PaymentStatus
 from .ledger.dispatch import dispatch_event, fire
+from .ledger.expiry import DEFAULT_EXPIRE_AFTER, check_expire_after, may_expire, token_expiry
 from .ledger.states import news_from_transaction
+from .results import ResultCode, StatusResult
 
 if TYPE_CHECKING:
     from .extension import HalykState
@@ -127,7 +129,10 @@ def charge(
 
 @dataclass
 class ReconcileReport:
-    """What :func:`reconcile` found, payment by payment counted."""
+    """What :func:`reconcile` found, payment by payment counted: each payment checked is
+    counted once, in ``changed`` (the bank's news moved it), ``expired``, ``unchanged``,
+    ``pending`` (not final yet), ``not_found`` (unknown to ePay, not expired) or ``errors``.
+    ``changes``: invoice id -> what changed, expiries included."""
 
     checked: int = 0
     changed: int = 0
@@ -135,6 +140,7 @@ class ReconcileReport:
     pending: int = 0
     not_found: int = 0
     errors: int = 0
+    expired: int = 0
     changes: dict[str, Change] = field(default_factory=dict)
 
 
@@ -148,6 +154,9 @@ def reconcile(
     progress: Progress | None = None,
     limit: int | None = None,
     batch_size: int = RECONCILE_BATCH,
+    *,
+    expire_after: timedelta | None = DEFAULT_EXPIRE_AFTER,
+    include_expired: bool = False,
 ) -> ReconcileReport:
     """Ask ePay about every payment still ``new`` created more than ``older_than`` ago (oldest
     first; at most ``limit`` of them if given), and apply what the bank says through the same
@@ -157,28 +166,42 @@ def reconcile(
     Each answer that is final is stored as an event of kind ``status``; the signals fire once,
     with ``postlink=None``. A bank that cannot be reached is counted in ``errors`` and the
     payment is asked about again next time.
+
+    Abandoned checkouts end: a ``new`` payment whose token expired more than ``expire_after``
+    ago (default 24 hours; ``None`` never expires anything), and of which ePay says "not found"
+    (resultCode 102, nothing else), becomes ``expired`` (``payment_expired`` fires once) and is
+    not asked about again. ``include_expired=True`` asks about the expired ones once more: a
+    success the bank reports still moves them to ``paid`` / ``authorized``.
     """
     app = _app()
+    expire_after = check_expire_after(expire_after)
     report = ReconcileReport()
     last: PaymentRecord | None = None
-    # Page by page: abandoned checkouts stay new for ever, and a single capped read would be
-    # filled by the oldest of them run after run, never reaching the newer payments.
+    # Page by page: a single capped read would be filled by the oldest payments run after run
+    # (those not expired yet, or all of them with include_expired), never reaching the newer.
     while limit is None or report.checked < limit:
         size = batch_size if limit is None else min(batch_size, limit - report.checked)
-        page = state.ledger.pending(older_than, limit=max(1, size), after=last)
+        page = state.ledger.pending(older_than, limit=max(1, size), after=last,
+                                    include_expired=include_expired)
         if not page:
             break
         for payment in page:
             report.checked += 1
-            outcome = _reconcile_one(app, state, payment, report)
+            outcome = _reconcile_one(app, state, payment, report, expire_after)
             if progress is not None:
                 progress(payment, outcome)
         last = page[-1]
     return report
 
 
+def _says_not_found(status: StatusResult) -> bool:
+    """ePay clearly does not know the invoice: resultCode 102 and no transaction."""
+    return status.result_code == ResultCode.NOT_FOUND and status.transaction is None
+
+
 def _reconcile_one(
-    app: Flask, state: HalykState, payment: PaymentRecord, report: ReconcileReport
+    app: Flask, state: HalykState, payment: PaymentRecord, report: ReconcileReport,
+    expire_after: timedelta | None,
 ) -> str:
     try:
         status = state.client.status(payment.invoice_id)
@@ -186,14 +209,16 @@ def _reconcile_one(
         report.errors += 1
         return f"error: {type(exc).__name__}: {exc}"
     if not status.found or status.transaction is None:
+        # The deadline is judged after the answer: a slow call must not count in its favour.
+        if _says_not_found(status) and may_expire(payment, state.ledger.now(), expire_after):
+            return _expire(app, state, payment, report, status)
         report.not_found += 1
         return "not found at ePay"
     news = news_from_transaction(str(status.status_name), status.transaction)
     if news is None:
         report.pending += 1
         return f"pending ({status.status_name})"
-    body = json.dumps(status.raw, default=str, ensure_ascii=False).encode()
-    event_id = state.ledger.record_event(kind="status", body=body)
+    event_id = state.ledger.record_event(kind="status", body=_status_body(status))
     result = state.ledger.apply(payment.invoice_id, news, event_id=event_id)
     if result.change is None:
         report.unchanged += 1
@@ -202,6 +227,28 @@ def _reconcile_one(
     report.changes[payment.invoice_id] = result.change
     dispatch_event(app, state.ledger, event_id, result.change, result.payment, None)
     return f"{result.change} ({status.status_name})"
+
+
+def _expire(
+    app: Flask, state: HalykState, payment: PaymentRecord, report: ReconcileReport,
+    status: StatusResult,
+) -> str:
+    # The 102 answer is kept as the event that expired the payment: the evidence, and what
+    # `flask halyk reprocess` fires payment_expired again from if a receiver raised.
+    event_id = state.ledger.record_event(kind="status", body=_status_body(status))
+    result = state.ledger.apply(payment.invoice_id, News(S.EXPIRED), event_id=event_id)
+    if result.change is None:  # a postLink (or another reconcile) got there first
+        report.unchanged += 1
+        return f"unchanged ({result.verdict}: {result.reason})"
+    report.expired += 1
+    report.changes[payment.invoice_id] = result.change
+    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None)
+    deadline = token_expiry(payment).isoformat(timespec="seconds")
+    return f"expired (token expired {deadline}; not found at ePay)"
+
+
+def _status_body(status: StatusResult) -> bytes:
+    return json.dumps(status.raw, default=str, ensure_ascii=False).encode()
 
 
 #: How many events :func:`reprocess` reads from the ledger at a time.
@@ -242,7 +289,7 @@ def reprocess(
 
     app = _app()
     report = ReprocessReport()
-    cutoff = datetime.now(UTC) - stale_after
+    cutoff = state.ledger.now() - stale_after
     for event in _events_to_reprocess(state):
         if event.outcome is None or event.invoice_id is None:
             continue

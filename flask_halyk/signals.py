@@ -32,9 +32,16 @@ payment_charged = _signals.signal("payment-charged")
 #: An authorised payment was cancelled (voided). kwargs: ``payment``.
 payment_cancelled = _signals.signal("payment-cancelled")
 
+#: A payment that was never paid can no longer be paid: its token expired, the grace period
+#: of ``reconcile`` passed and ePay does not know the invoice. Release what the order held
+#: (stock, a reservation). kwargs: ``payment``. Fired once, by ``flask halyk reconcile``; should
+#: the bank later report the payment paid after all, :data:`payment_succeeded` follows.
+payment_expired = _signals.signal("payment-expired")
+
 __all__ = [
     "payment_cancelled",
     "payment_charged",
+    "payment_expired",
     "payment_failed",
     "payment_refunded",
     "payment_succeeded",

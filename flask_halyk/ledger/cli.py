@@ -37,6 +37,19 @@ class Duration(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
+class OptionalDuration(Duration):
+    """A :class:`Duration`, or ``never`` (``off``, ``none``) for None."""
+
+    name = "duration|never"
+
+    def convert(  # type: ignore[override]
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta | None:
+        if value is None or str(value).strip().lower() in ("never", "off", "none"):
+            return None
+        return super().convert(value, param, ctx)
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
@@ -68,9 +81,18 @@ def reprocess_command(stale_after: timedelta) -> None:
 @click.command("reconcile")
 @click.option("--older-than", type=Duration(), default="10m", show_default=True,
               help="Ask about payments still new that were created at least this long ago.")
+@click.option("--expire-after", type=OptionalDuration(), default="24h", show_default=True,
+              help="Mark a payment expired when its token expired this long ago and ePay does "
+                   "not know the invoice (102); 'never' turns expiry off.")
+@click.option("--include-expired", is_flag=True,
+              help="Ask about expired payments once more too (a late success still counts).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Ask about at most this many payments in this run.")
 @with_appcontext
-def reconcile_command(older_than: timedelta) -> None:
-    """Ask ePay about pending payments and record what it says (recovers lost postLinks)."""
+def reconcile_command(older_than: timedelta, expire_after: timedelta | None,
+                      include_expired: bool, limit: int | None) -> None:
+    """Ask ePay about pending payments and record what it says (recovers lost postLinks, ends
+    abandoned checkouts)."""
     from ..extension import get_state
     from ..operations import reconcile
     from .models import PaymentRecord
@@ -78,10 +100,12 @@ def reconcile_command(older_than: timedelta) -> None:
     def progress(payment: PaymentRecord, outcome: str) -> None:
         click.echo(f"{payment.invoice_id}  {payment.amount} {payment.currency}  {outcome}")
 
-    report = reconcile(get_state(), older_than=older_than, progress=progress)
+    report = reconcile(get_state(), older_than=older_than, progress=progress, limit=limit,
+                       expire_after=expire_after, include_expired=include_expired)
     click.echo(
-        f"checked {report.checked}: {report.changed} changed, {report.unchanged} unchanged, "
-        f"{report.pending} pending, {report.not_found} unknown to ePay, {report.errors} errors"
+        f"checked {report.checked}: {report.changed} changed, {report.expired} expired, "
+        f"{report.unchanged} unchanged, {report.pending} pending, "
+        f"{report.not_found} unknown to ePay, {report.errors} errors"
     )
     if report.errors:
         raise SystemExit(1)

@@ -35,6 +35,8 @@ def fire(
     elif change is Change.REFUNDED:
         refunded = amount if amount is not None else payment.refunded_amount
         signals.payment_refunded.send(app, payment=payment, amount=refunded)
+    elif change is Change.EXPIRED:
+        signals.payment_expired.send(app, payment=payment)
 
 
 def dispatch_event(
