@@ -4,12 +4,10 @@ import json
 import re
 import time
 from decimal import Decimal
-from urllib.parse import quote
 
-import lzstring
 import pytest
 from flask import Flask
-from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, close, make_shop
+from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, close, make_shop
 
 from flask_halyk.errors import (
     ConfigurationError,
@@ -313,24 +311,10 @@ def test_js_path():
 
 # --- the whole round trip: the bank's postLink carries a hash verify_postlink accepts -----------
 
-def _bank_params(obj):
-    def flatten(o, prefix=""):
-        parts = []
-        for key, value in o.items():
-            name = f"{prefix}[{key}]" if prefix else key
-            if isinstance(value, dict):
-                parts.extend(flatten(value, name))
-            else:
-                parts.append(name + "=" + quote(str(value), safe="!*'()"))
-        return parts
-
-    return lzstring.LZString().compressToEncodedURIComponent("&".join(flatten(obj)))
-
-
 def _pay_in_sandbox(app: Flask, payment: Payment, pan: str) -> None:
     client = app.test_client()
     page = client.get("/halyk-sandbox/payform/", query_string={
-        "params": _bank_params(payment.to_js()), "isShortForm": "true"})
+        "params": bank_params(payment.to_js()), "isShortForm": "true"})
     assert page.status_code == 200, page.get_data(as_text=True)[:500]
     checkout = re.search(r'name="checkout" value="([^"]+)"', page.get_data(as_text=True))
     assert checkout, page.get_data(as_text=True)[:500]

@@ -4,33 +4,13 @@ import json
 import re
 import threading
 from typing import Any
-from urllib.parse import quote
 
-import lzstring
 import requests
 from flask import Flask, request
+from page_helpers import bank_params
 from werkzeug.serving import make_server
 
 from flask_halyk.config import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID
-
-
-def bank_params(obj: dict[str, Any]) -> str:
-    """The hand-over exactly as the bank's script builds it: recursive flattening with
-    ``outer[inner]`` keys, each value encodeURIComponent-ed, then LZString."""
-
-    def flatten(o: dict[str, Any], prefix: str = "") -> list[str]:
-        parts = []
-        for k, v in o.items():
-            key = f"{prefix}[{k}]" if prefix else k
-            if isinstance(v, dict):
-                parts.extend(flatten(v, key))
-            else:
-                if isinstance(v, bool):
-                    v = "true" if v else "false"
-                parts.append(key + "=" + quote(str(v), safe="!*'()"))
-        return parts
-
-    return lzstring.LZString().compressToEncodedURIComponent("&".join(flatten(obj)))
 
 
 class Receiver:
