@@ -212,8 +212,13 @@ def _reconcile_one(
         # The deadline is judged after the answer: a slow call must not count in its favour.
         if _says_not_found(status) and may_expire(payment, state.ledger.now(), expire_after):
             return _expire(app, state, payment, report, status)
+        if status.result_code == ResultCode.IN_PROGRESS:
+            report.pending += 1
+            return "pending (in progress at ePay)"
         report.not_found += 1
-        return "not found at ePay"
+        if status.result_code == ResultCode.NOT_FOUND:
+            return "not found at ePay"
+        return f"no transaction at ePay (resultCode {int(status.result_code)})"
     news = news_from_transaction(str(status.status_name), status.transaction)
     if news is None:
         report.pending += 1
