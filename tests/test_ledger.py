@@ -216,6 +216,45 @@ def test_charge_and_cancel_record_once(ledger: Ledger) -> None:
     assert ledger.apply(other, News(S.PAID)).change is None
 
 
+def test_expired_comes_from_new_only_and_takes_only_a_late_success(ledger: Ledger) -> None:
+    paid = new(ledger).invoice_id
+    ledger.apply(paid, News(S.PAID, transaction_id="t0"))
+    assert ledger.apply(paid, News(S.EXPIRED)).verdict is EventVerdict.STALE
+    failed = new(ledger).invoice_id
+    ledger.apply(failed, News(S.FAILED))
+    assert ledger.apply(failed, News(S.EXPIRED)).verdict is EventVerdict.STALE
+
+    invoice = new(ledger).invoice_id
+    expired = ledger.apply(invoice, News(S.EXPIRED))
+    assert (expired.change, expired.payment.status) == (Change.EXPIRED, S.EXPIRED)
+    assert not (expired.payment.status.is_success or expired.payment.status.is_pending)
+    assert ledger.apply(invoice, News(S.EXPIRED)).verdict is EventVerdict.DUPLICATE
+    # The bank's late non-successes change nothing: the shop already heard "not coming".
+    for late in (S.FAILED, S.CANCELLED, S.REFUNDED):
+        result = ledger.apply(invoice, News(late, transaction_id="t1", reason="late"))
+        assert (result.change, result.verdict) == (None, EventVerdict.STALE)
+    assert ledger.require(invoice).status is S.EXPIRED
+    assert ledger.require(invoice).reason is None
+    # A success is the bank's fact: it wins, once, and the payment is operable as any other.
+    held = ledger.apply(invoice, News(S.AUTHORIZED, transaction_id="t1"))
+    assert (held.change, held.payment.status) == (Change.SUCCEEDED, S.AUTHORIZED)
+    assert held.payment.paid_at is not None and held.payment.can_charge
+    assert ledger.apply(invoice, News(S.PAID)).change is Change.CHARGED
+    other = new(ledger).invoice_id
+    ledger.apply(other, News(S.EXPIRED))
+    assert ledger.apply(other, News(S.PAID, transaction_id="t2")).change is Change.SUCCEEDED
+    assert ledger.apply(other, News(S.PAID)).verdict is EventVerdict.DUPLICATE
+
+
+def test_pending_leaves_expired_payments_out_unless_asked(ledger: Ledger) -> None:
+    kept, gone = new(ledger).invoice_id, new(ledger).invoice_id
+    ledger.apply(gone, News(S.EXPIRED))
+    assert [p.invoice_id for p in ledger.pending(timedelta(0))] == [kept]
+    assert {p.invoice_id for p in ledger.pending(timedelta(0), include_expired=True)} == {
+        kept, gone}
+    assert ledger.count(S.EXPIRED) == 1 and ledger.query(status="expired")[0].invoice_id == gone
+
+
 def test_unknown_invoice(ledger: Ledger) -> None:
     with pytest.raises(PaymentNotFound):
         ledger.apply("123456789", News(S.PAID))
@@ -260,7 +299,7 @@ def test_events_are_stored_raw_and_judged(ledger: Ledger) -> None:
     assert not ledger.claim_event(event_id, [EventVerdict.DISPATCHING], EventVerdict.APPLIED)
 
 
-NEWS = st.sampled_from([S.AUTHORIZED, S.PAID, S.FAILED, S.CANCELLED, S.REFUNDED])
+NEWS = st.sampled_from([S.AUTHORIZED, S.PAID, S.FAILED, S.CANCELLED, S.REFUNDED, S.EXPIRED])
 STEPS = st.lists(st.one_of(NEWS, st.integers(min_value=1, max_value=60)), max_size=8)
 
 

@@ -1,0 +1,149 @@
+"""The real migration steps, from a ledger written by an older flask-halyk: version 1 (no
+``token_expires_at``) to the current one, data kept, and its old payments expire like new ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from ledger_support import BACKENDS, close_shop, database_url, make_shop
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+)
+
+from flask_halyk.extension import get_state
+from flask_halyk.ledger import Change, Ledger, PaymentStatus
+from flask_halyk.ledger.tables import (
+    SCHEMA_VERSION,
+    UTCDateTime,
+    events,
+    invoice_counter,
+    schema_version,
+)
+from flask_halyk.operations import reconcile
+
+S = PaymentStatus
+
+# halyk_payments as version 1 created it, frozen here (tables.py moves on). The other tables
+# are unchanged since version 1; a version that changes one must freeze it here too.
+V1 = MetaData()
+for _table in (schema_version, invoice_counter, events):
+    _table.to_metadata(V1)
+V1_PAYMENTS = Table(
+    "halyk_payments", V1,
+    Column("invoice_id", String(15), primary_key=True),
+    Column("invoice_suffix", String(6), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("terminal", String(64), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("account_id", Text),
+    Column("language", String(3)),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("status", String(24), nullable=False),
+    Column("bank_status", String(24)),
+    Column("transaction_id", String(64)),
+    Column("card_mask", String(32)),
+    Column("card_type", String(32)),
+    Column("card_id", String(64)),
+    Column("issuer", Text),
+    Column("reference", String(64)),
+    Column("approval_code", String(32)),
+    Column("reason", Text),
+    Column("reason_code", Integer),
+    Column("charged_minor", BigInteger),
+    Column("refunded_minor", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Index("ix_halyk_payments_status_created", "status", "created_at"),
+    Index("ix_halyk_payments_created", "created_at"),
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as made:
+        yield made
+
+
+def _v1_ledger(url: str, rows: list[dict[str, object]]) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    old = Ledger(url)  # only its engine: nothing of today's schema is created
+    try:
+        with old.engine.begin() as conn:
+            V1.create_all(conn)
+            conn.execute(insert(schema_version).values(version=1, applied_at=datetime.now(UTC)))
+            conn.execute(insert(V1_PAYMENTS), rows)
+    finally:
+        old.dispose()
+
+
+def _row(invoice_id: str, status: str, created_at: datetime) -> dict[str, object]:
+    return {"invoice_id": invoice_id, "invoice_suffix": invoice_id[-6:], "amount_minor": 10000,
+            "currency": "KZT", "terminal": "67e34d63-102f-4bd1-898e-370781d0074d",
+            "description": "order", "status": status, "refunded_minor": 0,
+            "transaction_id": "tx-1" if status == "paid" else None,
+            "created_at": created_at, "updated_at": created_at,
+            "paid_at": created_at if status == "paid" else None}
+
+
+def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None:
+    assert SCHEMA_VERSION == 2
+    created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
+    _v1_ledger(url, [_row("100000001", "new", created), _row("100000002", "paid", created)])
+    ledger = Ledger(url)
+    try:
+        assert ledger.init_db() == SCHEMA_VERSION
+        with ledger.engine.connect() as conn:
+            history = conn.execute(select(schema_version.c.version)
+                                   .order_by(schema_version.c.version)).scalars().all()
+            columns = {c["name"] for c in inspect(conn).get_columns("halyk_payments")}
+        assert history == [1, 2]
+        assert "token_expires_at" in columns
+        old_new, old_paid = ledger.get("100000001"), ledger.get("100000002")
+        assert old_new is not None and old_paid is not None
+        assert (old_new.status, old_new.token_expires_at, old_new.created_at) == (
+            S.NEW, None, created)
+        assert old_paid.status is S.PAID and old_paid.can_refund
+        # Written to like a fresh one: a token expiry, a new payment beside the old ones.
+        noted = ledger.record_token("100000001", created + timedelta(hours=2))
+        assert noted.token_expires_at == created + timedelta(hours=2)
+        fresh = ledger.create_payment(invoice_id=None, amount=5, currency="KZT", terminal="t")
+        assert ledger.get(fresh.invoice_id) == fresh
+        assert ledger.init_db() == SCHEMA_VERSION  # again: nothing more to do
+    finally:
+        ledger.dispose()
+
+
+def test_old_abandoned_payments_expire_after_the_migration(url: str, tmp_path: Path) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    recent = datetime.now(UTC) - timedelta(hours=5)
+    _v1_ledger(url, [_row("100000011", "new", long_ago), _row("100000012", "new", recent)])
+    app = make_shop(url, tmp_path)  # the ledger migrates on first use
+    try:
+        with app.app_context():
+            report = reconcile(get_state())
+        # No token expiry on record: created_at + the bank's 2 h + the 24 h grace decides.
+        assert report.changes == {"100000011": Change.EXPIRED}
+        assert (report.checked, report.expired, report.not_found) == (2, 1, 1)
+        ledger = app.extensions["halyk"].ledger
+        assert ledger.get("100000011").status is S.EXPIRED
+        assert ledger.get("100000012").status is S.NEW
+    finally:
+        close_shop(app)
