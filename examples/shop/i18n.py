@@ -99,6 +99,7 @@ _LABELS: dict[str, dict[str, str]] = {
     "status_partially_refunded": {"rus": "частично возвращён", "kaz": "ішінара қайтарылды",
                                   "eng": "partially refunded"},
     "status_refunded": {"rus": "возвращён", "kaz": "қайтарылды", "eng": "refunded"},
+    "status_expired": {"rus": "срок оплаты истёк", "kaz": "төлем мерзімі өтті", "eng": "expired"},
     "refunded_amount": {"rus": "возвращено", "kaz": "қайтарылды", "eng": "refunded"},
     "fulfilled": {
         "rus": "Ваш заказ уже в пути.", "kaz": "Тапсырысыңыз жолда.",
@@ -254,6 +255,11 @@ _LABELS: dict[str, dict[str, str]] = {
         "rus": "Платёж возвращён.",
         "kaz": "Төлем қайтарылды.",
         "eng": "The payment was refunded.",
+    },
+    "message_expired": {
+        "rus": "Время на оплату истекло, платёж не поступил.",
+        "kaz": "Төлем уақыты өтті, төлем түспеді.",
+        "eng": "The time to pay ran out; no payment was made.",
     },
 }
 
