@@ -4,6 +4,8 @@ IMMEDIATE`` transactions and a busy timeout, or PostgreSQL as it is."""
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 import weakref
 from typing import Any
 
@@ -48,10 +50,29 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    # WAL is a property of the file: once one connection set it, the others only read it. The
+    # switch itself needs the file to itself and, unlike other statements, may fail at once with
+    # "database is locked" while another connection opens the fresh file: try again, bounded.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def _sqlite_begin(connection: Any) -> None:
