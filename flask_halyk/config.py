@@ -67,7 +67,10 @@ DEFAULTS: dict[str, Any] = {
     "HALYK_URL_PREFIX": "/halyk",
     "HALYK_EXTERNAL_URL": None,
     "HALYK_POSTLINK_ALLOWED_IPS": None,
-    "HALYK_VERIFY_WITH_STATUS": False,
+    # None: on with ePay's hosts (test, prod), off in the sandbox. A success postLink is not
+    # enough alone: its secret_hash also arrives in the invoice's failure postLink, which the
+    # customer can have delivered to themselves (postLink is in the payment object they hold).
+    "HALYK_VERIFY_WITH_STATUS": None,
     "HALYK_TWO_STAGE": False,  # the terminal authorises, the shop charges (or cancels) later
     "HALYK_MAX_POSTLINK_BYTES": 64 * 1024,
     "HALYK_DATABASE_URL": None,  # None: SQLite file halyk.sqlite3 in the app's instance folder
@@ -356,7 +359,8 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         url_prefix=url_prefix,
         external_url=external or None,
         postlink_allowed_ips=ips,
-        verify_with_status=_flag(config, "HALYK_VERIFY_WITH_STATUS"),
+        verify_with_status=(env != "sandbox" if config.get("HALYK_VERIFY_WITH_STATUS") is None
+                            else _flag(config, "HALYK_VERIFY_WITH_STATUS")),
         two_stage=_flag(config, "HALYK_TWO_STAGE"),
         max_postlink_bytes=max_postlink_bytes,
         database_url=config.get("HALYK_DATABASE_URL") or None,

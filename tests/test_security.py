@@ -1,0 +1,133 @@
+"""Findings of the pre-launch security review, each with the attack it stops.
+
+Each test plays the attacker against real HTTP servers on loopback where the attack needs them
+(the shop, ePay's stand-in, the attacker's own receiver).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask, render_template_string, request
+from ledger_support import LiveServer
+from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, js_value, scripts_of
+
+from flask_halyk import HalykEpay, signals
+from flask_halyk.ledger import PaymentStatus
+from flask_halyk.sandbox import Merchant, SandboxServer, create_sandbox_app
+
+TIMEOUT = 10
+DECLINED_CARD = "4003032704547597"
+PAGE = """{% from "halyk/macros.html" import halyk_script, halyk_widget %}<!doctype html>
+{{ halyk_script() }}{{ halyk_widget(payment) }}"""
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# --- a failure postLink's secret_hash must not buy a success ------------------------------------
+
+
+@pytest.fixture
+def bank() -> Iterator[SandboxServer]:
+    merchant = Merchant("review-shop", DISTINCT_SECRET, SHOP_TERMINAL)
+    with SandboxServer(create_sandbox_app(merchants=[merchant])) as server:
+        yield server
+        server.sandbox.wait_for_postlinks(5)
+
+
+class Catcher:
+    """The attacker's server: keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        app = Flask("catcher")
+
+        @app.post("/<path:anything>")
+        def catch(anything: str) -> str:
+            self.bodies.append(json.loads(request.get_data()))
+            return "ok"
+
+        self.server = LiveServer(app)
+        self.url = self.server.url
+
+
+def _real_host_shop(bank_url: str, tmp_path: Path, **config: Any) -> Flask:
+    """A shop configured for ePay's real test hosts (here: the sandbox on loopback)."""
+    app = Flask("review", instance_path=str(tmp_path / "instance"))
+    app.config.update(
+        SECRET_KEY="review-secret-key", HALYK_ENV="test",
+        HALYK_TOKEN_URL=f"{bank_url}/oauth2/token", HALYK_API_URL=bank_url,
+        HALYK_SCRIPT_URL=f"{bank_url}/payform/payment-api.js",
+        HALYK_PAYFORM_URL=f"{bank_url}/payform/",
+        HALYK_CLIENT_ID="review-shop", HALYK_CLIENT_SECRET=DISTINCT_SECRET,
+        HALYK_TERMINAL_ID=SHOP_TERMINAL,
+        HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}", **config)
+    halyk = HalykEpay(app)
+
+    @app.post("/buy")
+    def buy() -> str:
+        return render_template_string(PAGE, payment=halyk.create_payment(
+            "1500", description="Tea"))
+
+    return app
+
+
+def test_a_failed_attempt_does_not_hand_the_customer_a_forgeable_success(
+        bank: SandboxServer, tmp_path: Path) -> None:
+    # The payment object is in the customer's browser, and ePay posts to the object's postLink
+    # (vendor doc: "sent to the URL that is specified in postLink field"). The customer points
+    # both links at a server of their own, fails a payment on purpose, and receives the
+    # failure postLink, secret_hash included: the same hash a success of that invoice carries.
+    shop_app = _real_host_shop(bank.url, tmp_path)
+    shop, catcher = LiveServer(shop_app), Catcher()
+    succeeded: list[Any] = []
+
+    def heard(sender: Flask, **kwargs: Any) -> None:
+        if sender is shop_app:
+            succeeded.append(kwargs)
+
+    signals.payment_succeeded.connect(heard)
+    try:
+        page = requests.post(f"{shop.url}/buy", timeout=TIMEOUT)
+        obj = js_value(scripts_of(page.text).scripts[1][1], "paymentObject")
+        obj["postLink"] = f"{catcher.url}/steal"
+        obj["failurePostLink"] = f"{catcher.url}/steal"
+        form = requests.get(f"{bank.url}/payform/", params={
+            "params": bank_params(obj), "isShortForm": "true"}, timeout=TIMEOUT)
+        checkout = re.search(r'name="checkout" value="([^"]+)"', form.text)
+        assert checkout, form.text[:300]
+        requests.post(f"{bank.url}/payform/pay", data={
+            "checkout": checkout.group(1), "pan": DECLINED_CARD, "expiry": "12/39",
+            "cvc": "123", "holder": "MALLORY"}, timeout=TIMEOUT)
+        assert _wait(lambda: len(catcher.bodies) == 1), bank.deliveries
+        stolen = catcher.bodies[0]
+        assert stolen["code"] == "error" and stolen["secret_hash"]
+
+        forged = {**stolen, "code": "ok", "reason": "success", "reasonCode": 0,
+                  "approvalCode": "123456"}
+        answer = requests.post(f"{shop.url}/halyk/postlink", json=forged, timeout=TIMEOUT)
+
+        assert answer.status_code == 403, answer.text
+        record = shop_app.extensions["halyk"].ledger.get(obj["invoiceId"])
+        assert record.status is not PaymentStatus.PAID
+        assert succeeded == []
+    finally:
+        signals.payment_succeeded.disconnect(heard)
+        shop.close()
+        catcher.server.close()
+        shop_app.extensions["halyk"].client.close()
+        shop_app.extensions["halyk"].ledger.dispose()
