@@ -206,7 +206,18 @@ def _confirm_with_status(
     if status.paid:
         target = PaymentStatus.AUTHORIZED if status.authorized else PaymentStatus.PAID
         bank = str(status.status_name) if status.status_name is not None else None
-        return replace(news, status=target, bank_status=bank)
+        confirmed = replace(news, status=target, bank_status=bank)
+        transaction = status.transaction
+        if transaction is not None:
+            # The sender chose the postLink's fields; the bank's own answer names the
+            # transaction that refunds and charges must go to, and the card it was paid with.
+            confirmed = replace(
+                confirmed, transaction_id=transaction.id,
+                card_mask=transaction.card_mask or confirmed.card_mask,
+                reference=transaction.reference or confirmed.reference,
+                approval_code=transaction.approval_code or confirmed.approval_code,
+            )
+        return confirmed
     if status.pending:
         reason = "ePay's status is not final yet"
         state.ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason,

@@ -131,3 +131,46 @@ def test_a_failed_attempt_does_not_hand_the_customer_a_forgeable_success(
         catcher.server.close()
         shop_app.extensions["halyk"].client.close()
         shop_app.extensions["halyk"].ledger.dispose()
+
+
+def _pay_with_links_at(bank: SandboxServer, shop: LiveServer, links: str, pan: str) -> str:
+    """Buy, point the payment object's postLinks at ``links``, pay with ``pan``; the invoice."""
+    page = requests.post(f"{shop.url}/buy", timeout=TIMEOUT)
+    obj = js_value(scripts_of(page.text).scripts[1][1], "paymentObject")
+    obj["postLink"] = obj["failurePostLink"] = links
+    form = requests.get(f"{bank.url}/payform/", params={
+        "params": bank_params(obj), "isShortForm": "true"}, timeout=TIMEOUT)
+    checkout = re.search(r'name="checkout" value="([^"]+)"', form.text)
+    assert checkout, form.text[:300]
+    requests.post(f"{bank.url}/payform/pay", data={
+        "checkout": checkout.group(1), "pan": pan, "expiry": "12/39", "cvc": "123",
+        "holder": "MALLORY"}, timeout=TIMEOUT)
+    return str(obj["invoiceId"])
+
+
+def test_a_confirmed_success_records_the_banks_transaction_not_the_senders(
+        bank: SandboxServer, tmp_path: Path) -> None:
+    # A customer who paid for real, with the postLink pointed at themselves, forwards it with
+    # another transaction id: the status API confirms the payment, but refunds and charges must
+    # go to the bank's transaction, not to an id the sender chose.
+    shop_app = _real_host_shop(bank.url, tmp_path)
+    shop, catcher = LiveServer(shop_app), Catcher()
+    try:
+        invoice = _pay_with_links_at(bank, shop, f"{catcher.url}/steal", "4405639704015096")
+        assert _wait(lambda: len(catcher.bodies) == 1), bank.deliveries
+        genuine = catcher.bodies[0]
+        assert genuine["code"] == "ok"
+        forwarded = {**genuine, "id": "00000000-0000-0000-0000-000000000000",
+                     "cardMask": "999999...9999"}
+        answer = requests.post(f"{shop.url}/halyk/postlink", json=forwarded, timeout=TIMEOUT)
+        assert answer.status_code == 200, answer.text
+        record = shop_app.extensions["halyk"].ledger.get(invoice)
+        assert record.status is PaymentStatus.PAID
+        [transaction] = bank.transactions
+        assert record.transaction_id == transaction.id == genuine["id"]
+        assert record.card_mask == transaction.card_mask
+    finally:
+        shop.close()
+        catcher.server.close()
+        shop_app.extensions["halyk"].client.close()
+        shop_app.extensions["halyk"].ledger.dispose()
