@@ -9,7 +9,7 @@ keeps the input) rides along as ``__context__``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 _BODY_PREVIEW = 200
+
+# The token answer's keys whose values are credentials.
+_TOKEN_KEYS = ("access_token", "refresh_token")
 
 # ePay's OAuth server answers these for wrong credentials (RFC 6749 section 5.2).
 _AUTH_ERRORS = frozenset({"invalid_client", "unauthorized_client", "access_denied"})
@@ -109,7 +112,10 @@ def token_answer(
         problem = validation_problem(exc)
     else:
         return body, loaded
-    raise invalid(response, what, f"a token answer with {problem}", secret)
+    # A token in an error message would end up in logs and error trackers; only the widget
+    # may see one.
+    tokens = [body[k] for k in _TOKEN_KEYS if isinstance(body.get(k), str)]
+    raise invalid(response, what, f"a token answer with {problem}", secret, hide=tokens)
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -268,10 +274,14 @@ def unexpected(
 
 
 def invalid(
-    response: requests.Response, what: str, problem: str, secret: str
+    response: requests.Response, what: str, problem: str, secret: str,
+    hide: Iterable[str] = (),
 ) -> InvalidResponse:
-    """The error for an answer that breaks the protocol, with a secret-free start of its body."""
+    """The error for an answer that breaks the protocol, with a secret-free start of its body
+    (``hide``: other values to scrub from it, such as tokens)."""
     text = scrub(response.text, secret)
+    for value in hide:
+        text = scrub(text, value)
     if _is_html(response):
         problem = f"{problem} (an HTML page)"
     preview = " ".join(text[:_BODY_PREVIEW].split())

@@ -174,3 +174,28 @@ def test_a_confirmed_success_records_the_banks_transaction_not_the_senders(
         catcher.server.close()
         shop_app.extensions["halyk"].client.close()
         shop_app.extensions["halyk"].ledger.dispose()
+
+
+# --- what errors may say ---------------------------------------------------------------------
+
+
+def _client(httpserver: Any, secret: str = DISTINCT_SECRET) -> Any:
+    from flask_halyk.client import EpayClient
+
+    return EpayClient(client_id="review-shop", client_secret=secret, terminal_id=SHOP_TERMINAL,
+                      token_url=httpserver.url_for("/oauth2/token"),
+                      api_url=httpserver.url_for("/"), retries=0)
+
+
+def test_a_malformed_token_answer_does_not_put_the_token_in_the_error(httpserver: Any) -> None:
+    from flask_halyk.errors import InvalidResponse
+
+    token = "LIVE_ACCESS_TOKEN_4F7Q2Z"
+    httpserver.expect_request("/oauth2/token", method="POST").respond_with_json(
+        {"access_token": token, "refresh_token": "LIVE_REFRESH_9X", "expires_in": "soon",
+         "token_type": "Bearer"})
+    with _client(httpserver) as client, pytest.raises(InvalidResponse) as caught:
+        client.payment_token("100000123", "1500", secret_hash="H" * 32)
+    for text in (str(caught.value), repr(caught.value), str(caught.value.body)):
+        assert token not in text and "LIVE_REFRESH_9X" not in text
+    assert "expires_in" in str(caught.value)
