@@ -7,7 +7,8 @@ exception texts can echo what was sent, client secret included.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+import re
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from marshmallow import ValidationError
 
@@ -26,8 +27,15 @@ def safe_url(url: str | None) -> str:
 
 
 def scrub(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
-    return text.replace(secret, "***") if secret else text
+    """``text`` with every occurrence of ``secret`` replaced by ``***``: as written, and as a
+    form body or URL spells it (percent-encoded, ``+`` for spaces, hex digits in either case),
+    since a server's error page may quote the request it refused."""
+    if not secret:
+        return text
+    spellings = {secret, quote_plus(secret), quote(secret, safe=""), quote(secret)}
+    # Longest first, so that a spelling containing another is replaced whole.
+    pattern = "|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))
+    return re.sub(pattern, "***", text, flags=re.IGNORECASE)
 
 
 def validation_problem(exc: ValidationError) -> str:

@@ -199,3 +199,26 @@ def test_a_malformed_token_answer_does_not_put_the_token_in_the_error(httpserver
     for text in (str(caught.value), repr(caught.value), str(caught.value.body)):
         assert token not in text and "LIVE_REFRESH_9X" not in text
     assert "expires_in" in str(caught.value)
+
+
+@pytest.mark.parametrize("echo", ["form", "form-lower", "path"])
+def test_an_echoed_client_secret_is_scrubbed_in_its_url_encoded_spellings(
+        httpserver: Any, echo: str) -> None:
+    # Some OAuth servers' error pages quote the request they refused; the body was form-encoded.
+    from urllib.parse import quote, urlencode
+
+    from flask_halyk.errors import HalykError
+
+    secret = "p@ss+w/rd=Xy z%1"
+    spelled = {"form": urlencode({"client_secret": secret}),
+               "form-lower": urlencode({"client_secret": secret}).lower(),
+               "path": "client_secret=" + quote(secret, safe="")}[echo]
+    httpserver.expect_request("/oauth2/token", method="POST").respond_with_data(
+        f"<html><body>Bad request: {spelled}</body></html>", status=400,
+        content_type="text/html")
+    with _client(httpserver, secret) as client, pytest.raises(HalykError) as caught:
+        client.service_token()
+    encoded = spelled.partition("=")[2]
+    for text in (str(caught.value), str(getattr(caught.value, "body", ""))):
+        assert secret not in text and encoded not in text, text
+    assert "client_secret=***" in str(caught.value)
