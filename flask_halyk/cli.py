@@ -6,6 +6,7 @@ import json
 
 import click
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.engine import make_url
 
 from .ledger.cli import (
     copy_ledger_command,
@@ -13,6 +14,7 @@ from .ledger.cli import (
     reconcile_command,
     reprocess_command,
 )
+from .redaction import safe_url
 from .sandbox.cli import sandbox_command
 
 halyk_cli = AppGroup("halyk", help="Halyk ePay: ledger, reconciliation, sandbox.")
@@ -35,15 +37,31 @@ def config_command() -> None:
         "client_id": cfg.client_id,
         "client_secret": "***",
         "terminal_id": cfg.terminal_id,
-        "token_url": cfg.token_url,
-        "api_url": cfg.api_url,
-        "script_url": cfg.script_url,
-        "payform_url": cfg.payform_url,
+        "token_url": _shown_url(cfg.token_url),
+        "api_url": _shown_url(cfg.api_url),
+        "script_url": _shown_url(cfg.script_url),
+        "payform_url": _shown_url(cfg.payform_url),
         "embedded_sandbox": cfg.embedded_sandbox,
         "url_prefix": cfg.url_prefix,
-        "database_url": cfg.database_url or "(SQLite in the instance folder)",
+        "database_url": _shown_database(cfg.database_url),
     }
     click.echo(json.dumps(shown, indent=2))
+
+
+def _shown_url(url: str) -> str:
+    """A host setting without credentials or query (a proxy's ``user:password@`` is possible);
+    the embedded sandbox's paths as they are."""
+    return url if url.startswith("/") else safe_url(url)
+
+
+def _shown_database(url: str | None) -> str:
+    """The ledger's URL with its password masked (output is pasted into tickets and chats)."""
+    if not url:
+        return "(SQLite in the instance folder)"
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: show only its scheme
+        return url.partition(":")[0] + ":(unreadable URL, not shown)"
 
 
 @halyk_cli.command("status")

@@ -222,3 +222,27 @@ def test_an_echoed_client_secret_is_scrubbed_in_its_url_encoded_spellings(
     for text in (str(caught.value), str(getattr(caught.value, "body", ""))):
         assert secret not in text and encoded not in text, text
     assert "client_secret=***" in str(caught.value)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def test_flask_halyk_config_shows_no_credentials(tmp_path: Path) -> None:
+    from flask_halyk.cli import halyk_cli
+
+    app = Flask("cli", instance_path=str(tmp_path / "instance"))
+    app.config.update(
+        SECRET_KEY="k", HALYK_ENV="test", HALYK_CLIENT_ID="review-shop",
+        HALYK_CLIENT_SECRET=DISTINCT_SECRET, HALYK_TERMINAL_ID=SHOP_TERMINAL,
+        HALYK_POSTLINK_SECRET="postlink-key-never-shown",
+        HALYK_TOKEN_URL="https://proxyuser:proxy-pass-never-shown@epay.example/oauth2/token",
+        HALYK_DATABASE_URL="postgresql+psycopg://shop:db-pass-never-shown@127.0.0.1:1/shop")
+    HalykEpay(app)
+    result = app.test_cli_runner().invoke(halyk_cli, ["config"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    for secret in (DISTINCT_SECRET, "postlink-key-never-shown", "proxy-pass-never-shown",
+                   "db-pass-never-shown"):
+        assert secret not in result.output
+    assert shown["database_url"].startswith("postgresql+psycopg://shop:***@127.0.0.1")
+    assert shown["token_url"] == "https://epay.example/oauth2/token"
