@@ -246,3 +246,41 @@ def test_flask_halyk_config_shows_no_credentials(tmp_path: Path) -> None:
         assert secret not in result.output
     assert shown["database_url"].startswith("postgresql+psycopg://shop:***@127.0.0.1")
     assert shown["token_url"] == "https://epay.example/oauth2/token"
+
+
+# --- the example shop --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def example_shop(tmp_path: Path) -> Iterator[Flask]:
+    from examples.shop import create_app
+
+    app = create_app({"SECRET_KEY": "unit",
+                      "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                      "SHOP_DATABASE": str(tmp_path / "shop.sqlite3")})
+    yield app
+    app.extensions["halyk"].client.close()
+    app.extensions["halyk"].ledger.dispose()
+
+
+@pytest.mark.parametrize("target", [
+    "/\\evil.example/", "\\/evil.example/", "/\\/evil.example", "/\t/evil.example/",
+    "/%09/evil.example", "/\n/evil.example", "https://evil.example/", "//evil.example",
+    "/ /evil.example", "/\x00/evil.example",
+])
+def test_language_switch_has_no_open_redirect_through_browser_url_quirks(
+        example_shop: Flask, target: str) -> None:
+    # Browsers read "\" as "/" and drop tabs and newlines in URLs: "/\evil.example" is
+    # "//evil.example", another site.
+    from urllib.parse import quote, urljoin, urlsplit
+
+    response = example_shop.test_client().get(f"/language/eng?next={quote(target)}")
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    browser_sees = "".join(c for c in location if c not in "\t\n\r").replace("\\", "/")
+    assert urlsplit(urljoin("http://shop.test/", browser_sees)).hostname == "shop.test", location
+
+
+def test_language_switch_still_returns_to_a_page_of_the_site(example_shop: Flask) -> None:
+    response = example_shop.test_client().get("/language/eng?next=/products/tea/checkout?x=1")
+    assert response.headers["Location"] == "/products/tea/checkout?x=1"

@@ -67,10 +67,18 @@ def set_language(code: str) -> BaseResponse:
         abort(404)
     session["language"] = code
     target = request.args.get("next", "")
-    # Only paths of this site: an open redirect would help phishers.
-    if not target.startswith("/") or target.startswith("//"):
+    if not _local_path(target):
         target = url_for("shop.index")
     return redirect(target)
+
+
+def _local_path(target: str) -> bool:
+    """Whether ``target`` is a path of this site. An open redirect would help phishers, and
+    browsers read ``\\`` as ``/`` and drop tabs and newlines: ``/\\evil.example`` and
+    ``/<TAB>/evil.example`` both lead to ``//evil.example``, another site."""
+    if any(ord(c) < 32 or ord(c) == 127 or c == "\\" for c in target):
+        return False
+    return target.startswith("/") and not target.startswith("//")
 
 
 @shop.route("/products/<product_id>/checkout", methods=["GET", "POST"])
