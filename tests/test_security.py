@@ -284,3 +284,44 @@ def test_language_switch_has_no_open_redirect_through_browser_url_quirks(
 def test_language_switch_still_returns_to_a_page_of_the_site(example_shop: Flask) -> None:
     response = example_shop.test_client().get("/language/eng?next=/products/tea/checkout?x=1")
     assert response.headers["Location"] == "/products/tea/checkout?x=1"
+
+
+def _shop_on_real_hosts(tmp_path: Path, **config: Any) -> Flask:
+    from examples.shop import create_app
+
+    return create_app({"SECRET_KEY": "unit", "HALYK_ENV": "test",
+                       "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                       "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"), **config})
+
+
+def test_the_example_back_office_is_closed_with_real_hosts_and_no_staff_password(
+        tmp_path: Path) -> None:
+    app = _shop_on_real_hosts(tmp_path)
+    try:
+        client = app.test_client()
+        assert client.get("/admin/").status_code == 404
+        assert client.get("/").status_code == 200
+    finally:
+        app.extensions["halyk"].client.close()
+
+
+def test_the_example_back_office_asks_for_the_staff_password(tmp_path: Path) -> None:
+    import base64
+
+    def basic(password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"staff:{password}".encode())
+                .decode()}
+
+    app = _shop_on_real_hosts(tmp_path, SHOP_ADMIN_PASSWORD="correct horse")
+    try:
+        client = app.test_client()
+        refused = client.get("/admin/")
+        assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]
+        assert client.get("/admin/", headers=basic("wrong")).status_code == 401
+        assert client.get("/admin/", headers=basic("correct horse")).status_code == 200
+    finally:
+        app.extensions["halyk"].client.close()
+
+
+def test_the_example_back_office_stays_open_on_the_sandbox_demo(example_shop: Flask) -> None:
+    assert example_shop.test_client().get("/admin/").status_code == 200

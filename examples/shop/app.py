@@ -20,7 +20,7 @@ from .views import admin, shop
 log = logging.getLogger("examples.shop")
 
 #: Environment variables read for real use, besides every ``HALYK_*`` one.
-_ENV_KEYS = ("SECRET_KEY", "SHOP_DATABASE", "SHOP_DEMO_HOSTILE_PRODUCT")
+_ENV_KEYS = ("SECRET_KEY", "SHOP_DATABASE", "SHOP_DEMO_HOSTILE_PRODUCT", "SHOP_ADMIN_PASSWORD")
 
 
 def _from_environment() -> dict[str, Any]:
