@@ -1,0 +1,102 @@
+"""Between Python values and the ledger's rows: amounts in minor units, text any backend
+stores, and table rows read back as :class:`PaymentRecord` / :class:`EventRecord`."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Row
+
+from ..errors import InvalidArgument
+from .models import Change, EventRecord, EventVerdict, PaymentRecord, PaymentStatus
+
+
+def to_minor(amount: Decimal | int | str) -> int:
+    """Tenge to tiyn; more than two decimals, negative or non-finite amounts are refused."""
+    try:
+        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
+    except InvalidOperation:
+        raise InvalidArgument(f"{amount!r} is not an amount") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidArgument(f"{amount!r} is not an amount")
+    minor = value * 100
+    if minor != minor.to_integral_value():
+        raise InvalidArgument(f"{amount!r} has more than two decimals")
+    return int(minor)
+
+
+def from_minor(minor: int) -> Decimal:
+    """Tiyn to tenge, with two decimals."""
+    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+
+
+def clean(value: object, length: int | None = None) -> str | None:
+    """Text fit for any backend's column: NULs dropped (PostgreSQL refuses them), cut to size."""
+    if value is None:
+        return None
+    text_value = str(value).replace("\x00", "")
+    if length is not None:
+        text_value = text_value[:length]
+    return text_value
+
+
+def payment_record(row: Row[Any]) -> PaymentRecord:
+    """A ``halyk_payments`` row as a :class:`PaymentRecord`."""
+    m = row._mapping
+    return PaymentRecord(
+        invoice_id=m["invoice_id"],
+        amount=from_minor(m["amount_minor"]),
+        currency=m["currency"],
+        terminal=m["terminal"],
+        description=m["description"] or "",
+        account_id=m["account_id"],
+        language=m["language"],
+        name=m["name"],
+        email=m["email"],
+        phone=m["phone"],
+        status=PaymentStatus(m["status"]),
+        bank_status=m["bank_status"],
+        transaction_id=m["transaction_id"],
+        card_mask=m["card_mask"],
+        card_type=m["card_type"],
+        card_id=m["card_id"],
+        issuer=m["issuer"],
+        reference=m["reference"],
+        approval_code=m["approval_code"],
+        reason=m["reason"],
+        reason_code=m["reason_code"],
+        charged_amount=None if m["charged_minor"] is None else from_minor(m["charged_minor"]),
+        refunded_amount=from_minor(m["refunded_minor"] or 0),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        paid_at=m["paid_at"],
+        token_expires_at=m["token_expires_at"],
+    )
+
+
+def event_record(row: Row[Any]) -> EventRecord:
+    """A ``halyk_events`` row as an :class:`EventRecord` (unreadable stored headers: none)."""
+    m = row._mapping
+    try:
+        headers = [(str(k), str(v)) for k, v in json.loads(m["headers"] or "[]")]
+    except (ValueError, TypeError):
+        headers = []
+    return EventRecord(
+        id=int(m["id"]),
+        received_at=m["received_at"],
+        kind=m["kind"],
+        remote_addr=m["remote_addr"],
+        headers=headers,
+        body=bytes(m["body"]),
+        invoice_id=m["invoice_id"],
+        transaction_id=m["transaction_id"],
+        verdict=EventVerdict(m["verdict"]),
+        outcome=Change(m["outcome"]) if m["outcome"] else None,
+        reason=m["reason"],
+        processed_at=m["processed_at"],
+    )
+
+
+__all__ = ["clean", "event_record", "from_minor", "payment_record", "to_minor"]
