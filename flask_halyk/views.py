@@ -11,8 +11,10 @@ cannot reach ePay (so that the bank may try again; the event is kept either way)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -35,6 +37,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("flask_halyk.postlink")
 
 _CHUNK = 16 * 1024
+# Request headers that carry someone's credentials (a proxy's, a browser's): an event keeps
+# that they came, never their value.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key",
+                             "x-auth-token", "x-csrf-token", "x-csrftoken"})
+# What an event keeps of the headers: plenty for an investigation, bounded for the database.
+_HEADERS_KEPT = 32
+_HEADER_NAME_MAX = 100
+_HEADER_VALUE_MAX = 1000
 # Built once: constructing a marshmallow schema costs more than loading a body with it, and
 # load() keeps no state on the instance, so threads may share it.
 _POSTLINK_SCHEMA = PostLinkSchema()
@@ -96,6 +106,26 @@ def read_bounded(limit: int) -> bytes | None:
     return b"".join(parts)
 
 
+def stored_headers(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The request headers as an event stores them: credentials replaced by ``[redacted]``,
+    at most :data:`_HEADERS_KEPT` of them, each cut to a bounded length."""
+    kept = []
+    for name, value in itertools.islice(items, _HEADERS_KEPT):
+        if name.strip().lower() in _SECRET_HEADERS:
+            value = "[redacted]"
+        kept.append((name[:_HEADER_NAME_MAX], value[:_HEADER_VALUE_MAX]))
+    return kept
+
+
+def loggable(text: str) -> str:
+    """``text`` with every unprintable character escaped (``\\x1b``, ``\\n``, ``\\x85``...):
+    what a sender wrote must not start a new log line or drive the terminal reading it."""
+    return "".join(
+        c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) <= 0xFF else f"\\u{ord(c):04x}")
+        for c in text
+    )
+
+
 def parse_body(body: bytes) -> dict[str, Any] | None:
     """A JSON object, whatever the Content-Type said; else a urlencoded form; else None."""
     try:
@@ -140,7 +170,7 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     ledger = state.ledger
     remote = request.remote_addr
-    headers = list(request.headers.items())
+    headers = stored_headers(request.headers.items())
 
     body = read_bounded(state.config.max_postlink_bytes)
     if body is None:
@@ -241,7 +271,8 @@ def _refuse(
     reason = clean(reason, 2000) or ""
     _state().ledger.judge_event(event_id, verdict, reason=reason, invoice_id=invoice_id,
                                 transaction_id=transaction_id)
-    log.warning("flask-halyk: postLink refused (%s, event %s): %s", status, event_id, reason)
+    log.warning("flask-halyk: postLink refused (%s, event %s): %s", status, event_id,
+                loggable(reason))
     try:
         signals.postlink_rejected.send(app, reason=reason, status=status, body=body,
                                        event_id=event_id, postlink=postlink)

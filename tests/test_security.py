@@ -10,14 +10,16 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask, render_template_string, request
-from ledger_support import LiveServer
+from ledger_support import LiveServer, postlink_for
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, js_value, scripts_of
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_halyk import HalykEpay, signals
 from flask_halyk.ledger import PaymentStatus
@@ -325,3 +327,58 @@ def test_the_example_back_office_asks_for_the_staff_password(tmp_path: Path) -> 
 
 def test_the_example_back_office_stays_open_on_the_sandbox_demo(example_shop: Flask) -> None:
     assert example_shop.test_client().get("/admin/").status_code == 200
+
+
+# --- the postLink blueprint ------------------------------------------------------------------
+
+
+@pytest.fixture
+def sandbox_shop(tmp_path: Path) -> Iterator[Flask]:
+    from page_helpers import make_shop
+
+    app = make_shop(tmp_path)
+    yield app
+    app.extensions["halyk"].client.close()
+    app.extensions["halyk"].ledger.dispose()
+
+
+def test_stored_events_keep_no_credentials_from_the_request_headers(sandbox_shop: Flask) -> None:
+    client = sandbox_shop.test_client()
+    client.post("/halyk/postlink", data=b'{"not": "a postlink"}', headers={
+        "Content-Type": "application/json", "Authorization": "Bearer STOLEN-BEARER-1",
+        "Cookie": "session=STOLEN-COOKIE-2", "Proxy-Authorization": "Basic STOLEN-PROXY-3",
+        "X-Api-Key": "STOLEN-KEY-4", "X-Forwarded-For": "203.0.113.9"})
+    [event] = sandbox_shop.extensions["halyk"].ledger.events()
+    stored = dict((name.lower(), value) for name, value in event.headers)
+    assert "STOLEN" not in json.dumps(event.headers)
+    assert stored["authorization"] == stored["proxy-authorization"] == "[redacted]"
+    assert stored["x-forwarded-for"] == "203.0.113.9"  # what an investigation needs stays
+
+
+def test_stored_event_headers_are_bounded(sandbox_shop: Flask) -> None:
+    client = sandbox_shop.test_client()
+    many = {f"X-Junk-{i}": "v" * 5000 for i in range(200)}
+    client.post("/halyk/postlink", data=b"{}", headers={"Content-Type": "application/json",
+                                                        **many})
+    [event] = sandbox_shop.extensions["halyk"].ledger.events()
+    assert len(json.dumps(event.headers)) < 40_000
+
+
+def test_a_refusal_logged_with_control_characters_cannot_forge_log_lines(
+        sandbox_shop: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    state = sandbox_shop.extensions["halyk"]
+    state.config = replace(state.config, postlink_allowed_ips=("10.0.0.1",))
+    sandbox_shop.wsgi_app = ProxyFix(sandbox_shop.wsgi_app, x_for=1)  # type: ignore[method-assign]
+    with sandbox_shop.test_request_context():
+        payment = state.ledger.create_payment(invoice_id=None, amount=1500, currency="KZT",
+                                              terminal=state.config.terminal_id,
+                                              description="tea")
+    body = postlink_for(sandbox_shop, payment.invoice_id, 1500)
+    forged_ip = "1.2.3.4\x1b[2K\x08\x08INFO all good\x9bfake"
+    with caplog.at_level("WARNING", logger="flask_halyk.postlink"):
+        answer = sandbox_shop.test_client().post(
+            "/halyk/postlink", json=body, headers={"X-Forwarded-For": forged_ip})
+    assert answer.status_code == 403
+    [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in line), repr(line)
+    assert "all good" in line  # escaped, not dropped: the log still shows what was sent
