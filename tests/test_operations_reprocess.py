@@ -18,7 +18,7 @@ from flask import Flask
 from ledger_support import BACKENDS, close_shop, database_url, make_shop, postlink_for
 from sqlalchemy import update
 
-from flask_halyk import operations, signals
+from flask_halyk import operations, recovery, signals
 from flask_halyk.extension import get_state
 from flask_halyk.ledger import EventVerdict, Ledger, PaymentStatus
 from flask_halyk.ledger.states import news_from_postlink
@@ -159,7 +159,7 @@ def test_concurrent_runs_fire_each_event_once(shop: Flask, receiver: Receiver) -
 
 def test_every_failed_event_is_reached_however_many_keep_failing(
         shop: Flask, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(operations, "REPROCESS_BATCH", 2)
+    monkeypatch.setattr(recovery, "REPROCESS_BATCH", 2)
     failed = [paid_with_failed_receiver(shop) for _ in range(5)]
     receiver.calls.clear()
     with shop.app_context():

@@ -69,7 +69,7 @@ def init_db_command() -> None:
 def reprocess_command(stale_after: timedelta) -> None:
     """Run the signal receivers again for postLinks whose receivers raised."""
     from ..extension import get_state
-    from ..operations import reprocess
+    from ..recovery import reprocess
 
     report = reprocess(get_state(), stale_after=stale_after)
     click.echo(f"reprocessed {report.attempted} event(s): {report.applied} applied, "
@@ -94,7 +94,7 @@ def reconcile_command(older_than: timedelta, expire_after: timedelta | None,
     """Ask ePay about pending payments and record what it says (recovers lost postLinks, ends
     abandoned checkouts)."""
     from ..extension import get_state
-    from ..operations import reconcile
+    from ..recovery import reconcile
     from .models import PaymentRecord
 
     def progress(payment: PaymentRecord, outcome: str) -> None:

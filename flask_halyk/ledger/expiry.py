@@ -3,7 +3,7 @@
 A payment can only be paid with its token (one per invoice; flask-halyk never asks for a second
 one), and the token dies ``expires_in`` seconds after ePay issued it (7200 in the bank's
 answers). Once it is dead, and a grace period has passed on top, and ePay answers "not found"
-(resultCode 102) for the invoice, nothing can pay it any more: :func:`flask_halyk.operations.
+(resultCode 102) for the invoice, nothing can pay it any more: :func:`flask_halyk.recovery.
 reconcile` records it ``expired`` and stops asking the bank about it.
 
 The decision is deliberately narrow: a transport error, a 5xx, an in-progress answer (107),

@@ -29,7 +29,7 @@ ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     # Partial refunds are recorded by amount (see Ledger.record_refund), never by news alone.
     S.PARTIALLY_REFUNDED: frozenset(),
     S.NEW: frozenset(),
-    # Decided by reconcile alone (operations.reconcile): the token expired long ago and ePay
+    # Decided by reconcile alone (recovery.reconcile): the token expired long ago and ePay
     # answered "not found" (102); never from a postLink.
     S.EXPIRED: frozenset({S.NEW}),
 }

@@ -1,0 +1,242 @@
+"""The two repairs: reconcile (ask ePay about payments still pending, recovering postLinks the
+bank never delivered, and end abandoned checkouts) and reprocess (run the receivers of events
+whose receivers raised, or whose worker died, again).
+
+Both go through the same state machine and the same exactly-once dispatch as postLinks, so a
+postLink arriving meanwhile, or a second run at the same time, changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from .errors import HalykError
+from .ledger import Change, EventRecord, EventVerdict, News, PaymentRecord, PaymentStatus
+from .ledger.dispatch import dispatch_event
+from .ledger.expiry import DEFAULT_EXPIRE_AFTER, check_expire_after, may_expire, token_expiry
+from .ledger.states import news_from_transaction
+from .results import ResultCode, StatusResult
+
+if TYPE_CHECKING:
+    from .extension import HalykState
+
+S = PaymentStatus
+
+#: ``progress(payment, outcome)``: called by :func:`reconcile` after each payment it asked about.
+Progress = Callable[[PaymentRecord, str], None]
+
+
+def _app() -> Flask:
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+
+
+@dataclass
+class ReconcileReport:
+    """What :func:`reconcile` found, payment by payment counted: each payment checked is
+    counted once, in ``changed`` (the bank's news moved it), ``expired``, ``unchanged``,
+    ``pending`` (not final yet), ``not_found`` (unknown to ePay, not expired) or ``errors``.
+    ``changes``: invoice id -> what changed, expiries included."""
+
+    checked: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    pending: int = 0
+    not_found: int = 0
+    errors: int = 0
+    expired: int = 0
+    changes: dict[str, Change] = field(default_factory=dict)
+
+
+#: How many pending payments :func:`reconcile` reads from the ledger at a time.
+RECONCILE_BATCH = 500
+
+
+def reconcile(
+    state: HalykState,
+    older_than: timedelta = timedelta(minutes=10),
+    progress: Progress | None = None,
+    limit: int | None = None,
+    batch_size: int = RECONCILE_BATCH,
+    *,
+    expire_after: timedelta | None = DEFAULT_EXPIRE_AFTER,
+    include_expired: bool = False,
+) -> ReconcileReport:
+    """Ask ePay about every payment still ``new`` created more than ``older_than`` ago (oldest
+    first; at most ``limit`` of them if given), and apply what the bank says through the same
+    state machine as postLinks (a postLink the bank dropped is recovered; one that arrives at
+    the same time is applied once, not twice).
+
+    Each answer that is final is stored as an event of kind ``status``; the signals fire once,
+    with ``postlink=None``. A bank that cannot be reached is counted in ``errors`` and the
+    payment is asked about again next time.
+
+    Abandoned checkouts end: a ``new`` payment whose token expired more than ``expire_after``
+    ago (default 24 hours; ``None`` never expires anything), and of which ePay says "not found"
+    (resultCode 102, nothing else), becomes ``expired`` (``payment_expired`` fires once) and is
+    not asked about again. ``include_expired=True`` asks about the expired ones once more: a
+    success the bank reports still moves them to ``paid`` / ``authorized``.
+    """
+    app = _app()
+    expire_after = check_expire_after(expire_after)
+    report = ReconcileReport()
+    last: PaymentRecord | None = None
+    # Page by page: a single capped read would be filled by the oldest payments run after run
+    # (those not expired yet, or all of them with include_expired), never reaching the newer.
+    while limit is None or report.checked < limit:
+        size = batch_size if limit is None else min(batch_size, limit - report.checked)
+        page = state.ledger.pending(older_than, limit=max(1, size), after=last,
+                                    include_expired=include_expired)
+        if not page:
+            break
+        for payment in page:
+            report.checked += 1
+            outcome = _reconcile_one(app, state, payment, report, expire_after)
+            if progress is not None:
+                progress(payment, outcome)
+        last = page[-1]
+    return report
+
+
+def _says_not_found(status: StatusResult) -> bool:
+    """ePay clearly does not know the invoice: resultCode 102 and no transaction."""
+    return status.result_code == ResultCode.NOT_FOUND and status.transaction is None
+
+
+def _reconcile_one(
+    app: Flask, state: HalykState, payment: PaymentRecord, report: ReconcileReport,
+    expire_after: timedelta | None,
+) -> str:
+    try:
+        status = state.client.status(payment.invoice_id)
+    except (HalykError, ValueError) as exc:
+        report.errors += 1
+        return f"error: {type(exc).__name__}: {exc}"
+    if not status.found or status.transaction is None:
+        # The deadline is judged after the answer: a slow call must not count in its favour.
+        if _says_not_found(status) and may_expire(payment, state.ledger.now(), expire_after):
+            return _expire(app, state, payment, report, status)
+        if status.result_code == ResultCode.IN_PROGRESS:
+            report.pending += 1
+            return "pending (in progress at ePay)"
+        report.not_found += 1
+        if status.result_code == ResultCode.NOT_FOUND:
+            return "not found at ePay"
+        return f"no transaction at ePay (resultCode {int(status.result_code)})"
+    news = news_from_transaction(str(status.status_name), status.transaction)
+    if news is None:
+        report.pending += 1
+        return f"pending ({status.status_name})"
+    event_id = state.ledger.record_event(kind="status", body=_status_body(status))
+    result = state.ledger.apply(payment.invoice_id, news, event_id=event_id)
+    if result.change is None:
+        report.unchanged += 1
+        return f"unchanged ({result.verdict}: {result.reason})"
+    report.changed += 1
+    report.changes[payment.invoice_id] = result.change
+    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None)
+    return f"{result.change} ({status.status_name})"
+
+
+def _expire(
+    app: Flask, state: HalykState, payment: PaymentRecord, report: ReconcileReport,
+    status: StatusResult,
+) -> str:
+    # The 102 answer is kept as the event that expired the payment: the evidence, and what
+    # `flask halyk reprocess` fires payment_expired again from if a receiver raised.
+    event_id = state.ledger.record_event(kind="status", body=_status_body(status))
+    result = state.ledger.apply(payment.invoice_id, News(S.EXPIRED), event_id=event_id)
+    if result.change is None:  # a postLink (or another reconcile) got there first
+        report.unchanged += 1
+        return f"unchanged ({result.verdict}: {result.reason})"
+    report.expired += 1
+    report.changes[payment.invoice_id] = result.change
+    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None)
+    deadline = token_expiry(payment).isoformat(timespec="seconds")
+    return f"expired (token expired {deadline}; not found at ePay)"
+
+
+def _status_body(status: StatusResult) -> bytes:
+    return json.dumps(status.raw, default=str, ensure_ascii=False).encode()
+
+
+#: How many events :func:`reprocess` reads from the ledger at a time.
+REPROCESS_BATCH = 500
+
+
+def _events_to_reprocess(state: HalykState) -> Iterator[EventRecord]:
+    # Page by id: events whose receivers keep failing stay failed, and one capped read would
+    # be filled by them run after run, never reaching the newer ones.
+    batch_size = REPROCESS_BATCH
+    last_id: int | None = None
+    while True:
+        page = state.ledger.events(verdict=[EventVerdict.FAILED, EventVerdict.DISPATCHING],
+                                   limit=batch_size, after_id=last_id)
+        yield from page
+        if len(page) < batch_size:
+            return
+        last_id = page[-1].id
+
+
+@dataclass
+class ReprocessReport:
+    """What :func:`reprocess` did."""
+
+    attempted: int = 0
+    applied: int = 0
+    failed: int = 0
+
+
+def reprocess(
+    state: HalykState, stale_after: timedelta = timedelta(minutes=10)
+) -> ReprocessReport:
+    """Run the receivers again for every event marked ``failed`` (a receiver raised), and for
+    events left ``dispatching`` longer than ``stale_after`` (the process died while its
+    receivers ran). Each event is claimed with a conditional update first, so two concurrent
+    runs never fire one event twice."""
+    from .views import parse_body, validate
+
+    app = _app()
+    report = ReprocessReport()
+    cutoff = state.ledger.now() - stale_after
+    for event in _events_to_reprocess(state):
+        if event.outcome is None or event.invoice_id is None:
+            continue
+        if event.verdict is EventVerdict.FAILED:
+            claimed = state.ledger.claim_event(event.id, [EventVerdict.FAILED],
+                                               EventVerdict.DISPATCHING)
+        else:
+            claimed = state.ledger.claim_event(event.id, [EventVerdict.DISPATCHING],
+                                               EventVerdict.DISPATCHING, older_than=cutoff)
+        if not claimed:
+            continue
+        payment = state.ledger.get(event.invoice_id)
+        if payment is None:
+            continue
+        postlink: dict[str, Any] | None = None
+        if event.kind != "status":
+            data = parse_body(event.body)
+            postlink = validate(data)[0] if data is not None else None
+        report.attempted += 1
+        verdict = dispatch_event(app, state.ledger, event.id, event.outcome, payment, postlink)
+        if verdict is EventVerdict.APPLIED:
+            report.applied += 1
+        else:
+            report.failed += 1
+    return report
+
+
+__all__ = [
+    "RECONCILE_BATCH",
+    "REPROCESS_BATCH",
+    "Progress",
+    "ReconcileReport",
+    "ReprocessReport",
+    "reconcile",
+    "reprocess",
+]
