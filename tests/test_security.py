@@ -382,3 +382,29 @@ def test_a_refusal_logged_with_control_characters_cannot_forge_log_lines(
     [line] = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in line), repr(line)
     assert "all good" in line  # escaped, not dropped: the log still shows what was sent
+
+
+def test_the_sandbox_does_not_follow_a_redirect_with_a_postlink(
+        bank: SandboxServer, tmp_path: Path) -> None:
+    # A 307 keeps method and body: following it would hand the secret_hash to another host.
+    catcher = Catcher()
+    redirector = Flask("redirector")
+
+    @redirector.post("/postlink")
+    def elsewhere() -> tuple[str, int, dict[str, str]]:
+        return "", 307, {"Location": f"{catcher.url}/steal"}
+
+    hop = LiveServer(redirector)
+    shop_app = _real_host_shop(bank.url, tmp_path)
+    shop = LiveServer(shop_app)
+    try:
+        _pay_with_links_at(bank, shop, f"{hop.url}/postlink", DECLINED_CARD)
+        assert _wait(lambda: len(bank.deliveries) == 1)
+        bank.sandbox.wait_for_postlinks(5)
+        assert bank.deliveries[0].status == 307
+        assert catcher.bodies == []
+    finally:
+        for server in (shop, hop, catcher.server):
+            server.close()
+        shop_app.extensions["halyk"].client.close()
+        shop_app.extensions["halyk"].ledger.dispose()
