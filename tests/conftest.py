@@ -10,11 +10,20 @@ from typing import Any
 import pytest
 from flask import Flask
 from hypothesis import settings
+from ledger_support import SignalLog
 from page_helpers import close, make_app
 
 # pytester runs a shop's own test file in a child pytest (the plugin's entry point at work, the
 # browser harness's artefacts); pytest allows this only in the top-level conftest.
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def signal_log() -> Iterator[SignalLog]:
+    """Every flask-halyk signal sent during the test, with its keyword arguments."""
+    log = SignalLog()
+    yield log
+    log.disconnect()
 
 
 @pytest.fixture

@@ -58,6 +58,24 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
             yield url
 
 
+def ledger_of(app: Flask) -> Any:
+    """The app's ledger."""
+    return app.extensions["halyk"].ledger
+
+
+def sandbox_of(app: Flask) -> Any:
+    """The app's embedded sandbox (its faults, transactions, deliveries)."""
+    return app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+
+
+def new_payment(app: Flask, amount: str = "100", invoice_id: str | None = None) -> str:
+    """A payment recorded straight in the ledger (no token), as create_payment records it."""
+    config = app.extensions["halyk"].config
+    return str(ledger_of(app).create_payment(
+        invoice_id=invoice_id, amount=Decimal(amount), currency=config.currency,
+        terminal=config.terminal_id, description="order").invoice_id)
+
+
 def make_shop(db_url: str, tmp_path: Path, **config: Any) -> Flask:
     """A shop app with flask-halyk on the embedded sandbox and its ledger at ``db_url``."""
     from flask_halyk.extension import HalykEpay

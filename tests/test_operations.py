@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from ledger_support import BACKENDS, SignalLog, close_shop, database_url, make_shop, postlink_for
+from ledger_support import (
+    BACKENDS,
+    SignalLog,
+    close_shop,
+    database_url,
+    make_shop,
+    postlink_for,
+    sandbox_of,
+)
 
 from flask_halyk.errors import ApiError, PaymentNotFound, PaymentStateError
 from flask_halyk.extension import get_state
@@ -25,13 +33,6 @@ from flask_halyk.operations import cancel, charge, reconcile, refund
 S = PaymentStatus
 GOOD_CARD = "4405639704015096"
 DECLINED_CARD = "4003032704547597"
-
-
-@pytest.fixture
-def signal_log() -> Iterator[SignalLog]:
-    log = SignalLog()
-    yield log
-    log.disconnect()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -57,10 +58,6 @@ def two_stage_shop(db_url: str, tmp_path: Path, request: pytest.FixtureRequest
     yield app
     sandbox_of(app).wait_for_postlinks(10)
     close_shop(app)
-
-
-def sandbox_of(app: Flask) -> Any:
-    return app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
 
 
 def pay(app: Flask, amount: int = 100, pan: str = GOOD_CARD) -> str:

@@ -22,7 +22,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from ledger_support import BACKENDS, SignalLog, close_shop, database_url, make_shop, postlink_for
+from ledger_support import (
+    BACKENDS,
+    SignalLog,
+    close_shop,
+    database_url,
+    make_shop,
+    postlink_for,
+    sandbox_of,
+)
 from pytest_httpserver import HTTPServer
 
 from flask_halyk import payment_expired
@@ -113,10 +121,6 @@ def shop(db_url: str, tmp_path: Path, clock: Clock) -> Iterator[Flask]:
     yield app
     sandbox_of(app).wait_for_postlinks(10)
     close_shop(app)
-
-
-def sandbox_of(app: Flask) -> Any:
-    return app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
 
 
 def create(app: Flask, amount: int = 100) -> Any:

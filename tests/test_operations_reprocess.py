@@ -15,12 +15,19 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from ledger_support import BACKENDS, close_shop, database_url, make_shop, postlink_for
+from ledger_support import (
+    BACKENDS,
+    close_shop,
+    database_url,
+    ledger_of,
+    make_shop,
+    postlink_for,
+)
 from sqlalchemy import update
 
 from flask_halyk import operations, recovery, signals
 from flask_halyk.extension import get_state
-from flask_halyk.ledger import EventVerdict, Ledger, PaymentStatus
+from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.ledger.states import news_from_postlink
 from flask_halyk.ledger.tables import events
 
@@ -62,10 +69,6 @@ def receiver() -> Iterator[Receiver]:
     signals.payment_succeeded.connect(one)
     yield one
     signals.payment_succeeded.disconnect(one)
-
-
-def ledger_of(app: Flask) -> Ledger:
-    return app.extensions["halyk"].ledger  # type: ignore[no-any-return]
 
 
 def paid_with_failed_receiver(app: Flask) -> str:

@@ -20,12 +20,14 @@ from ledger_support import (
     SignalLog,
     close_shop,
     database_url,
+    ledger_of,
     make_shop,
+    new_payment,
     postlink_for,
 )
 
 from flask_halyk import signals
-from flask_halyk.ledger import EventVerdict, Ledger, PaymentStatus
+from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.operations import reprocess
 
 S = PaymentStatus
@@ -37,24 +39,6 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
         app = make_shop(url, tmp_path)
         yield app
         close_shop(app)
-
-
-@pytest.fixture
-def signal_log() -> Iterator[SignalLog]:
-    log = SignalLog()
-    yield log
-    log.disconnect()
-
-
-def ledger_of(app: Flask) -> Ledger:
-    return app.extensions["halyk"].ledger  # type: ignore[no-any-return]
-
-
-def new_payment(app: Flask, amount: str = "100") -> str:
-    config = app.extensions["halyk"].config
-    return ledger_of(app).create_payment(
-        invoice_id=None, amount=Decimal(amount), currency=config.currency,
-        terminal=config.terminal_id, description="order").invoice_id
 
 
 def post(app: Flask, body: object, path: str = "/halyk/postlink", **kw: object):

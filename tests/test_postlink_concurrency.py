@@ -11,12 +11,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
-from flask import Flask
 from ledger_support import (
     BACKENDS,
     SECRET_KEY,
@@ -25,6 +23,7 @@ from ledger_support import (
     close_shop,
     database_url,
     make_shop,
+    new_payment,
     postlink_for,
 )
 
@@ -37,13 +36,6 @@ COPIES = 20
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with database_url(request.param, tmp_path) as url:
         yield url
-
-
-def new_payment(app: Flask) -> str:
-    config = app.extensions["halyk"].config
-    ledger: Ledger = app.extensions["halyk"].ledger
-    return ledger.create_payment(invoice_id=None, amount=Decimal(100), currency=config.currency,
-                                 terminal=config.terminal_id, description="order").invoice_id
 
 
 def send_at_once(urls: list[str], body: dict, copies: int = COPIES) -> list[int]:

@@ -24,13 +24,15 @@ from ledger_support import (
     SignalLog,
     close_shop,
     database_url,
+    ledger_of,
     make_shop,
+    new_payment,
     postlink_for,
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_halyk import HalykEpay
-from flask_halyk.ledger import EventVerdict, Ledger, PaymentStatus
+from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.verification import make_secret_hash
 
 ENDPOINTS = ["/halyk/postlink", "/halyk/failure-postlink"]
@@ -43,24 +45,6 @@ def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
         app = make_shop(url, tmp_path)
         yield app
         close_shop(app)
-
-
-@pytest.fixture
-def signal_log() -> Iterator[SignalLog]:
-    log = SignalLog()
-    yield log
-    log.disconnect()
-
-
-def ledger_of(app: Flask) -> Ledger:
-    return app.extensions["halyk"].ledger  # type: ignore[no-any-return]
-
-
-def new_payment(app: Flask, amount: str = "100", invoice_id: str | None = None) -> str:
-    config = app.extensions["halyk"].config
-    return ledger_of(app).create_payment(
-        invoice_id=invoice_id, amount=Decimal(amount), currency=config.currency,
-        terminal=config.terminal_id, description="order").invoice_id
 
 
 def post(app: Flask, body: object, path: str = "/halyk/postlink", **kw: Any) -> Any:
