@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .redaction import safe_url
 from .schemas.fields import LANGUAGE_ALIASES
 
 #: The vendor's published test merchant. Public on the vendor's pages; not a secret.
@@ -129,7 +130,8 @@ def _check_url(key: str, value: str, env: str, relative_ok: bool = False) -> str
     if relative_ok and not parts.scheme and value.startswith("/"):
         return value
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(key, f"{value!r} is not an absolute http(s) URL.")
+        # safe_url: a proxy's user:password@ in the value stays out of the message.
+        raise ConfigurationError(key, f"{safe_url(value)!r} is not an absolute http(s) URL.")
     if env == "prod" and parts.scheme != "https":
         raise ConfigurationError(key, "production ePay hosts must use https.")
     return value
@@ -301,6 +303,13 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
             embedded = True
             presets = _sandbox_hosts(SANDBOX_INTERNAL_ORIGIN, prefix)
     else:
+        if config.get("HALYK_SANDBOX_URL"):
+            # Ignoring it would send a shop that meant the sandbox to the bank's hosts.
+            raise ConfigurationError(
+                "HALYK_SANDBOX_URL",
+                f"only applies with HALYK_ENV='sandbox', not {env!r}: remove it, or set "
+                "HALYK_ENV='sandbox'.",
+            )
         presets = HOSTS[env]
     hosts = {}
     for key, preset in presets.items():

@@ -61,11 +61,16 @@ def _message(invoice_id: str, amount: Decimal | int | float | str, currency: str
     parts = (
         str(invoice_id).strip(),
         canonical_amount(amount),
-        str(currency).strip().upper(),
+        _ascii_upper(str(currency).strip()),
         # Terminal ids are UUIDs; their letter case carries no meaning.
         str(terminal).strip().lower(),
     )
     return _SEP.join((_VERSION, *(p.encode() for p in parts)))
+
+
+def _ascii_upper(text: str) -> str:
+    # Unicode case mapping would make U+017F (long s) an "S": only ASCII letters are folded.
+    return text.upper() if text.isascii() else text
 
 
 def make_secret_hash(secret: bytes, invoice_id: str, amount: Decimal | int | float | str,

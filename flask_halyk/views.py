@@ -33,6 +33,8 @@ from .verification import ip_allowed, verify_postlink
 
 if TYPE_CHECKING:
     from .extension import HalykState
+    from .ledger import PaymentRecord
+    from .results import Transaction
 
 log = logging.getLogger("flask_halyk.postlink")
 
@@ -205,7 +207,7 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
                        invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
     news = news_from_postlink(postlink, two_stage=state.config.two_stage)
     if news.status.is_success and state.config.verify_with_status:
-        checked = _confirm_with_status(state, event_id, invoice_id, news)
+        checked = _confirm_with_status(state, event_id, payment, news)
         if isinstance(checked, tuple):
             if checked[1] == 403:
                 return _refuse(app, event_id, body, 403, checked[0], invoice_id=invoice_id,
@@ -220,11 +222,12 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
 
 
 def _confirm_with_status(
-    state: HalykState, event_id: int, invoice_id: str, news: News
+    state: HalykState, event_id: int, payment: PaymentRecord, news: News
 ) -> News | tuple[str, int]:
     """Believe a success only if the status API says paid. Returns the news, its status
     decided by the bank's statusName whatever ``HALYK_TWO_STAGE`` says (AUTH: ``authorized``,
     CHARGE: ``paid``), or (reason, HTTP status) to answer instead."""
+    invoice_id = payment.invoice_id
     try:
         status = state.client.status(invoice_id)
     except HalykError as exc:
@@ -238,6 +241,9 @@ def _confirm_with_status(
         bank = str(status.status_name) if status.status_name is not None else None
         confirmed = replace(news, status=target, bank_status=bank)
         transaction = status.transaction
+        mismatch = _differs_from_order(transaction, payment)
+        if mismatch:
+            return f"ePay's status does not match the order: {mismatch}", 403
         if transaction is not None:
             # The sender chose the postLink's fields; the bank's own answer names the
             # transaction that refunds and charges must go to, and the card it was paid with.
@@ -254,6 +260,19 @@ def _confirm_with_status(
                                  invoice_id=invoice_id, transaction_id=news.transaction_id)
         return reason, 503
     return f"ePay's status does not confirm the payment ({status.status_name})", 403
+
+
+def _differs_from_order(transaction: Transaction | None, payment: PaymentRecord) -> str | None:
+    # The token binds the amount, but the status answer is the last word: a paid transaction
+    # for another sum or currency is not this order's payment.
+    if transaction is None:
+        return None
+    if transaction.amount is not None and transaction.amount != payment.amount:
+        return f"amount {transaction.amount} instead of {payment.amount}"
+    currency = (transaction.currency or "").strip().upper()
+    if currency and currency != payment.currency.upper():
+        return f"currency {transaction.currency} instead of {payment.currency}"
+    return None
 
 
 def _refuse(

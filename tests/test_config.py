@@ -274,3 +274,27 @@ def test_the_documented_host_presets_are_the_presets():
     for env_hosts in HOSTS.values():
         for key, url in env_hosts.items():
             assert f"`{url}`" in doc, (key, url)
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_a_sandbox_url_outside_the_sandbox_is_refused(env):
+    settings = {**PROD, "HALYK_ENV": env, "HALYK_SANDBOX_URL": "http://127.0.0.1:8765"}
+    with pytest.raises(ConfigurationError) as err:
+        resolve(settings)
+    assert err.value.key == "HALYK_SANDBOX_URL"
+
+
+def test_a_bad_url_is_named_without_its_credentials():
+    with pytest.raises(ConfigurationError) as err:
+        resolve({**BASE, "HALYK_SANDBOX_URL": "ftp://user:pa55word@host/x"})
+    assert "pa55word" not in str(err.value)
+
+
+def test_currency_is_folded_as_ascii_only():
+    from flask_halyk.verification import make_secret_hash
+
+    genuine = make_secret_hash(b"k", "100001", 100, "KZT", TEST_TERMINAL_ID)
+    assert make_secret_hash(b"k", "100001", 100, "kzt", TEST_TERMINAL_ID) == genuine
+    # U+017F LATIN SMALL LETTER LONG S upper-cases to "S" under Unicode rules.
+    assert make_secret_hash(b"k", "100001", 100, "\u017fos", TEST_TERMINAL_ID) != (
+        make_secret_hash(b"k", "100001", 100, "SOS", TEST_TERMINAL_ID))

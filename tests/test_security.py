@@ -178,6 +178,30 @@ def test_a_confirmed_success_records_the_banks_transaction_not_the_senders(
         shop_app.extensions["halyk"].ledger.dispose()
 
 
+def test_a_confirmed_success_for_another_amount_is_refused(
+        bank: SandboxServer, tmp_path: Path) -> None:
+    # The status API is the last word: if the bank's paid transaction for this invoice is for
+    # another sum than the order's, it is not this order's payment.
+    shop_app = _real_host_shop(bank.url, tmp_path)
+    shop, catcher = LiveServer(shop_app), Catcher()
+    try:
+        invoice = _pay_with_links_at(bank, shop, f"{catcher.url}/steal", "4405639704015096")
+        assert _wait(lambda: len(catcher.bodies) == 1), bank.deliveries
+        [transaction] = bank.transactions
+        transaction.amount = transaction.amount / 100  # what the bank says was paid
+        answer = requests.post(f"{shop.url}/halyk/postlink", json=catcher.bodies[0],
+                               timeout=TIMEOUT)
+        assert answer.status_code == 403, answer.text
+        assert "does not match the order: amount" in answer.json()["error"]
+        record = shop_app.extensions["halyk"].ledger.get(invoice)
+        assert record.status is PaymentStatus.NEW
+    finally:
+        shop.close()
+        catcher.server.close()
+        shop_app.extensions["halyk"].client.close()
+        shop_app.extensions["halyk"].ledger.dispose()
+
+
 # --- what errors may say ---------------------------------------------------------------------
 
 
