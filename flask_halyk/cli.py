@@ -42,7 +42,19 @@ def config_command() -> None:
         "script_url": _shown_url(cfg.script_url),
         "payform_url": _shown_url(cfg.payform_url),
         "embedded_sandbox": cfg.embedded_sandbox,
+        "sandbox_prefix": cfg.sandbox_prefix if cfg.embedded_sandbox else None,
+        "two_stage": cfg.two_stage,
+        "verify_with_status": cfg.verify_with_status,
+        "scope": cfg.scope,
+        "currency": cfg.currency,
+        "language": cfg.language,
+        "timeout": list(cfg.timeout),
+        "retries": cfg.retries,
+        "postlink_secret": "***",
         "url_prefix": cfg.url_prefix,
+        "external_url": _shown_url(cfg.external_url) if cfg.external_url else None,
+        "postlink_allowed_ips": list(cfg.postlink_allowed_ips or []) or None,
+        "max_postlink_bytes": cfg.max_postlink_bytes,
         "database_url": _shown_database(cfg.database_url),
     }
     click.echo(json.dumps(shown, indent=2))
@@ -69,7 +81,10 @@ def _shown_database(url: str | None) -> str:
 @with_appcontext
 def status_command(invoice_id: str) -> None:
     """Ask ePay for the status of INVOICE_ID (what the bank says, not the ledger)."""
-    from .extension import get_state
+    from .extension import SANDBOX_ELSEWHERE, get_state, sandbox_is_elsewhere
 
-    result = get_state().client.status(invoice_id)
+    state = get_state()
+    if sandbox_is_elsewhere(state):
+        click.echo(f"warning: {SANDBOX_ELSEWHERE}", err=True)
+    result = state.client.status(invoice_id)
     click.echo(json.dumps(result.raw, indent=2, ensure_ascii=False, default=str))

@@ -231,6 +231,25 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
     return sandbox
 
 
+#: Why a command-line process should not ask its own embedded sandbox about payments.
+SANDBOX_ELSEWHERE = (
+    "the embedded sandbox lives in the memory of the process that serves the shop: this "
+    "process's sandbox has never seen a payment, so it would answer 'not found' for every "
+    "invoice. Run `flask halyk sandbox` on a port and point the shop at it with "
+    "HALYK_SANDBOX_URL to ask it from the command line."
+)
+
+
+def sandbox_is_elsewhere(state: HalykState) -> bool:
+    """True when ``state`` embeds a sandbox that has issued no payment token in this process:
+    the ledger's payments were made through another process's sandbox (``flask run``)."""
+    if state.sandbox is None:
+        return False
+    store = state.sandbox.extensions["halyk_sandbox"].store
+    with store.lock:
+        return not any(token.invoice_id for token in store.tokens.values())
+
+
 def _exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:
     """The bank cannot send a CSRF token: exempt the postLink blueprint from Flask-WTF's
     CSRFProtect, whether it was initialised before or after this extension."""

@@ -93,14 +93,19 @@ def reconcile_command(older_than: timedelta, expire_after: timedelta | None,
                       include_expired: bool, limit: int | None) -> None:
     """Ask ePay about pending payments and record what it says (recovers lost postLinks, ends
     abandoned checkouts)."""
-    from ..extension import get_state
+    from ..extension import SANDBOX_ELSEWHERE, get_state, sandbox_is_elsewhere
     from ..recovery import reconcile
     from .models import PaymentRecord
+
+    state = get_state()
+    if sandbox_is_elsewhere(state):
+        # Its "not found" answers would mark payments paid in the web process as expired.
+        raise click.ClickException(f"not reconciling: {SANDBOX_ELSEWHERE}")
 
     def progress(payment: PaymentRecord, outcome: str) -> None:
         click.echo(f"{payment.invoice_id}  {payment.amount} {payment.currency}  {outcome}")
 
-    report = reconcile(get_state(), older_than=older_than, progress=progress, limit=limit,
+    report = reconcile(state, older_than=older_than, progress=progress, limit=limit,
                        expire_after=expire_after, include_expired=include_expired)
     click.echo(
         f"checked {report.checked}: {report.changed} changed, {report.expired} expired, "
