@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..config import LONG_SCOPE
 from .faults import inject
 from .instance import current_sandbox
+from .links import DELIVERY_LINKS, http_url
 from .state import TOKEN_LIFETIME, Token
 
 bp = Blueprint("halyk_sandbox_oauth", __name__)
@@ -73,6 +74,9 @@ def token() -> Any:
         amount = parse_amount(raw_amount)
         if amount is None:
             return _error(400, "invalid_request", "amount must be a non-negative number")
+        for key in DELIVERY_LINKS:
+            if form.get(key) and not http_url(form[key]):
+                return _error(400, "invalid_request", f"{key} must be an absolute http(s) URL")
         currency = (form.get("currency") or form.get("curency") or "KZT").upper()
         issued = Token(
             _new_access_token(), merchant, scope, expires_at,

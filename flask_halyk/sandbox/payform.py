@@ -8,7 +8,6 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
@@ -17,6 +16,7 @@ from . import cards
 from .handover import HandoverError, decode_object, decode_params
 from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
+from .links import LINKS, delivery_targets, http_url
 from .oauth import parse_amount
 from .state import Checkout, Transaction
 from .wire import postlink_body
@@ -48,19 +48,11 @@ def _payment_object() -> dict[str, Any]:
     raise HandoverError("the payment object is missing (params)")
 
 
-LINKS = ("backLink", "failureBackLink", "postLink", "failurePostLink")
-
-
-def _http_url(value: object) -> bool:
-    parts = urlsplit(str(value))
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def _refusal(sandbox: Sandbox, payment: dict[str, Any]) -> tuple[str, Any]:
     """Why the bank would refuse this object ("" if it would not), and the token."""
     for key in LINKS:
         # A javascript: backLink would run in the page's origin, the shop's own when embedded.
-        if payment.get(key) and not _http_url(payment[key]):
+        if payment.get(key) and not http_url(payment[key]):
             return f"{key} must be an absolute http(s) URL", None
     auth = payment.get("auth")
     access = auth.get("access_token") if isinstance(auth, dict) else None
@@ -215,10 +207,9 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
     lang = language(payment.get("language"))
     if not sandbox.store.add_payment(transaction):
         return _error(lang, "this invoice is already paid")
-    post_link = str(payment.get("postLink") or token.post_link)
-    failure_link = str(payment.get("failurePostLink") or token.failure_post_link)
-    target = post_link if ok else (failure_link or post_link)
-    sandbox.sender.send(target, postlink_body(transaction), checkout.browser_origin)
+    success_link, failure_link = delivery_targets(token, payment)
+    sandbox.sender.send(success_link if ok else failure_link, postlink_body(transaction),
+                        checkout.browser_origin)
     back = payment.get("backLink") if ok else payment.get("failureBackLink")
     return render_template(
         "result.html", t=TEXTS[lang], lang=lang, ok=ok, reason=reason, reason_code=reason_code,

@@ -1,0 +1,104 @@
+"""Where postLinks go: the token request's links, which the shop's server sent, win over the
+payment object's, which the customer's browser held and may have changed."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask, request
+from sandbox_helpers import Receiver, get_token, open_page, pay, payment_object
+
+from flask_halyk.sandbox import SandboxServer, create_sandbox_app
+
+APPROVED, BLOCKED = "4405639704015096", "4003032704547597"
+
+
+def _pay(sandbox: SandboxServer, pan: str, token_links: dict[str, str],
+         object_links: dict[str, str], invoice_id: str = "100001") -> None:
+    auth = get_token(sandbox.url, invoice_id, "100", **token_links).json()
+    page = open_page(sandbox.url, payment_object(auth, invoice_id, **object_links))
+    assert page.status_code == 200, page.text
+    assert pay(sandbox.url, page.text, pan).status_code == 200
+    sandbox.sandbox.wait_for_postlinks(10)
+
+
+@pytest.fixture
+def attacker():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_a_postlink_changed_in_the_browser_does_not_move_the_delivery(sandbox, receiver,
+                                                                      attacker, caplog):
+    caplog.set_level(logging.INFO, "flask_halyk.sandbox")
+    _pay(sandbox, APPROVED, {"postLink": f"{receiver.url}/ok",
+                             "failurePostLink": f"{receiver.url}/fail"},
+         {"postLink": f"{attacker.url}/steal", "failurePostLink": f"{attacker.url}/steal"})
+    assert [path for path, _, _ in receiver.bodies] == ["ok"]
+    assert attacker.bodies == []
+    assert [d.url for d in sandbox.deliveries] == [f"{receiver.url}/ok"]
+    assert "postLink and failurePostLink differ" in caplog.text
+    assert attacker.url not in caplog.text
+
+
+def test_a_changed_failure_postlink_does_not_move_a_failure(sandbox, receiver, attacker):
+    _pay(sandbox, BLOCKED, {"postLink": f"{receiver.url}/ok",
+                            "failurePostLink": f"{receiver.url}/fail"},
+         {"postLink": f"{receiver.url}/ok", "failurePostLink": f"{attacker.url}/steal"})
+    assert [path for path, _, _ in receiver.bodies] == ["fail"]
+    assert receiver.bodies[0][1]["secret_hash"] == "SECRETHASH123"
+    assert attacker.bodies == []
+
+
+def test_a_failure_postlink_added_in_the_browser_is_ignored(sandbox, receiver, attacker):
+    # The token named a postLink only: failures fall back to it, not to the object's link.
+    _pay(sandbox, BLOCKED, {"postLink": f"{receiver.url}/ok"},
+         {"postLink": f"{receiver.url}/ok", "failurePostLink": f"{attacker.url}/steal"})
+    assert [path for path, _, _ in receiver.bodies] == ["ok"]
+    assert receiver.bodies[0][1]["code"] == "error"
+    assert attacker.bodies == []
+
+
+def test_a_success_postlink_added_in_the_browser_is_ignored(sandbox, attacker):
+    # The token named a failurePostLink only: a success has nowhere to go.
+    _pay(sandbox, APPROVED, {"failurePostLink": f"{attacker.url}/fail-only"},
+         {"postLink": f"{attacker.url}/steal"})
+    assert attacker.bodies == [] and sandbox.deliveries == []
+    assert sandbox.transactions[-1].status == "CHARGE"
+
+
+@pytest.mark.parametrize(("pan", "path"), [(APPROVED, "ok"), (BLOCKED, "fail")])
+def test_without_links_in_the_token_the_objects_are_used(sandbox, receiver, pan, path):
+    _pay(sandbox, pan, {}, {"postLink": f"{receiver.url}/ok",
+                            "failurePostLink": f"{receiver.url}/fail"})
+    assert [p for p, _, _ in receiver.bodies] == [path]
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "/halyk/postlink", "ftp://x.kz/a"])
+@pytest.mark.parametrize("key", ["postLink", "failurePostLink"])
+def test_the_token_request_refuses_a_link_that_is_not_http(sandbox, key, link):
+    response = get_token(sandbox.url, **{key: link})
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request",
+                               "error_description": f"{key} must be an absolute http(s) URL"}
+
+
+def test_embedded_a_postlink_changed_to_another_origin_stays_in_process(attacker):
+    shop = Flask("shop")
+    got: list[str] = []
+
+    @shop.post("/halyk/postlink")
+    def postlink() -> str:
+        got.append(request.url)
+        return "ok"
+
+    with SandboxServer(create_sandbox_app(local_app=shop)) as server:
+        _pay(server, APPROVED, {"postLink": f"{server.url}/halyk/postlink"},
+             {"postLink": f"{attacker.url}/steal"})
+        assert got == [f"{server.url}/halyk/postlink"]
+        assert attacker.bodies == []
+        [delivery] = server.deliveries
+        assert delivery.in_process and delivery.status == 200
