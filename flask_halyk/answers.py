@@ -107,7 +107,7 @@ def token_answer(
     if not isinstance(body, dict):
         raise invalid(response, what, "no JSON object", secret)
     try:
-        loaded: dict[str, Any] = TokenResponseSchema().load(body)
+        loaded: dict[str, Any] = _TOKEN_RESPONSE.load(body)
     except ValidationError as exc:
         problem = validation_problem(exc)
     else:
@@ -128,7 +128,7 @@ def status_answer(response: requests.Response, *, what: str, secret: str) -> Sta
     if not isinstance(body, dict) or "resultCode" not in body:
         raise unexpected(response, what, body, secret)
     try:
-        loaded: dict[str, Any] = StatusResponseSchema().load(body)
+        loaded: dict[str, Any] = _STATUS_RESPONSE.load(body)
     except ValidationError as exc:
         problem = validation_problem(exc)
     else:
@@ -251,7 +251,7 @@ def unexpected(
     status = response.status_code
     if 400 <= status < 500 and isinstance(body, dict):
         try:
-            refusal = OperationErrorSchema().load(body)
+            refusal = _OPERATION_ERROR.load(body)
         except ValidationError:
             refusal = None
         if refusal is not None:
@@ -291,3 +291,10 @@ def invalid(
         f"any proxy in between. Body starts: {preview!r}",
         body=text,
     )
+
+
+# Schemas are built once: building one costs more than a load, and load()/dump() keep no state
+# on the instance, so threads may share them.
+_TOKEN_RESPONSE = TokenResponseSchema()
+_STATUS_RESPONSE = StatusResponseSchema()
+_OPERATION_ERROR = OperationErrorSchema()

@@ -184,7 +184,7 @@ class EpayClient:
             fields["postLink"] = post_link
         if failure_post_link is not None:
             fields["failurePostLink"] = failure_post_link
-        form = dump_form(TokenRequestSchema(), fields, "payment token request")
+        form = dump_form(_TOKEN_REQUEST, fields, "payment token request")
         issued = datetime.now(UTC)
         raw, loaded = self._request_token(form, f"payment token for invoice {invoice_id}")
         expires_in = int(loaded["expires_in"])
@@ -212,7 +212,7 @@ class EpayClient:
             cached = self._cached
             if cached is not None and _monotonic() < cached.refresh_at:
                 return cached.token, False
-            form = dump_form(ServiceTokenRequestSchema(), self._credentials(), "token request")
+            form = dump_form(_SERVICE_TOKEN_REQUEST, self._credentials(), "token request")
             started = _monotonic()
             _raw, loaded = self._request_token(form, "service token")
             token = str(loaded["access_token"])
@@ -380,3 +380,9 @@ class EpayClient:
             backoff=self.backoff, timeout=self.timeout, secret=self._client_secret,
             clock=_monotonic, sleep=_sleep, data=data, params=params, headers=headers,
         )
+
+
+# Schemas are built once: building one costs more than a load, and load()/dump() keep no state
+# on the instance, so threads may share them.
+_TOKEN_REQUEST = TokenRequestSchema()
+_SERVICE_TOKEN_REQUEST = ServiceTokenRequestSchema()

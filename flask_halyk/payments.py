@@ -280,7 +280,7 @@ def _load(
     """The payment object validated, or :class:`InvalidPayment` keyed by ``names`` (wire name
     -> the name the caller knows it by; others keep their wire name)."""
     try:
-        loaded: dict[str, Any] = PaymentObjectSchema().load(payment_object)
+        loaded: dict[str, Any] = _PAYMENT_OBJECT.load(payment_object)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         # Nested auth errors would describe the token; the caller only needs to know it is bad.
@@ -337,3 +337,8 @@ def _absolute(link: str, origin: str) -> str:
 
 
 __all__ = ["INVOICE_ID_PLACEHOLDER", "Payment", "create_payment", "js_path"]
+
+
+# Schemas are built once: building one costs more than a load, and load()/dump() keep no state
+# on the instance, so threads may share them.
+_PAYMENT_OBJECT = PaymentObjectSchema()

@@ -37,7 +37,7 @@ class TokenResponseField(fields.Field[dict[str, Any]]):
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> dict[str, Any]:
-        loaded: dict[str, Any] = TokenResponseSchema().load(value)
+        loaded: dict[str, Any] = _TOKEN_RESPONSE.load(value)
         return loaded
 
     def _serialize(
@@ -45,7 +45,7 @@ class TokenResponseField(fields.Field[dict[str, Any]]):
     ) -> Any:
         if value is None:
             return None
-        dumped: dict[str, Any] = TokenResponseSchema().dump(value)
+        dumped: dict[str, Any] = _TOKEN_RESPONSE.dump(value)
         return dumped
 
 
@@ -130,8 +130,14 @@ def dump_for_js(payment_object: Mapping[str, Any]) -> dict[str, Any]:
     Amount becomes an int or float (:func:`js_amount`), ``auth`` the whole token response with
     its unknown keys, ``data`` stays a JSON string, absent fields stay absent.
     """
-    dumped: dict[str, Any] = PaymentObjectSchema().dump(payment_object)
+    dumped: dict[str, Any] = _PAYMENT_OBJECT.dump(payment_object)
     return dumped
+
+
+# Schemas are built once: building one costs more than a load, and load()/dump() keep no state
+# on the instance, so threads may share them.
+_TOKEN_RESPONSE = TokenResponseSchema()
+_PAYMENT_OBJECT = PaymentObjectSchema()
 
 
 __all__ = [
