@@ -25,8 +25,10 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
     The :class:`Sandbox` is at ``app.extensions["halyk_sandbox"]``.
     """
     app = Flask(__name__, static_folder=None)
-    app.extensions["halyk_sandbox"] = Sandbox(
-        merchants, two_stage=two_stage, local_app=local_app, postlink_timeout=postlink_timeout)
+    sandbox = Sandbox(merchants, two_stage=two_stage, local_app=local_app,
+                      postlink_timeout=postlink_timeout)
+    sandbox.app = app
+    app.extensions["halyk_sandbox"] = sandbox
     for blueprint in (oauth.bp, api.bp, payform.bp):
         app.register_blueprint(blueprint)
     if admin_routes:

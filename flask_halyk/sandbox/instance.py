@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Flask, current_app
 
+from .cards import APPROVED_CARD
 from .delivery import PostLinkSender
 from .faults import Faults
 from .merchants import TEST_MERCHANT, Merchant
+from .payer import PaymentResult, pay_through_page
 from .state import Delivery, Store, Transaction
 from .wire import status_transaction
 
@@ -26,6 +28,8 @@ class Sandbox:
         self.faults = Faults()
         self.sender = PostLinkSender(self.store, self.faults, local_app=local_app,
                                      timeout=postlink_timeout)
+        #: The sandbox app serving this sandbox (set by :func:`create_sandbox_app`).
+        self.app: Flask | None = None
 
     def merchant(self, client_id: str, client_secret: str) -> Merchant | None:
         """The merchant with these credentials, or None."""
@@ -50,6 +54,35 @@ class Sandbox:
         """The transactions as the status API spells them."""
         with self.store.lock:
             return [status_transaction(t) for t in self.store.transactions.values()]
+
+    def pay(self, payment_object: Mapping[str, Any], pan: str = APPROVED_CARD, *,
+            expiry: str = "12/39", cvc: str = "123", holder: str = "TEST CARDHOLDER",
+            secure_code: str | None = None, base_url: str | None = None,
+            wait: float = 10) -> PaymentResult:
+        """Pay ``payment_object`` (``payment.to_js()``) with a card, as a browser would on the
+        payment page, but without one: the page's own routes, through a test client of the
+        sandbox app, so that every check of the page applies and the postLink is sent as
+        after any payment.
+
+        ``pan``, ``expiry`` (``MM/YY``), ``cvc`` and ``holder`` fill the card form (test cards:
+        :mod:`flask_halyk.sandbox.cards`). A card with a 3-D Secure step gets ``secure_code``
+        (default: the right one, :data:`~flask_halyk.sandbox.cards.THREE_DS_CODE`).
+        ``base_url`` is the origin the simulated browser uses; by default the shop's, from its
+        postLink (an embedded sandbox then delivers the postLink in-process, as for a browser
+        on the shop's pages). Waits up to ``wait`` seconds for postLinks in flight (0: not at
+        all).
+
+        Returns a :class:`~flask_halyk.sandbox.payer.PaymentResult` for approvals and declines
+        alike. Raises :class:`~flask_halyk.sandbox.payer.PaymentPageError` when the page refuses
+        (unknown or expired token, another amount, invoice already paid, a malformed link) or
+        the card form does (``errors``: invalid PAN, past expiry...).
+        """
+        if self.app is None:
+            raise RuntimeError("this Sandbox belongs to no app: build it with "
+                               "create_sandbox_app() and use app.extensions['halyk_sandbox']")
+        return pay_through_page(self, self.app, payment_object, pan, expiry=expiry, cvc=cvc,
+                                holder=holder, secure_code=secure_code, base_url=base_url,
+                                wait=wait)
 
     def wait_for_postlinks(self, timeout: float = 10) -> None:
         """Block until postLinks in flight are delivered (or ``timeout`` passes)."""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .app import create_sandbox_app
+from .cards import APPROVED_CARD
 from .faults import Faults
 from .instance import Sandbox
+from .payer import PaymentResult
 from .state import Delivery, Transaction
 
 
@@ -44,6 +48,15 @@ class SandboxServer:
     @property
     def deliveries(self) -> list[Delivery]:
         return self.sandbox.deliveries
+
+    def pay(self, payment_object: Mapping[str, Any], pan: str = APPROVED_CARD, *,
+            expiry: str = "12/39", cvc: str = "123", holder: str = "TEST CARDHOLDER",
+            secure_code: str | None = None, base_url: str | None = None,
+            wait: float = 10) -> PaymentResult:
+        """Pay ``payment_object`` on this sandbox's payment page without a browser: see
+        :meth:`Sandbox.pay`. The postLink goes over HTTP to the shop's links."""
+        return self.sandbox.pay(payment_object, pan, expiry=expiry, cvc=cvc, holder=holder,
+                                secure_code=secure_code, base_url=base_url, wait=wait)
 
     @property
     def url(self) -> str:

@@ -29,3 +29,16 @@ def test_every_fault_switch_is_documented():
     table = DOC.split("## Fault switches", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`([a-z_]+)`", table)) - {"reset"}
     assert documented == {f.name for f in fields(Faults)}
+
+
+def test_every_named_card_is_documented():
+    from flask_halyk.sandbox import cards
+
+    testing = (Path(__file__).parents[2] / "docs" / "testing.md").read_text(encoding="utf-8")
+    names = [name for name, value in vars(cards).items()
+             if re.fullmatch(r"[A-Z_]+_(CARD|MASTERCARD)", name) and isinstance(value, str)]
+    assert len(names) == 10
+    for name in names:
+        assert f"`{name}`" in testing, name
+        pan = getattr(cards, name)
+        assert cards.luhn_valid(pan) and (pan in CARDS) == (name != "UNLISTED_CARD"), name
