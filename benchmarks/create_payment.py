@@ -22,7 +22,7 @@ from pathlib import Path
 from flask import Flask
 
 from flask_halyk import HalykEpay
-from flask_halyk.extension import get_state
+from flask_halyk.state import get_state
 
 TARGET_RATIO = 3.0
 

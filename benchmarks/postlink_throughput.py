@@ -29,8 +29,8 @@ from flask import Flask, jsonify, request
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
 from flask_halyk import HalykEpay, payment_succeeded
-from flask_halyk.extension import get_state
-from flask_halyk.verification import make_secret_hash
+from flask_halyk.postlink.verification import make_secret_hash
+from flask_halyk.state import get_state
 
 TARGET_RATIO = 6.0
 

@@ -5,7 +5,16 @@
 
 from __future__ import annotations
 
-from .client import EpayClient
+from .checkout import Payment
+from .epay import (
+    EpayClient,
+    OperationResult,
+    PaymentToken,
+    ResultCode,
+    StatusName,
+    StatusResult,
+    Transaction,
+)
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -28,15 +37,6 @@ from .errors import (
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
 from .ledger import Ledger, PaymentRecord, PaymentStatus
-from .payments import Payment
-from .results import (
-    OperationResult,
-    PaymentToken,
-    ResultCode,
-    StatusName,
-    StatusResult,
-    Transaction,
-)
 from .signals import (
     payment_cancelled,
     payment_charged,

@@ -83,6 +83,9 @@ RENAMED = {"HALYK_SANDBOX_TWO_STAGE": "HALYK_TWO_STAGE"}
 
 LANGUAGES = ("rus", "kaz", "eng")
 
+#: An entry of ``HALYK_POSTLINK_ALLOWED_IPS``, read once by :func:`resolve`.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 @dataclass(frozen=True, repr=False)
 class HalykConfig:
@@ -106,7 +109,7 @@ class HalykConfig:
     postlink_secret: bytes
     url_prefix: str
     external_url: str | None
-    postlink_allowed_ips: tuple[str, ...] | None
+    postlink_allowed_ips: tuple[Network, ...] | None
     verify_with_status: bool
     two_stage: bool
     max_postlink_bytes: int
@@ -202,8 +205,8 @@ def _text(key: str, value: Any) -> str | None:
     return value.strip()
 
 
-def _allowed_ips(value: Any) -> tuple[str, ...] | None:
-    """The postLink allow-list, each entry checked now: a typo must fail at ``init_app``, not
+def _allowed_ips(value: Any) -> tuple[Network, ...] | None:
+    """The postLink allow-list, each entry read now: a typo must fail at ``init_app``, not
     turn away the bank's first postLink."""
     if value is None:
         return None
@@ -213,18 +216,17 @@ def _allowed_ips(value: Any) -> tuple[str, ...] | None:
             "HALYK_POSTLINK_ALLOWED_IPS", "a list of addresses or networks, or one string of "
             "them separated by commas."
         )
-    checked = []
+    checked: list[Network] = []
     for entry in entries:
         text = entry.strip() if isinstance(entry, str) else entry
         if text == "":
             continue
         try:
-            ipaddress.ip_network(text, strict=False)
+            checked.append(ipaddress.ip_network(text, strict=False))
         except (TypeError, ValueError):
             raise ConfigurationError(
                 "HALYK_POSTLINK_ALLOWED_IPS", f"{entry!r} is not an IP address or CIDR network."
             ) from None
-        checked.append(text)
     return tuple(checked) or None
 
 

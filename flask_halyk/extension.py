@@ -9,54 +9,29 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 from sqlalchemy.exc import ArgumentError
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from . import signals
-from .client import EpayClient
+from . import checkout, operations, signals
+from .checkout import Payment
+from .cli import halyk_cli
 from .config import SANDBOX_INTERNAL_ORIGIN, HalykConfig, resolve
+from .csp import csp_sources
+from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
-from .ledger import Ledger
-from .transport import WSGIAdapter
-
-if TYPE_CHECKING:
-    from .ledger.models import PaymentRecord
-    from .payments import Payment
-    from .results import OperationResult
+from .ledger import Ledger, PaymentRecord
+from .postlink import create_blueprint
+from .sandbox import Merchant, create_sandbox_app
+from .state import HalykState, get_state
 
 log = logging.getLogger("flask_halyk")
 
 #: A receiver given to :meth:`HalykEpay.on_success` / :meth:`HalykEpay.on_failure`.
-Receiver = Callable[["PaymentRecord", "dict[str, Any] | None"], Any]
-
-
-@dataclass
-class HalykState:
-    """Everything flask-halyk keeps for one app."""
-
-    config: HalykConfig
-    client: EpayClient
-    ledger: Ledger
-    sandbox: Flask | None
-    extension: HalykEpay
-
-
-def get_state(app: Flask | None = None) -> HalykState:
-    """The :class:`HalykState` of ``app`` (default: ``current_app``)."""
-    target = app if app is not None else current_app
-    try:
-        state = target.extensions["halyk"]
-    except KeyError:
-        raise ExtensionSetupError(
-            "flask-halyk is not initialised on this app: call HalykEpay(app) or "
-            "halyk.init_app(app) first."
-        ) from None
-    assert isinstance(state, HalykState)
-    return state
+Receiver = Callable[[PaymentRecord, "dict[str, Any] | None"], Any]
 
 
 class HalykEpay:
@@ -91,15 +66,10 @@ class HalykEpay:
         )
         app.extensions["halyk"] = state
 
-        from .views import create_blueprint
-
         blueprint = create_blueprint()
         app.register_blueprint(blueprint, url_prefix=config.url_prefix)
         _exempt_from_csrf(app, blueprint)
         app.jinja_env.globals["halyk"] = self
-
-        from .cli import halyk_cli
-
         if "halyk" not in app.cli.commands:
             app.cli.add_command(halyk_cli)
 
@@ -111,8 +81,8 @@ class HalykEpay:
         return get_state().client
 
     @property
-    def payments(self) -> Ledger:
-        """The current app's ledger: ``halyk.payments.get(invoice_id)``, ``.query(...)``."""
+    def ledger(self) -> Ledger:
+        """The current app's ledger: ``halyk.ledger.get(invoice_id)``, ``.query(...)``."""
         return get_state().ledger
 
     @property
@@ -125,8 +95,6 @@ class HalykEpay:
         ``{"script-src": [origin of payment-api.js], "frame-src": [origin of the payment
         page]}``; ``["'self'"]`` for the embedded sandbox, whose pages are paths in the shop.
         Add them to your own policy, next to your nonce (docs/usage.md)."""
-        from .csp import csp_sources
-
         return csp_sources(get_state().config)
 
     def create_payment(
@@ -134,32 +102,24 @@ class HalykEpay:
     ) -> Payment:
         """Record a payment, get its own token and build the widget's payment object.
 
-        Keyword arguments: see :func:`flask_halyk.payments.create_payment`.
+        Keyword arguments: see :func:`flask_halyk.checkout.create_payment`.
         """
-        from .payments import create_payment
-
-        return create_payment(get_state(), amount, invoice_id=invoice_id, **kwargs)
+        return checkout.create_payment(get_state(), amount, invoice_id=invoice_id, **kwargs)
 
     def refund(
         self, invoice_id: str, amount: Decimal | int | str | None = None
     ) -> OperationResult:
         """Refund a paid payment in full, or ``amount`` of it (at least 10 tenge)."""
-        from . import operations
-
         return operations.refund(get_state(), invoice_id, amount)
 
     def cancel(self, invoice_id: str) -> OperationResult:
         """Cancel (void) an authorised, not yet charged payment."""
-        from . import operations
-
         return operations.cancel(get_state(), invoice_id)
 
     def charge(
         self, invoice_id: str, amount: Decimal | int | str | None = None
     ) -> OperationResult:
         """Charge (capture) an authorised payment on a two-stage terminal."""
-        from . import operations
-
         return operations.charge(get_state(), invoice_id, amount)
 
     def on_success(self, receiver: Receiver) -> Receiver:
@@ -211,10 +171,6 @@ def _default_database_url(app: Flask) -> str:
 def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask:
     """Mount the offline ePay inside ``app``: the browser reaches it under the sandbox prefix,
     the client in-process through the internal origin."""
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from .sandbox import Merchant, create_sandbox_app
-
     merchants = [Merchant(config.client_id, config.client_secret, config.terminal_id)]
     sandbox = create_sandbox_app(
         merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False
@@ -229,25 +185,6 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
         config.sandbox_prefix,
     )
     return sandbox
-
-
-#: Why a command-line process should not ask its own embedded sandbox about payments.
-SANDBOX_ELSEWHERE = (
-    "the embedded sandbox lives in the memory of the process that serves the shop: this "
-    "process's sandbox has never seen a payment, so it would answer 'not found' for every "
-    "invoice. Run `flask halyk sandbox` on a port and point the shop at it with "
-    "HALYK_SANDBOX_URL to ask it from the command line."
-)
-
-
-def sandbox_is_elsewhere(state: HalykState) -> bool:
-    """True when ``state`` embeds a sandbox that has issued no payment token in this process:
-    the ledger's payments were made through another process's sandbox (``flask run``)."""
-    if state.sandbox is None:
-        return False
-    store = state.sandbox.extensions["halyk_sandbox"].store
-    with store.lock:
-        return not any(token.invoice_id for token in store.tokens.values())
 
 
 def _exempt_from_csrf(app: Flask, blueprint: Blueprint) -> None:

@@ -22,6 +22,7 @@ import pytest
 from flask import Flask, current_app, has_app_context
 
 from . import signals as halyk_signal_module
+from .postlink.verification import make_secret_hash
 from .sandbox.server import SandboxServer
 
 
@@ -58,8 +59,6 @@ def halyk_postlink() -> PostLinkFactory:
     def make(invoice_id: str, amount: int | float | Decimal | str, /, *,
              app: Flask | None = None, success: bool = True, genuine: bool = True,
              **fields: Any) -> dict[str, Any]:
-        from .verification import make_secret_hash  # lazily: optional for sandbox-only users
-
         if app is None and not has_app_context():
             raise RuntimeError("halyk_postlink needs the shop: pass app=..., or call it inside "
                                "app.app_context() / app.test_request_context()")

@@ -12,19 +12,18 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Flask, current_app
 
+from .dispatch import dispatch_event
+from .epay import ResultCode, StatusResult
 from .errors import HalykError
-from .ledger import Change, EventRecord, EventVerdict, News, PaymentRecord, PaymentStatus
-from .ledger.dispatch import dispatch_event
+from .ledger import BankReport, Change, EventRecord, EventVerdict, PaymentRecord, PaymentStatus
 from .ledger.expiry import DEFAULT_EXPIRE_AFTER, check_expire_after, may_expire, token_expiry
-from .ledger.states import news_from_transaction
-from .results import ResultCode, StatusResult
-
-if TYPE_CHECKING:
-    from .extension import HalykState
+from .ledger.reports import report_from_transaction
+from .postlink.intake import parse_body, validate
+from .state import HalykState
 
 S = PaymentStatus
 
@@ -39,7 +38,7 @@ def _app() -> Flask:
 @dataclass
 class ReconcileReport:
     """What :func:`reconcile` found, payment by payment counted: each payment checked is
-    counted once, in ``changed`` (the bank's news moved it), ``expired``, ``unchanged``,
+    counted once, in ``changed`` (the bank's report moved it), ``expired``, ``unchanged``,
     ``pending`` (not final yet), ``not_found`` (unknown to ePay, not expired) or ``errors``.
     ``changes``: invoice id -> what changed, expiries included."""
 
@@ -128,7 +127,7 @@ def _reconcile_one(
         if status.result_code == ResultCode.NOT_FOUND:
             return "not found at ePay"
         return f"no transaction at ePay (resultCode {int(status.result_code)})"
-    news = news_from_transaction(str(status.status_name), status.transaction)
+    news = report_from_transaction(str(status.status_name), status.transaction)
     if news is None:
         report.pending += 1
         return f"pending ({status.status_name})"
@@ -150,7 +149,7 @@ def _expire(
     # The 102 answer is kept as the event that expired the payment: the evidence, and what
     # `flask halyk reprocess` fires payment_expired again from if a receiver raised.
     event_id = state.ledger.record_event(kind="status", body=_status_body(status))
-    result = state.ledger.apply(payment.invoice_id, News(S.EXPIRED), event_id=event_id)
+    result = state.ledger.apply(payment.invoice_id, BankReport(S.EXPIRED), event_id=event_id)
     if result.change is None:  # a postLink (or another reconcile) got there first
         report.unchanged += 1
         return f"unchanged ({result.verdict}: {result.reason})"
@@ -199,8 +198,6 @@ def reprocess(
     events left ``dispatching`` longer than ``stale_after`` (the process died while its
     receivers ran). Each event is claimed with a conditional update first, so two concurrent
     runs never fire one event twice."""
-    from .views import parse_body, validate
-
     app = _app()
     report = ReprocessReport()
     cutoff = state.ledger.now() - stale_after

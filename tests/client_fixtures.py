@@ -11,7 +11,7 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from flask_halyk.client import EpayClient
+from flask_halyk.epay import EpayClient
 
 SECRET = "Cl13nt-S3cret-Never-Shown-0xBADC0DE"
 CLIENT_ID = "shop-client"

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine
 from werkzeug.serving import make_server
 
 from flask_halyk import signals
-from flask_halyk.verification import make_secret_hash
+from flask_halyk.postlink.verification import make_secret_hash
 
 PG_ENV = "HALYK_TEST_POSTGRES_URL"
 SECRET_KEY = "ledger-tests-secret-key"

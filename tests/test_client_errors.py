@@ -32,7 +32,8 @@ from client_fixtures import (
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-import flask_halyk.client as client_module
+import flask_halyk.epay.transport as transport_module
+from flask_halyk.epay import EpayClient
 from flask_halyk.errors import (
     ApiError,
     AuthenticationError,
@@ -52,7 +53,7 @@ OPERATION = {
 
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client_module, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(transport_module, "_sleep", lambda seconds: None)
 
 
 @pytest.fixture
@@ -515,7 +516,7 @@ def test_requests_exception_carrying_the_body_is_not_chained() -> None:
         raise requests.exceptions.SSLError(f"handshake failed for {request.body}", request=request)
 
     responses.add_callback(responses.POST, "https://epay.invalid/oauth2/token", callback=explode)
-    client = client_module.EpayClient(
+    client = EpayClient(
         client_id="c", client_secret=SECRET, terminal_id="t",
         token_url="https://epay.invalid/oauth2/token", api_url="https://epay.invalid", retries=0,
     )
@@ -537,7 +538,7 @@ def test_chunked_encoding_error_is_a_connection_error() -> None:
         responses.POST, "https://epay.invalid/oauth2/token",
         json={"access_token": "t", "expires_in": 100},
     )
-    client = client_module.EpayClient(
+    client = EpayClient(
         client_id="c", client_secret=SECRET, terminal_id="t",
         token_url="https://epay.invalid/oauth2/token", api_url="https://epay.invalid", retries=1,
     )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from ipaddress import ip_network
+
 import pytest
 
 from flask_halyk.config import (
@@ -220,9 +222,9 @@ def test_currency_and_scope_are_normalised():
 
 def test_allowed_ips_are_checked_and_kept():
     cfg = resolve({**BASE, "HALYK_POSTLINK_ALLOWED_IPS": " 10.0.0.0/8 , 2001:db8::/32,"})
-    assert cfg.postlink_allowed_ips == ("10.0.0.0/8", "2001:db8::/32")
+    assert cfg.postlink_allowed_ips == (ip_network("10.0.0.0/8"), ip_network("2001:db8::/32"))
     assert resolve({**BASE, "HALYK_POSTLINK_ALLOWED_IPS": ["127.0.0.1"]}).postlink_allowed_ips \
-        == ("127.0.0.1",)
+        == (ip_network("127.0.0.1"),)
     assert resolve({**BASE, "HALYK_POSTLINK_ALLOWED_IPS": ""}).postlink_allowed_ips is None
 
 
@@ -291,7 +293,7 @@ def test_a_bad_url_is_named_without_its_credentials():
 
 
 def test_currency_is_folded_as_ascii_only():
-    from flask_halyk.verification import make_secret_hash
+    from flask_halyk.postlink.verification import make_secret_hash
 
     genuine = make_secret_hash(b"k", "100001", 100, "KZT", TEST_TERMINAL_ID)
     assert make_secret_hash(b"k", "100001", 100, "kzt", TEST_TERMINAL_ID) == genuine

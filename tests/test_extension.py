@@ -14,7 +14,7 @@ from page_helpers import DISTINCT_SECRET, make_app
 
 from flask_halyk import ConfigurationError, HalykEpay, HalykError
 from flask_halyk.errors import ExtensionSetupError
-from flask_halyk.extension import get_state
+from flask_halyk.state import get_state
 
 PROD = {
     "HALYK_ENV": "prod",

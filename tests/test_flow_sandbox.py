@@ -26,8 +26,8 @@ from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, js_value, 
 
 from flask_halyk import HalykEpay, signals
 from flask_halyk.ledger import EventVerdict, PaymentStatus
+from flask_halyk.postlink.verification import make_secret_hash
 from flask_halyk.sandbox import Merchant, SandboxServer, create_sandbox_app
-from flask_halyk.verification import make_secret_hash
 
 GOOD_CARD = "4405639704015096"
 DECLINED_CARD = "4003032704547597"

@@ -20,8 +20,8 @@ from flask_halyk.errors import (
     InvoiceIdInUse,
     PaymentNotFound,
 )
-from flask_halyk.ledger import Change, EventVerdict, Ledger, News, PaymentStatus
-from flask_halyk.ledger.invoices import SUFFIX_SPACE, invoice_for
+from flask_halyk.invoices import SUFFIX_SPACE, invoice_for
+from flask_halyk.ledger import BankReport, Change, EventVerdict, Ledger, PaymentStatus
 from flask_halyk.ledger.tables import SCHEMA_VERSION, invoice_counter, schema_version
 
 S = PaymentStatus
@@ -156,12 +156,12 @@ def test_schema_created_concurrently_by_several_ledgers(ledger: Ledger) -> None:
 
 def test_success_then_duplicate_then_late_failure(ledger: Ledger) -> None:
     invoice = new(ledger).invoice_id
-    paid = ledger.apply(invoice, News(S.PAID, transaction_id="t1", card_mask="4405...5096"))
+    paid = ledger.apply(invoice, BankReport(S.PAID, transaction_id="t1", card_mask="4405...5096"))
     assert paid.change is Change.SUCCEEDED and paid.payment.status is S.PAID
     assert paid.payment.paid_at is not None and paid.payment.card_mask == "4405...5096"
-    again = ledger.apply(invoice, News(S.PAID, transaction_id="t1"))
+    again = ledger.apply(invoice, BankReport(S.PAID, transaction_id="t1"))
     assert again.change is None and again.verdict is EventVerdict.DUPLICATE
-    late = ledger.apply(invoice, News(S.FAILED, transaction_id="t1", reason="timeout"))
+    late = ledger.apply(invoice, BankReport(S.FAILED, transaction_id="t1", reason="timeout"))
     assert late.change is None and late.verdict is EventVerdict.STALE
     assert ledger.get(invoice).status is S.PAID  # type: ignore[union-attr]
     assert ledger.get(invoice).reason is None  # type: ignore[union-attr]
@@ -169,26 +169,26 @@ def test_success_then_duplicate_then_late_failure(ledger: Ledger) -> None:
 
 def test_failure_then_success_on_the_same_invoice(ledger: Ledger) -> None:
     invoice = new(ledger).invoice_id
-    failed = ledger.apply(invoice, News(S.FAILED, transaction_id="t1", reason_code=484))
+    failed = ledger.apply(invoice, BankReport(S.FAILED, transaction_id="t1", reason_code=484))
     assert failed.change is Change.FAILED
-    assert ledger.apply(invoice, News(S.FAILED, transaction_id="t1")).verdict is \
+    assert ledger.apply(invoice, BankReport(S.FAILED, transaction_id="t1")).verdict is \
         EventVerdict.DUPLICATE
-    paid = ledger.apply(invoice, News(S.PAID, transaction_id="t2"))
+    paid = ledger.apply(invoice, BankReport(S.PAID, transaction_id="t2"))
     assert paid.change is Change.SUCCEEDED
     assert paid.payment.transaction_id == "t2"
 
 
 def test_authorized_then_charged_then_cancel_is_refused_by_news(ledger: Ledger) -> None:
     invoice = new(ledger).invoice_id
-    assert ledger.apply(invoice, News(S.AUTHORIZED)).change is Change.SUCCEEDED
-    assert ledger.apply(invoice, News(S.AUTHORIZED)).verdict is EventVerdict.DUPLICATE
-    assert ledger.apply(invoice, News(S.PAID, bank_status="CHARGE")).change is Change.CHARGED
-    assert ledger.apply(invoice, News(S.AUTHORIZED)).change is None
+    assert ledger.apply(invoice, BankReport(S.AUTHORIZED)).change is Change.SUCCEEDED
+    assert ledger.apply(invoice, BankReport(S.AUTHORIZED)).verdict is EventVerdict.DUPLICATE
+    assert ledger.apply(invoice, BankReport(S.PAID, bank_status="CHARGE")).change is Change.CHARGED
+    assert ledger.apply(invoice, BankReport(S.AUTHORIZED)).change is None
 
 
 def test_refunds_add_up_and_never_exceed_the_amount(ledger: Ledger) -> None:
     invoice = new(ledger, "100").invoice_id
-    ledger.apply(invoice, News(S.PAID, transaction_id="t1"))
+    ledger.apply(invoice, BankReport(S.PAID, transaction_id="t1"))
     first = ledger.record_refund(invoice, Decimal("30"))
     assert first.change is Change.REFUNDED
     assert first.payment.status is S.PARTIALLY_REFUNDED
@@ -198,57 +198,57 @@ def test_refunds_add_up_and_never_exceed_the_amount(ledger: Ledger) -> None:
     assert second.payment.status is S.REFUNDED and second.payment.refunded_amount == 100
     third = ledger.record_refund(invoice, Decimal("5"))
     assert third.payment.refunded_amount == Decimal("100.00")
-    # News moves it forward only: a late success does not revive a refunded payment.
-    assert ledger.apply(invoice, News(S.PAID)).change is None
+    # BankReport moves it forward only: a late success does not revive a refunded payment.
+    assert ledger.apply(invoice, BankReport(S.PAID)).change is None
     assert ledger.get(invoice).status is S.REFUNDED  # type: ignore[union-attr]
 
 
 def test_charge_and_cancel_record_once(ledger: Ledger) -> None:
     invoice = new(ledger).invoice_id
-    ledger.apply(invoice, News(S.AUTHORIZED, transaction_id="t1"))
+    ledger.apply(invoice, BankReport(S.AUTHORIZED, transaction_id="t1"))
     charged = ledger.record_charge(invoice, Decimal("60"))
     assert charged.change is Change.CHARGED and charged.payment.charged_amount == Decimal("60")
     assert ledger.record_charge(invoice, Decimal("60")).change is None
     other = new(ledger).invoice_id
-    ledger.apply(other, News(S.AUTHORIZED, transaction_id="t2"))
+    ledger.apply(other, BankReport(S.AUTHORIZED, transaction_id="t2"))
     assert ledger.record_cancel(other).change is Change.CANCELLED
     assert ledger.record_cancel(other).change is None
-    assert ledger.apply(other, News(S.PAID)).change is None
+    assert ledger.apply(other, BankReport(S.PAID)).change is None
 
 
 def test_expired_comes_from_new_only_and_takes_only_a_late_success(ledger: Ledger) -> None:
     paid = new(ledger).invoice_id
-    ledger.apply(paid, News(S.PAID, transaction_id="t0"))
-    assert ledger.apply(paid, News(S.EXPIRED)).verdict is EventVerdict.STALE
+    ledger.apply(paid, BankReport(S.PAID, transaction_id="t0"))
+    assert ledger.apply(paid, BankReport(S.EXPIRED)).verdict is EventVerdict.STALE
     failed = new(ledger).invoice_id
-    ledger.apply(failed, News(S.FAILED))
-    assert ledger.apply(failed, News(S.EXPIRED)).verdict is EventVerdict.STALE
+    ledger.apply(failed, BankReport(S.FAILED))
+    assert ledger.apply(failed, BankReport(S.EXPIRED)).verdict is EventVerdict.STALE
 
     invoice = new(ledger).invoice_id
-    expired = ledger.apply(invoice, News(S.EXPIRED))
+    expired = ledger.apply(invoice, BankReport(S.EXPIRED))
     assert (expired.change, expired.payment.status) == (Change.EXPIRED, S.EXPIRED)
     assert not (expired.payment.status.is_success or expired.payment.status.is_pending)
-    assert ledger.apply(invoice, News(S.EXPIRED)).verdict is EventVerdict.DUPLICATE
+    assert ledger.apply(invoice, BankReport(S.EXPIRED)).verdict is EventVerdict.DUPLICATE
     # The bank's late non-successes change nothing: the shop already heard "not coming".
     for late in (S.FAILED, S.CANCELLED, S.REFUNDED):
-        result = ledger.apply(invoice, News(late, transaction_id="t1", reason="late"))
+        result = ledger.apply(invoice, BankReport(late, transaction_id="t1", reason="late"))
         assert (result.change, result.verdict) == (None, EventVerdict.STALE)
     assert ledger.require(invoice).status is S.EXPIRED
     assert ledger.require(invoice).reason is None
     # A success is the bank's fact: it wins, once, and the payment is operable as any other.
-    held = ledger.apply(invoice, News(S.AUTHORIZED, transaction_id="t1"))
+    held = ledger.apply(invoice, BankReport(S.AUTHORIZED, transaction_id="t1"))
     assert (held.change, held.payment.status) == (Change.SUCCEEDED, S.AUTHORIZED)
     assert held.payment.paid_at is not None and held.payment.can_charge
-    assert ledger.apply(invoice, News(S.PAID)).change is Change.CHARGED
+    assert ledger.apply(invoice, BankReport(S.PAID)).change is Change.CHARGED
     other = new(ledger).invoice_id
-    ledger.apply(other, News(S.EXPIRED))
-    assert ledger.apply(other, News(S.PAID, transaction_id="t2")).change is Change.SUCCEEDED
-    assert ledger.apply(other, News(S.PAID)).verdict is EventVerdict.DUPLICATE
+    ledger.apply(other, BankReport(S.EXPIRED))
+    assert ledger.apply(other, BankReport(S.PAID, transaction_id="t2")).change is Change.SUCCEEDED
+    assert ledger.apply(other, BankReport(S.PAID)).verdict is EventVerdict.DUPLICATE
 
 
 def test_pending_leaves_expired_payments_out_unless_asked(ledger: Ledger) -> None:
     kept, gone = new(ledger).invoice_id, new(ledger).invoice_id
-    ledger.apply(gone, News(S.EXPIRED))
+    ledger.apply(gone, BankReport(S.EXPIRED))
     assert [p.invoice_id for p in ledger.pending(timedelta(0))] == [kept]
     assert {p.invoice_id for p in ledger.pending(timedelta(0), include_expired=True)} == {
         kept, gone}
@@ -257,7 +257,7 @@ def test_pending_leaves_expired_payments_out_unless_asked(ledger: Ledger) -> Non
 
 def test_unknown_invoice(ledger: Ledger) -> None:
     with pytest.raises(PaymentNotFound):
-        ledger.apply("123456789", News(S.PAID))
+        ledger.apply("123456789", BankReport(S.PAID))
     with pytest.raises(PaymentNotFound):
         ledger.require("123456789")
 
@@ -265,8 +265,8 @@ def test_unknown_invoice(ledger: Ledger) -> None:
 def test_query_filters_and_pages(ledger: Ledger) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     made = [new(ledger).invoice_id for _ in range(5)]
-    ledger.apply(made[0], News(S.PAID))
-    ledger.apply(made[1], News(S.FAILED))
+    ledger.apply(made[0], BankReport(S.PAID))
+    ledger.apply(made[1], BankReport(S.FAILED))
     assert {p.invoice_id for p in ledger.query(status="paid")} == {made[0]}
     assert {p.invoice_id for p in ledger.query(status=[S.PAID, S.FAILED])} == set(made[:2])
     assert len(ledger.query(since=before)) == 5
@@ -292,7 +292,7 @@ def test_events_are_stored_raw_and_judged(ledger: Ledger) -> None:
     ledger.judge_event(event_id, EventVerdict.MALFORMED, reason="bad\x00", invoice_id=invoice)
     assert ledger.events(verdict="malformed")[0].reason == "bad"
     assert [e.id for e in ledger.events(invoice_id=invoice)] == [event_id]
-    result = ledger.apply(invoice, News(S.PAID), event_id=event_id)
+    result = ledger.apply(invoice, BankReport(S.PAID), event_id=event_id)
     assert ledger.get_event(event_id).verdict is EventVerdict.DISPATCHING  # type: ignore[union-attr]
     assert ledger.get_event(event_id).outcome is result.change  # type: ignore[union-attr]
     assert ledger.claim_event(event_id, [EventVerdict.DISPATCHING], EventVerdict.APPLIED)
@@ -318,7 +318,7 @@ def test_news_only_moves_forward(tmp_path_factory: pytest.TempPathFactory, steps
             if current.status in (S.PAID, S.PARTIALLY_REFUNDED):
                 ledger.record_refund(invoice, Decimal(step))
         else:
-            ledger.apply(invoice, News(step))
+            ledger.apply(invoice, BankReport(step))
         now = ledger.get(invoice)
         assert now is not None
         assert 0 <= now.refunded_amount <= now.amount
@@ -353,13 +353,13 @@ def offered(payment) -> set[str]:
 
 
 def test_operations_offered_follow_the_state_machine(ledger: Ledger) -> None:
-    from flask_halyk.ledger.states import news_from_postlink
+    from flask_halyk.ledger.reports import report_from_postlink
 
     success = {"code": "ok", "reasonCode": 0, "id": "t-1"}
     # HALYK_TWO_STAGE off: a success postLink records the money as taken: refund only.
     one_stage = new(ledger, "100").invoice_id
     assert offered(ledger.require(one_stage)) == set()  # new: nothing to operate on yet
-    paid = ledger.apply(one_stage, news_from_postlink(success, two_stage=False)).payment
+    paid = ledger.apply(one_stage, report_from_postlink(success, two_stage=False)).payment
     assert paid.status is S.PAID and paid.charged_amount is None and paid.bank_status is None
     assert offered(paid) == {"refund"}
     partly = ledger.record_refund(one_stage, Decimal("40")).payment
@@ -368,13 +368,13 @@ def test_operations_offered_follow_the_state_machine(ledger: Ledger) -> None:
 
     # HALYK_TWO_STAGE on: the money is held: charge or cancel, no refund until charged.
     held = new(ledger, "100").invoice_id
-    authorized = ledger.apply(held, news_from_postlink(success, two_stage=True)).payment
+    authorized = ledger.apply(held, report_from_postlink(success, two_stage=True)).payment
     assert authorized.status is S.AUTHORIZED and offered(authorized) == {"charge", "cancel"}
     charged = ledger.record_charge(held, Decimal("70")).payment
     assert charged.status is S.PAID and offered(charged) == {"refund"}
 
     voided = new(ledger).invoice_id
-    ledger.apply(voided, News(S.AUTHORIZED, transaction_id="t-2"))
+    ledger.apply(voided, BankReport(S.AUTHORIZED, transaction_id="t-2"))
     assert offered(ledger.record_cancel(voided).payment) == set()
 
 
@@ -389,19 +389,20 @@ def test_bank_statuses_offer_what_epay_accepts_from_them(ledger: Ledger) -> None
         target = target_for_bank_status(bank_status)
         assert target is not None
         if target is S.REFUNDED:  # the bank refunds only what it charged
-            ledger.apply(invoice, News(S.PAID, transaction_id="t", bank_status="CHARGE"))
-        result = ledger.apply(invoice, News(target, transaction_id="t", bank_status=bank_status))
+            ledger.apply(invoice, BankReport(S.PAID, transaction_id="t", bank_status="CHARGE"))
+        result = ledger.apply(invoice, BankReport(target, transaction_id="t",
+                                                  bank_status=bank_status))
         assert result.payment.bank_status == bank_status
         assert offered(result.payment) == operations, bank_status
 
 
 def test_nothing_is_offered_without_the_banks_transaction_id(ledger: Ledger) -> None:
     held = new(ledger).invoice_id
-    assert offered(ledger.apply(held, News(S.AUTHORIZED)).payment) == set()
+    assert offered(ledger.apply(held, BankReport(S.AUTHORIZED)).payment) == set()
     taken = new(ledger).invoice_id
-    assert offered(ledger.apply(taken, News(S.PAID)).payment) == set()
+    assert offered(ledger.apply(taken, BankReport(S.PAID)).payment) == set()
     failed = new(ledger).invoice_id
-    assert offered(ledger.apply(failed, News(S.FAILED, transaction_id="t")).payment) == set()
+    assert offered(ledger.apply(failed, BankReport(S.FAILED, transaction_id="t")).payment) == set()
 
 
 @settings(max_examples=60, deadline=None,
@@ -422,7 +423,7 @@ def test_what_is_offered_the_ledger_accepts(tmp_path_factory: pytest.TempPathFac
                                      and now.refunded_amount < now.amount)
         assert ("charge" in can) == (now.status is S.AUTHORIZED)
         if isinstance(step, S):
-            ledger.apply(invoice, News(step, transaction_id="t"))
+            ledger.apply(invoice, BankReport(step, transaction_id="t"))
         elif isinstance(step, int):
             if "refund" in can:
                 change = ledger.record_refund(invoice, Decimal(step)).change

@@ -23,7 +23,6 @@ from sqlalchemy import (
     select,
 )
 
-from flask_halyk.extension import get_state
 from flask_halyk.ledger import Change, Ledger, PaymentStatus
 from flask_halyk.ledger.tables import (
     SCHEMA_VERSION,
@@ -32,7 +31,8 @@ from flask_halyk.ledger.tables import (
     invoice_counter,
     schema_version,
 )
-from flask_halyk.operations import reconcile
+from flask_halyk.recovery import reconcile
+from flask_halyk.state import get_state
 
 S = PaymentStatus
 

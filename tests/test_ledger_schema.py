@@ -1,6 +1,6 @@
 """The ledger's database: created on first use (SQLite in the instance folder, WAL mode),
 versioned, migrated step by step from an older version, refused when newer; and the shop's
-view of it through ``halyk.payments``."""
+view of it through ``halyk.ledger``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, inspect, select, text
 
 from flask_halyk import HalykEpay
 from flask_halyk.errors import ConfigurationError
-from flask_halyk.ledger import Ledger, News, PaymentStatus, schema
+from flask_halyk.ledger import BankReport, Ledger, PaymentStatus, schema
 from flask_halyk.ledger.tables import SCHEMA_VERSION, schema_version
 
 S = PaymentStatus
@@ -41,8 +41,8 @@ def test_the_default_ledger_is_created_on_first_use_in_wal_mode(tmp_path: Path) 
     halyk = HalykEpay(app)
     path = tmp_path / "instance" / "halyk.sqlite3"
     with app.app_context():
-        assert halyk.payments.get("123456789") is None  # first use: the file and tables appear
-        made = halyk.payments.create_payment(invoice_id=None, amount=Decimal(5),
+        assert halyk.ledger.get("123456789") is None  # first use: the file and tables appear
+        made = halyk.ledger.create_payment(invoice_id=None, amount=Decimal(5),
                                              currency="KZT", terminal="t")
     try:
         assert path.is_file()
@@ -64,21 +64,21 @@ def test_the_shop_reads_payments_by_id_status_and_date(tmp_path: Path) -> None:
     halyk = HalykEpay(app)
     try:
         with app.app_context():
-            ledger = halyk.payments
+            ledger = halyk.ledger
             start = datetime.now(UTC) - timedelta(seconds=1)
             one = ledger.create_payment(invoice_id=None, amount=Decimal(5), currency="KZT",
                                         terminal="t", description="tea").invoice_id
             two = ledger.create_payment(invoice_id=None, amount=Decimal(7), currency="KZT",
                                         terminal="t").invoice_id
-            ledger.apply(one, News(S.PAID, transaction_id="tr-1", card_mask="4405...5096"))
-            record = halyk.payments.get(one)
+            ledger.apply(one, BankReport(S.PAID, transaction_id="tr-1", card_mask="4405...5096"))
+            record = halyk.ledger.get(one)
             assert record is not None and record.status is S.PAID
             assert (record.amount, record.description, record.card_mask) == (
                 Decimal("5.00"), "tea", "4405...5096")
-            assert [p.invoice_id for p in halyk.payments.query(status="paid")] == [one]
-            assert [p.invoice_id for p in halyk.payments.query(status=S.NEW, since=start)] == [
+            assert [p.invoice_id for p in halyk.ledger.query(status="paid")] == [one]
+            assert [p.invoice_id for p in halyk.ledger.query(status=S.NEW, since=start)] == [
                 two]
-            assert halyk.payments.query(until=start) == []
+            assert halyk.ledger.query(until=start) == []
     finally:
         app.extensions["halyk"].ledger.dispose()
         app.extensions["halyk"].client.close()

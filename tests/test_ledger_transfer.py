@@ -15,7 +15,7 @@ from ledger_support import BACKENDS, close_shop, database_url, make_shop, postli
 from sqlalchemy import select
 
 from flask_halyk.errors import ConfigurationError
-from flask_halyk.ledger import EventVerdict, Ledger, News, PaymentStatus
+from flask_halyk.ledger import BankReport, EventVerdict, Ledger, PaymentStatus
 from flask_halyk.ledger.tables import invoice_counter
 from flask_halyk.ledger.transfer import copy_ledger
 
@@ -35,11 +35,11 @@ def old_ledger(tmp_path: Path) -> Iterator[Ledger]:
     body = json.dumps({"invoiceId": made[0].invoice_id}).encode()
     event = ledger.record_event(kind="postlink", body=body, headers=[("X-A", "1")],
                                 remote_addr="10.0.0.1")
-    ledger.apply(made[0].invoice_id, News(S.PAID, transaction_id="tr-0"), event_id=event)
+    ledger.apply(made[0].invoice_id, BankReport(S.PAID, transaction_id="tr-0"), event_id=event)
     ledger.judge_event(event, EventVerdict.APPLIED)
     ledger.record_event(kind="postlink", body=b"\xff not json", verdict=EventVerdict.MALFORMED,
                         reason="not json")
-    ledger.apply(made[1].invoice_id, News(S.FAILED, reason_code=484))
+    ledger.apply(made[1].invoice_id, BankReport(S.FAILED, reason_code=484))
     ledger.record_refund(made[0].invoice_id, Decimal("20.25"))
     yield ledger
     ledger.dispose()

@@ -23,10 +23,11 @@ from ledger_support import (
 )
 
 from flask_halyk.errors import ApiError, PaymentNotFound, PaymentStateError
-from flask_halyk.extension import get_state
 from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.ledger.tables import SCHEMA_VERSION
-from flask_halyk.operations import cancel, charge, reconcile, refund
+from flask_halyk.operations import cancel, charge, refund
+from flask_halyk.recovery import reconcile
+from flask_halyk.state import get_state
 
 S = PaymentStatus
 GOOD_CARD = "4405639704015096"
@@ -118,10 +119,29 @@ def test_two_stage_charge_and_cancel(two_stage_shop: Flask, signal_log: SignalLo
     assert len(signal_log.named("payment_cancelled")) == 1
 
 
-def test_the_bank_refusal_is_an_api_error_and_nothing_is_recorded(shop: Flask) -> None:
-    invoice = pay(shop)  # one-stage: paid, not authorised; the bank refuses to cancel
-    with shop.app_context(), pytest.raises(ApiError):
-        cancel(get_state(), invoice)
+def test_the_bank_refusal_is_an_api_error_and_nothing_is_recorded(two_stage_shop: Flask) -> None:
+    invoice = pay(two_stage_shop)
+    ledger = two_stage_shop.extensions["halyk"].ledger
+    with two_stage_shop.app_context():
+        # Charged at the bank behind the ledger's back: the ledger still says authorised, so
+        # the cancel goes to ePay, which refuses it (CHARGE, not AUTH).
+        get_state().client.charge(ledger.get(invoice).transaction_id)
+        with pytest.raises(ApiError):
+            cancel(get_state(), invoice)
+    assert ledger.get(invoice).status is S.AUTHORIZED
+
+
+def test_the_ledger_refuses_what_it_offers_not(shop: Flask) -> None:
+    # One rule for the operations and for what a payment offers: a one-stage payment is taken,
+    # so it offers no cancel or charge, and cancel() and charge() refuse it without asking ePay.
+    invoice = pay(shop)
+    payment = shop.extensions["halyk"].ledger.get(invoice)
+    assert payment.status is S.PAID
+    assert (payment.can_refund, payment.can_cancel, payment.can_charge) == (True, False, False)
+    with shop.app_context():
+        for operation in (cancel, charge):
+            with pytest.raises(PaymentStateError, match="only an authorised, uncharged"):
+                operation(get_state(), invoice)
     assert shop.extensions["halyk"].ledger.get(invoice).status is S.PAID
 
 
@@ -263,7 +283,7 @@ def test_reconcile_reaches_every_pending_payment_past_the_abandoned_ones(
 def test_a_receiver_raising_during_reconcile_is_reprocessed(shop: Flask,
                                                             signal_log: SignalLog) -> None:
     from flask_halyk import signals
-    from flask_halyk.operations import reprocess
+    from flask_halyk.recovery import reprocess
 
     calls: list[Any] = []
     broken = {"yes": True}

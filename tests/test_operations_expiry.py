@@ -33,10 +33,10 @@ from pytest_httpserver import HTTPServer
 
 from flask_halyk import payment_expired
 from flask_halyk.errors import InvalidArgument
-from flask_halyk.extension import get_state
 from flask_halyk.ledger import Change, EventVerdict, PaymentStatus
 from flask_halyk.ledger.expiry import ASSUMED_TOKEN_LIFETIME, DEFAULT_EXPIRE_AFTER
-from flask_halyk.operations import ReconcileReport, reconcile, reprocess
+from flask_halyk.recovery import ReconcileReport, reconcile, reprocess
+from flask_halyk.state import get_state
 
 S = PaymentStatus
 GOOD_CARD = "4405639704015096"

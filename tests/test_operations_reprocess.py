@@ -25,11 +25,11 @@ from ledger_support import (
 )
 from sqlalchemy import update
 
-from flask_halyk import operations, recovery, signals
-from flask_halyk.extension import get_state
+from flask_halyk import recovery, signals
 from flask_halyk.ledger import EventVerdict, PaymentStatus
-from flask_halyk.ledger.states import news_from_postlink
+from flask_halyk.ledger.reports import report_from_postlink
 from flask_halyk.ledger.tables import events
+from flask_halyk.state import get_state
 
 S = PaymentStatus
 
@@ -91,7 +91,7 @@ def left_dispatching(app: Flask, age: timedelta) -> tuple[str, int]:
                                     terminal=config.terminal_id).invoice_id
     body = postlink_for(app, invoice, 100)
     event_id = ledger.record_event(kind="postlink", body=json.dumps(body).encode())
-    result = ledger.apply(invoice, news_from_postlink(body), event_id=event_id)
+    result = ledger.apply(invoice, report_from_postlink(body), event_id=event_id)
     assert result.change is not None
     with ledger.engine.begin() as conn:
         conn.execute(update(events).where(events.c.id == event_id)
@@ -105,9 +105,9 @@ def test_a_dead_workers_event_is_dispatched_once_it_is_stale(
     dead, dead_event = left_dispatching(shop, timedelta(hours=1))
     busy, busy_event = left_dispatching(shop, timedelta(0))  # its worker may still be running
     with shop.app_context():
-        report = operations.reprocess(get_state(), stale_after=timedelta(minutes=10))
+        report = recovery.reprocess(get_state(), stale_after=timedelta(minutes=10))
         assert (report.attempted, report.applied, report.failed) == (1, 1, 0)
-        assert operations.reprocess(get_state()).attempted == 0
+        assert recovery.reprocess(get_state()).attempted == 0
     assert receiver.invoices() == [dead]
     # The receivers get the postLink as the live path gives it (validated, amounts Decimal).
     postlink = receiver.calls[0][1]
@@ -136,7 +136,7 @@ def test_concurrent_runs_fire_each_event_once(shop: Flask, receiver: Receiver) -
     assert receiver.invoices() == failed
     receiver.calls.clear()
     receiver.broken, receiver.pause = False, 0.05
-    reports: list[operations.ReprocessReport] = []
+    reports: list[recovery.ReprocessReport] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(3)
 
@@ -144,7 +144,7 @@ def test_concurrent_runs_fire_each_event_once(shop: Flask, receiver: Receiver) -
         barrier.wait()
         try:
             with shop.app_context():
-                reports.append(operations.reprocess(get_state()))
+                reports.append(recovery.reprocess(get_state()))
         except BaseException as exc:
             errors.append(exc)
 
@@ -166,6 +166,6 @@ def test_every_failed_event_is_reached_however_many_keep_failing(
     failed = [paid_with_failed_receiver(shop) for _ in range(5)]
     receiver.calls.clear()
     with shop.app_context():
-        report = operations.reprocess(get_state())
+        report = recovery.reprocess(get_state())
     assert (report.attempted, report.failed) == (5, 5)
     assert receiver.invoices() == failed

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, close, make_shop
 
+from flask_halyk.checkout import Payment, create_payment, js_path
 from flask_halyk.errors import (
     ConfigurationError,
     HalykError,
@@ -16,9 +17,8 @@ from flask_halyk.errors import (
     InvoiceIdInUse,
     TransportError,
 )
-from flask_halyk.payments import Payment, create_payment, js_path
+from flask_halyk.postlink.verification import make_secret_hash, verify_postlink
 from flask_halyk.schemas import PaymentObjectSchema
-from flask_halyk.verification import make_secret_hash, verify_postlink
 
 
 @pytest.fixture

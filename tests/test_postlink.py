@@ -28,7 +28,7 @@ from ledger_support import (
 
 from flask_halyk import signals
 from flask_halyk.ledger import EventVerdict, PaymentStatus
-from flask_halyk.operations import reprocess
+from flask_halyk.recovery import reprocess
 
 S = PaymentStatus
 
@@ -108,14 +108,14 @@ def test_two_stage_success_is_recorded_authorized(tmp_path: Path, signal_log: Si
 
 
 def test_one_stage_success_is_paid_not_authorized() -> None:
-    from flask_halyk.ledger.states import news_from_postlink
+    from flask_halyk.ledger.reports import report_from_postlink
 
     ok = {"code": "ok", "reasonCode": 0, "id": "t1"}
     failed = {"code": "error", "reasonCode": 484}
-    assert news_from_postlink(ok).status is S.PAID
-    assert news_from_postlink(ok, two_stage=True).status is S.AUTHORIZED
-    assert news_from_postlink(failed, two_stage=True).status is S.FAILED
-    assert news_from_postlink(failed).status is S.FAILED
+    assert report_from_postlink(ok).status is S.PAID
+    assert report_from_postlink(ok, two_stage=True).status is S.AUTHORIZED
+    assert report_from_postlink(failed, two_stage=True).status is S.FAILED
+    assert report_from_postlink(failed).status is S.FAILED
 
 
 def test_late_failure_never_downgrades_a_success(shop: Flask, signal_log: SignalLog) -> None:
@@ -248,7 +248,7 @@ def test_a_raising_receiver_keeps_the_payment_and_reprocess_runs_it_again(
         [event] = ledger_of(shop).events(invoice_id=invoice)
         assert event.verdict is EventVerdict.FAILED and "mailer is down" in (event.reason or "")
         with shop.app_context():
-            from flask_halyk.extension import get_state
+            from flask_halyk.state import get_state
 
             still = reprocess(get_state())
             assert (still.attempted, still.failed) == (1, 1)

@@ -33,7 +33,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_halyk import HalykEpay
 from flask_halyk.ledger import EventVerdict, PaymentStatus
-from flask_halyk.verification import make_secret_hash
+from flask_halyk.postlink.verification import make_secret_hash
 
 ENDPOINTS = ["/halyk/postlink", "/halyk/failure-postlink"]
 OTHER_TERMINAL = "00000000-0000-0000-0000-000000000000"

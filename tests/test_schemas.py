@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
+from flask_halyk.money import js_amount
 from flask_halyk.schemas import (
     DESCRIPTION_MAX_BYTES,
     FailurePostLinkSchema,
@@ -22,7 +23,6 @@ from flask_halyk.schemas import (
     TokenResponseSchema,
     dump_for_js,
     is_success,
-    js_amount,
 )
 
 # --- the vendor page's examples, verbatim ------------------------------------------------------

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,7 @@ def test_a_confirmed_success_for_another_amount_is_refused(
 
 
 def _client(httpserver: Any, secret: str = DISTINCT_SECRET) -> Any:
-    from flask_halyk.client import EpayClient
+    from flask_halyk.epay import EpayClient
 
     return EpayClient(client_id="review-shop", client_secret=secret, terminal_id=SHOP_TERMINAL,
                       token_url=httpserver.url_for("/oauth2/token"),
@@ -381,7 +382,7 @@ def test_stored_event_headers_are_bounded(sandbox_shop: Flask) -> None:
 def test_a_refusal_logged_with_control_characters_cannot_forge_log_lines(
         sandbox_shop: Flask, caplog: pytest.LogCaptureFixture) -> None:
     state = sandbox_shop.extensions["halyk"]
-    state.config = replace(state.config, postlink_allowed_ips=("10.0.0.1",))
+    state.config = replace(state.config, postlink_allowed_ips=(ip_network("10.0.0.1"),))
     sandbox_shop.wsgi_app = ProxyFix(sandbox_shop.wsgi_app, x_for=1)  # type: ignore[method-assign]
     with sandbox_shop.test_request_context():
         payment = state.ledger.create_payment(invoice_id=None, amount=1500, currency="KZT",

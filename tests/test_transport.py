@@ -9,7 +9,7 @@ import pytest
 import requests
 from flask import Flask, Response, jsonify, request
 
-from flask_halyk.transport import WSGIAdapter
+from flask_halyk.epay import WSGIAdapter
 
 ORIGIN = "http://halyk-sandbox.internal"
 

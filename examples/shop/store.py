@@ -1,6 +1,6 @@
 """The shop's own orders: what was bought, under which ePay invoice, and whether it was fulfilled.
 
-Payment state is NOT kept here: the flask-halyk ledger (``halyk.payments``) is the truth about
+Payment state is NOT kept here: the flask-halyk ledger (``halyk.ledger``) is the truth about
 money. This store only links an order to its invoice and records fulfilment, idempotently.
 """
 

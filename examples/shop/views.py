@@ -161,7 +161,7 @@ def order(ref: str) -> str:
     """The order, its status as the ledger records it (from the bank's postLink, never from
     the browser), and the ways to pay while it is unpaid."""
     found = _order_or_404(ref)
-    payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
+    payment = halyk.ledger.get(found.invoice_id) if found.invoice_id else None
     payable = None
     if payment is not None and payment.status is PaymentStatus.NEW and found.payment_object:
         try:
@@ -184,7 +184,7 @@ def order_status(ref: str) -> Response:
     """The ledger's status, for the page to poll while the postLink is on its way, with what
     the rendered page would say about it (in the visitor's language)."""
     found = _order_or_404(ref)
-    payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
+    payment = halyk.ledger.get(found.invoice_id) if found.invoice_id else None
     return jsonify(
         status=str(payment.status) if payment else None,
         label=i18n.label(f"status_{payment.status}" if payment else "status_none"),
@@ -199,7 +199,7 @@ def order_status(ref: str) -> Response:
 def retry(ref: str) -> BaseResponse:
     """A new payment attempt (a new invoice) after a failed one."""
     found = _order_or_404(ref)
-    payment = halyk.payments.get(found.invoice_id) if found.invoice_id else None
+    payment = halyk.ledger.get(found.invoice_id) if found.invoice_id else None
     if payment is not None and payment.status is not PaymentStatus.FAILED:
         flash(i18n.label("nothing_to_retry"), "error")
         return redirect(url_for("shop.order", ref=ref))
@@ -217,7 +217,7 @@ def retry(ref: str) -> BaseResponse:
 @admin.get("/")
 def payments() -> str:
     """Every payment the ledger holds, newest first, with the operations the bank allows."""
-    records = halyk.payments.query(limit=100)
+    records = halyk.ledger.query(limit=100)
     orders = {p.invoice_id: store().by_invoice(p.invoice_id) for p in records}
     return render_template("shop/admin.html", records=records, orders=orders)
 

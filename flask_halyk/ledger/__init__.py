@@ -1,29 +1,38 @@
-"""The payment ledger: payments, raw postLink events, invoice ids and the state machine.
+"""The payment ledger: payments, the raw events the bank sent, invoice ids and the state
+machine, in the shop's database (SQLAlchemy Core on SQLite by default, or PostgreSQL).
 
-SQLAlchemy Core on SQLite (default) or PostgreSQL; the shop needs no ORM of its own.
-See docs/ledger.md.
+Storage only: it records and answers, and never tells the shop anything (signals are fired by
+:mod:`flask_halyk.dispatch`). See docs/ledger.md.
+
+Where each part lives: :mod:`.core` (engine, clock, transactions), :mod:`.payments` (new payments,
+invoice ids, reads), :mod:`.changes` (moving a payment), :mod:`.events` (raw events and their
+verdicts), :mod:`.states` (statuses and the rules of moving between them), :mod:`.reports` (the
+bank's messages in ledger terms), :mod:`.models` (records), :mod:`.rows`, :mod:`.tables`,
+:mod:`.schema` (migrations), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
 """
 
 from __future__ import annotations
 
-from .models import (
-    ApplyResult,
-    Change,
-    EventRecord,
-    EventVerdict,
-    News,
-    PaymentRecord,
-    PaymentStatus,
-)
-from .store import Ledger
+from .changes import ChangeStore
+from .events import EventStore
+from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
+from .payments import PaymentStore
+from .states import Change, EventVerdict, PaymentStatus
+
+
+class Ledger(PaymentStore, ChangeStore, EventStore):
+    """The payment ledger of one database: see :class:`~.core.LedgerCore` for its arguments,
+    :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore` and
+    :class:`~.events.EventStore` for what it does."""
+
 
 __all__ = [
     "ApplyResult",
+    "BankReport",
     "Change",
     "EventRecord",
     "EventVerdict",
     "Ledger",
-    "News",
     "PaymentRecord",
     "PaymentStatus",
 ]

@@ -3,8 +3,8 @@
 A payment can only be paid with its token (one per invoice; flask-halyk never asks for a second
 one), and the token dies ``expires_in`` seconds after ePay issued it (7200 in the bank's
 answers). Once it is dead, and a grace period has passed on top, and ePay answers "not found"
-(resultCode 102) for the invoice, nothing can pay it any more: :func:`flask_halyk.recovery.
-reconcile` records it ``expired`` and stops asking the bank about it.
+(resultCode 102) for the invoice, nothing can pay it any more:
+:func:`flask_halyk.recovery.reconcile` records it ``expired`` and stops asking the bank about it.
 
 The decision is deliberately narrow: a transport error, a 5xx, an in-progress answer (107),
 any other resultCode, or an answer with a transaction never expire a payment.
@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ..errors import InvalidArgument
-from .models import PaymentRecord, PaymentStatus
+from .models import PaymentRecord
+from .states import PaymentStatus
 
 #: The token lifetime assumed when the ledger holds none for a payment (the token request
 #: failed or timed out, so ePay may have issued one unseen; or the payment predates schema 2):

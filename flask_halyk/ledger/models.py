@@ -1,71 +1,16 @@
-"""What the ledger hands out: frozen records and the status and verdict vocabularies."""
+"""What the ledger hands out: frozen records of payments and events, the bank's reports in
+ledger terms, and the outcome of applying one."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
+from typing import Literal
 
+from .states import Change, EventVerdict, PaymentStatus, operation_refusal
 
-class PaymentStatus(StrEnum):
-    """A payment's state in the ledger (see docs/ledger.md for the transitions)."""
-
-    NEW = "new"
-    AUTHORIZED = "authorized"
-    PAID = "paid"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
-    #: Never paid, and no longer payable: its token expired long ago and ePay does not know the
-    #: invoice. A late success still moves it to ``paid`` / ``authorized`` (the bank decides).
-    EXPIRED = "expired"
-
-    @property
-    def is_success(self) -> bool:
-        """The customer paid (money held or taken), whatever happened to it afterwards."""
-        return self in _SUCCESSFUL
-
-    @property
-    def is_pending(self) -> bool:
-        """The ledger does not know the outcome yet."""
-        return self is PaymentStatus.NEW
-
-
-_SUCCESSFUL = frozenset(
-    {
-        PaymentStatus.AUTHORIZED,
-        PaymentStatus.PAID,
-        PaymentStatus.PARTIALLY_REFUNDED,
-        PaymentStatus.REFUNDED,
-    }
-)
-
-
-class EventVerdict(StrEnum):
-    """What became of one stored postLink (or status answer)."""
-
-    RECEIVED = "received"  # stored, not yet judged (or the process died while judging it)
-    MALFORMED = "malformed"  # 400: not a postLink
-    REJECTED = "rejected"  # 403: forged, foreign, unknown invoice, or the bank says otherwise
-    DEFERRED = "deferred"  # 503: the status re-check could not reach ePay; reconcile settles it
-    DUPLICATE = "duplicate"  # 200: the payment was already in this state
-    STALE = "stale"  # 200: would move the payment backwards (a late failure); ignored
-    DISPATCHING = "dispatching"  # applied; receivers are running
-    APPLIED = "applied"  # 200: changed the payment, receivers ran
-    FAILED = "failed"  # 200: changed the payment, a receiver raised; `flask halyk reprocess`
-
-
-class Change(StrEnum):
-    """What a ledger update meant for the shop; each one fires its own signal."""
-
-    SUCCEEDED = "succeeded"  # payment_succeeded
-    FAILED = "failed"  # payment_failed
-    CHARGED = "charged"  # payment_charged
-    CANCELLED = "cancelled"  # payment_cancelled
-    REFUNDED = "refunded"  # payment_refunded
-    EXPIRED = "expired"  # payment_expired
+__all__ = ["ApplyResult", "BankReport", "EventRecord", "PaymentRecord"]
 
 
 @dataclass(frozen=True)
@@ -126,11 +71,8 @@ class PaymentRecord:
         charged yet. A payment already taken is refunded instead."""
         return self._can("cancel")
 
-    def _can(self, operation: str) -> bool:
-        # The state machine imports this module: imported here, when first asked.
-        from .states import can_operate
-
-        return can_operate(self, operation)
+    def _can(self, operation: Literal["charge", "cancel", "refund"]) -> bool:
+        return operation_refusal(self, operation) is None
 
     @property
     def taken_amount(self) -> Decimal:
@@ -166,8 +108,9 @@ class EventRecord:
 
 
 @dataclass(frozen=True)
-class News:
-    """What a postLink or a status answer says about a payment, in ledger terms."""
+class BankReport:
+    """What a postLink or a status answer says about a payment, in ledger terms: the status it
+    moves the payment to, and the transaction's details it carries (``None``: not said)."""
 
     status: PaymentStatus
     transaction_id: str | None = None
@@ -184,7 +127,8 @@ class News:
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """The outcome of :meth:`Ledger.apply`: ``change`` is None when nothing changed."""
+    """The outcome of :meth:`Ledger.apply` (or of recording an operation): ``change`` is None
+    when nothing changed."""
 
     payment: PaymentRecord
     change: Change | None
@@ -193,5 +137,5 @@ class ApplyResult:
 
     @property
     def changed(self) -> bool:
-        """This news moved the payment (and its signal is due)."""
+        """This report moved the payment (and its signal is due)."""
         return self.change is not None

@@ -1,35 +1,17 @@
-"""Between Python values and the ledger's rows: amounts in minor units, text any backend
-stores, and table rows read back as :class:`PaymentRecord` / :class:`EventRecord`."""
+"""Between Python values and the ledger's rows: text any backend stores, and table rows read back
+as :class:`PaymentRecord` / :class:`EventRecord` (amounts from minor units by
+:mod:`flask_halyk.money`)."""
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Row
 
-from ..errors import InvalidArgument
-from .models import Change, EventRecord, EventVerdict, PaymentRecord, PaymentStatus
-
-
-def to_minor(amount: Decimal | int | str) -> int:
-    """Tenge to tiyn; more than two decimals, negative or non-finite amounts are refused."""
-    try:
-        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
-    except InvalidOperation:
-        raise InvalidArgument(f"{amount!r} is not an amount") from None
-    if not value.is_finite() or value < 0:
-        raise InvalidArgument(f"{amount!r} is not an amount")
-    minor = value * 100
-    if minor != minor.to_integral_value():
-        raise InvalidArgument(f"{amount!r} has more than two decimals")
-    return int(minor)
-
-
-def from_minor(minor: int) -> Decimal:
-    """Tiyn to tenge, with two decimals."""
-    return (Decimal(minor) / 100).quantize(Decimal("0.01"))
+from ..money import from_minor
+from .models import EventRecord, PaymentRecord
+from .states import Change, EventVerdict, PaymentStatus
 
 
 def clean(value: object, length: int | None = None) -> str | None:
@@ -99,4 +81,4 @@ def event_record(row: Row[Any]) -> EventRecord:
     )
 
 
-__all__ = ["clean", "event_record", "from_minor", "payment_record", "to_minor"]
+__all__ = ["clean", "event_record", "payment_record"]

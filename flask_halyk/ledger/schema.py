@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Table, func, insert, inspect, select, text
 
+from .. import invoices
 from ..errors import ConfigurationError
-from . import invoices
 from .tables import SCHEMA_VERSION, invoice_counter, metadata, payments, schema_version
 
 # pg_advisory_xact_lock key: "halyk" in ASCII. Serialises DDL between app instances.

@@ -1,32 +1,110 @@
-"""The state machine: which news may move a payment from which status to which.
+"""The vocabulary and the rules of a payment's life: its statuses, which report from the bank
+may move it from which status to which, what each move means to the shop, and which operations
+ePay accepts in which status.
 
-News comes from postLinks and from the status API. It only ever moves a payment forward: a
-late failure never downgrades a success, refunds and cancels are final. The same table drives
-every update as a conditional ``UPDATE ... WHERE status IN (...)``, so the database, not a lock
-in one process, decides which of several concurrent copies of the news wins.
+Reports only ever move a payment forward: a late failure never downgrades a success, refunds
+and cancels are final. The same table drives every update as a conditional ``UPDATE ... WHERE
+status IN (...)``, so the database, not a lock in one process, decides which of several
+concurrent copies of a report wins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Literal
 
-from .models import Change, News, PaymentRecord, PaymentStatus
+if TYPE_CHECKING:  # annotations only: the records module imports this one
+    from .models import PaymentRecord
+
+__all__ = [
+    "ALLOWED_FROM",
+    "BANK_STATUS",
+    "OPERABLE_FROM",
+    "Change",
+    "EventVerdict",
+    "Operation",
+    "PaymentStatus",
+    "change_for",
+    "operation_refusal",
+    "target_for_bank_status",
+]
+
+
+class PaymentStatus(StrEnum):
+    """A payment's state in the ledger (see docs/ledger.md for the transitions)."""
+
+    NEW = "new"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    #: Never paid, and no longer payable: its token expired long ago and ePay does not know the
+    #: invoice. A late success still moves it to ``paid`` / ``authorized`` (the bank decides).
+    EXPIRED = "expired"
+
+    @property
+    def is_success(self) -> bool:
+        """The customer paid (money held or taken), whatever happened to it afterwards."""
+        return self in _SUCCESSFUL
+
+    @property
+    def is_pending(self) -> bool:
+        """The ledger does not know the outcome yet."""
+        return self is PaymentStatus.NEW
+
+
+_SUCCESSFUL = frozenset(
+    {
+        PaymentStatus.AUTHORIZED,
+        PaymentStatus.PAID,
+        PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.REFUNDED,
+    }
+)
+
+
+class EventVerdict(StrEnum):
+    """What became of one stored postLink (or status answer)."""
+
+    RECEIVED = "received"  # stored, not yet judged (or the process died while judging it)
+    MALFORMED = "malformed"  # 400: not a postLink
+    REJECTED = "rejected"  # 403: forged, foreign, unknown invoice, or the bank says otherwise
+    DEFERRED = "deferred"  # 503: the status re-check could not reach ePay; reconcile settles it
+    DUPLICATE = "duplicate"  # 200: the payment was already in this state
+    STALE = "stale"  # 200: would move the payment backwards (a late failure); ignored
+    DISPATCHING = "dispatching"  # applied; receivers are running
+    APPLIED = "applied"  # 200: changed the payment, receivers ran
+    FAILED = "failed"  # 200: changed the payment, a receiver raised; `flask halyk reprocess`
+
+
+class Change(StrEnum):
+    """What a ledger update meant for the shop; each one fires its own signal."""
+
+    SUCCEEDED = "succeeded"  # payment_succeeded
+    FAILED = "failed"  # payment_failed
+    CHARGED = "charged"  # payment_charged
+    CANCELLED = "cancelled"  # payment_cancelled
+    REFUNDED = "refunded"  # payment_refunded
+    EXPIRED = "expired"  # payment_expired
+
 
 S = PaymentStatus
 
-#: target status -> the statuses news may move a payment from to reach it.
+#: target status -> the statuses a report may move a payment from to reach it.
 ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     # A declined card may be followed by a good one on the same invoice: success beats failure.
     # Expiry is the ledger's inference, the bank's success is a fact: a late one still counts.
     S.AUTHORIZED: frozenset({S.NEW, S.FAILED, S.EXPIRED}),
     S.PAID: frozenset({S.NEW, S.FAILED, S.AUTHORIZED, S.EXPIRED}),
     # Not from EXPIRED: the shop was told once the payment will not come (payment_expired); a
-    # late decline says nothing new and would tell it twice. The raw news stays in the events.
+    # late decline says nothing new and would tell it twice. The raw report stays in the events.
     S.FAILED: frozenset({S.NEW}),
     S.CANCELLED: frozenset({S.NEW, S.AUTHORIZED, S.PAID}),
     S.REFUNDED: frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
-    # Partial refunds are recorded by amount (see Ledger.record_refund), never by news alone.
+    # Partial refunds are recorded by amount (see Ledger.record_refund), never by a report alone.
     S.PARTIALLY_REFUNDED: frozenset(),
     S.NEW: frozenset(),
     # Decided by reconcile alone (recovery.reconcile): the token expired long ago and ePay
@@ -34,10 +112,13 @@ ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.EXPIRED: frozenset({S.NEW}),
 }
 
-#: The shop's own operations (operations.py) -> the statuses ePay accepts them from: charge and
-#: cancel only from AUTH (``authorized``), refund only from CHARGE (``paid``, and what is left of a
-#: ``partially_refunded`` one). What :class:`PaymentRecord` offers (``can_charge``...) follows it.
-OPERABLE_FROM: dict[str, frozenset[PaymentStatus]] = {
+#: The shop's operations.
+Operation = Literal["charge", "cancel", "refund"]
+
+#: Operation -> the statuses ePay accepts it from: charge and cancel only from AUTH
+#: (``authorized``: "only if the transaction is in Auth status", the vendor's cancel page),
+#: refund only from CHARGE (``paid``, and what is left of a ``partially_refunded`` one).
+OPERABLE_FROM: dict[Operation, frozenset[PaymentStatus]] = {
     "charge": frozenset({S.AUTHORIZED}),
     "cancel": frozenset({S.AUTHORIZED}),
     "refund": frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
@@ -63,42 +144,6 @@ def target_for_bank_status(status_name: str | None) -> PaymentStatus | None:
     return BANK_STATUS.get(status_name.strip().upper())
 
 
-def postlink_succeeded(postlink: Mapping[str, Any]) -> bool:
-    """A postLink reports success when ``code`` is ``ok`` and ``reasonCode`` is 0 (or absent).
-
-    Any non-zero reasonCode is a failure, including the negative ones of the vendor's example.
-    """
-    code = str(postlink.get("code", "")).strip().lower()
-    reason_code = postlink.get("reasonCode")
-    try:
-        reason_ok = reason_code in (None, "") or int(reason_code) == 0
-    except (TypeError, ValueError):
-        reason_ok = False
-    return code == "ok" and reason_ok
-
-
-def can_move(current: PaymentStatus, target: PaymentStatus) -> bool:
-    """Whether news may move a payment from ``current`` to ``target``."""
-    return current in ALLOWED_FROM[target]
-
-
-def can_operate(payment: PaymentRecord, operation: str) -> bool:
-    """Whether ePay would accept ``operation`` (``charge``, ``cancel``, ``refund``) on
-    ``payment``, as far as the ledger knows.
-
-    Decided from the record alone, never from ``HALYK_TWO_STAGE``: that setting already chose,
-    when the success was recorded, between ``authorized`` (held: charge or cancel it) and
-    ``paid`` (taken: refund it). A ``paid`` payment is taken, even one never charged through
-    :func:`~flask_halyk.operations.charge` (a one-stage terminal's); an operation also needs
-    the bank's transaction id, and charge and cancel a payment not charged yet.
-    """
-    if payment.status not in OPERABLE_FROM[operation] or not payment.transaction_id:
-        return False
-    if operation == "refund":
-        return payment.taken_amount > payment.refunded_amount
-    return payment.charged_amount is None
-
-
 def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:
     """What moving from ``previous`` to ``target`` means to the shop (which signal fires)."""
     if target in (S.AUTHORIZED, S.PAID) and not previous.is_success:
@@ -116,54 +161,34 @@ def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:
     raise ValueError(f"no change leads from {previous} to {target}")
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    text = str(value).strip()
-    return text or None
+_VERB = {"charge": "charged", "cancel": "cancelled", "refund": "refunded"}
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value not in (None, "") and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
+def operation_refusal(payment: PaymentRecord, operation: Operation,
+                      amount: Decimal | None = None) -> str | None:
+    """Why ePay would refuse ``operation`` (of ``amount``, when partial) on ``payment``, as far
+    as the ledger knows; ``None`` when it would accept it. The one rule behind both the
+    operations and what :class:`~flask_halyk.ledger.PaymentRecord` offers (``can_refund``...).
 
-
-def news_from_postlink(postlink: Mapping[str, Any], *, two_stage: bool = False) -> News:
-    """What a validated postLink body says: on success ``paid``, or ``authorized`` on a
-    two-stage terminal (the money is held until the shop charges it; a postLink carries no
-    statusName to tell); ``failed`` otherwise."""
-    success = S.AUTHORIZED if two_stage else S.PAID
-    return News(
-        status=success if postlink_succeeded(postlink) else S.FAILED,
-        transaction_id=_text(postlink.get("id")),
-        card_mask=_text(postlink.get("cardMask")),
-        card_type=_text(postlink.get("cardType")),
-        card_id=_text(postlink.get("cardId")),
-        issuer=_text(postlink.get("issuer")),
-        reference=_text(postlink.get("reference")),
-        approval_code=_text(postlink.get("approvalCode")),
-        reason=_text(postlink.get("reason")),
-        reason_code=_int(postlink.get("reasonCode")),
-    )
-
-
-def news_from_transaction(status_name: str, transaction: Any) -> News | None:
-    """What a status answer's transaction says (a :class:`~flask_halyk.results.Transaction`),
-    or None when its statusName is not final."""
-    target = target_for_bank_status(status_name)
-    if target is None:
-        return None
-    raw: Mapping[str, Any] = getattr(transaction, "raw", None) or {}
-    return News(
-        status=target,
-        transaction_id=_text(getattr(transaction, "id", None)),
-        bank_status=_text(status_name),
-        card_mask=_text(getattr(transaction, "card_mask", None)),
-        card_id=_text(raw.get("cardID")),
-        reference=_text(getattr(transaction, "reference", None)),
-        approval_code=_text(getattr(transaction, "approval_code", None)),
-        reason=_text(getattr(transaction, "reason", None)),
-        reason_code=_int(getattr(transaction, "reason_code", None)),
-    )
+    Decided from the record alone, never from ``HALYK_TWO_STAGE``: that setting already chose,
+    when the success was recorded, between ``authorized`` (held: charge or cancel it) and
+    ``paid`` (taken: refund it). Every operation also needs the bank's transaction id.
+    """
+    invoice_id, status = payment.invoice_id, payment.status
+    if operation == "refund":
+        if status not in OPERABLE_FROM["refund"]:
+            return f"payment {invoice_id} is {status}: only a paid payment can be refunded"
+    elif status not in OPERABLE_FROM[operation] or payment.charged_amount is not None:
+        return (f"payment {invoice_id} is {status}: only an authorised, uncharged payment can be "
+                f"{_VERB[operation]}")
+    if not payment.transaction_id:
+        return f"payment {invoice_id} has no ePay transaction id yet ({status})"
+    if operation == "refund":
+        remaining = payment.refundable_amount
+        if remaining <= 0:
+            return f"payment {invoice_id}: nothing is left to refund"
+        if amount is not None and amount > remaining:
+            return f"cannot refund {amount} of payment {invoice_id}: only {remaining} is left"
+    if operation == "charge" and amount is not None and amount > payment.amount:
+        return f"cannot charge {amount}: payment {invoice_id} authorised {payment.amount}"
+    return None

@@ -3,14 +3,16 @@ file to a shared PostgreSQL (``flask halyk copy-ledger``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text
 
 from ..errors import ConfigurationError
 from .engine import READ_ONLY
-from .store import Ledger
 from .tables import events, invoice_counter, metadata, payments, schema_version
+
+if TYPE_CHECKING:
+    from . import Ledger
 
 _BATCH = 500
 

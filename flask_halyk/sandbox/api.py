@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..money import amount_or_none
 from .faults import inject
 from .instance import Sandbox, current_sandbox
 from .merchants import Merchant
-from .oauth import parse_amount
 from .state import Transaction
 from .wire import status_transaction
 
@@ -86,8 +86,8 @@ def operate(transaction_id: str, operation: str) -> Any:
     raw_amount, external_id = _operation_args()
     amount: Decimal | None = None
     if raw_amount is not None:
-        amount = parse_amount(raw_amount)
-        if amount is None or amount == 0:
+        amount = amount_or_none(raw_amount)
+        if amount is None:
             return _refused("amount must be a positive number")
     with sandbox.store.lock:
         found = sandbox.store.transactions.get(transaction_id)

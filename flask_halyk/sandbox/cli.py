@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import werkzeug.serving
 from flask import Flask
 from flask.cli import NoAppException, ScriptInfo
 
@@ -47,11 +48,9 @@ def sandbox_command(host: str, port: int, two_stage: bool) -> None:
     It knows the vendor's test merchant and, when the app is configured with
     ``HALYK_ENV="sandbox"``, the app's own client id, secret and terminal.
     """
-    from werkzeug.serving import run_simple
-
     merchants, shop_two_stage = _shop_merchants(_loaded_app())
     app = create_sandbox_app(merchants=merchants, two_stage=two_stage or shop_two_stage)
     ids = ", ".join(repr(m.client_id) for m in merchants)
     click.echo(f"ePay SANDBOX on http://{host}:{port} (merchants: {ids}; "
                f"{'two' if two_stage or shop_two_stage else 'one'}-stage): no real payments")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    werkzeug.serving.run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import string
 import time
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..config import LONG_SCOPE
+from ..invoices import is_invoice_id
+from ..money import amount_or_none
 from .faults import inject
 from .instance import current_sandbox
 from .links import DELIVERY_LINKS, http_url
@@ -19,7 +19,6 @@ from .state import TOKEN_LIFETIME, Token
 
 bp = Blueprint("halyk_sandbox_oauth", __name__)
 
-INVOICE_ID = re.compile(r"^\d{6,15}$")
 _TOKEN_ALPHABET = string.ascii_uppercase + string.digits + "_"
 
 
@@ -30,17 +29,6 @@ def _error(status: int, error: str, description: str) -> tuple[Response, int]:
 def _new_access_token() -> str:
     # The vendor's example token looks like "DCEB8O_ZM5U7SO_T_U5EJQ".
     return "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(22))
-
-
-def parse_amount(raw: object) -> Decimal | None:
-    """``raw`` as a non-negative amount with at most two decimals, or None."""
-    try:
-        amount = Decimal(str(raw))
-        if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            return None
-    except InvalidOperation:
-        return None
-    return amount
 
 
 @bp.post("/oauth2/token")
@@ -69,9 +57,9 @@ def token() -> Any:
     else:
         if not terminal:
             return _error(400, "invalid_request", "missing field(s): terminal")
-        if not INVOICE_ID.match(invoice_id):
+        if not is_invoice_id(invoice_id):
             return _error(400, "invalid_request", "invoiceID must be 6 to 15 digits")
-        amount = parse_amount(raw_amount)
+        amount = amount_or_none(raw_amount, allow_zero=True)
         if amount is None:
             return _error(400, "invalid_request", "amount must be a non-negative number")
         for key in DELIVERY_LINKS:

@@ -22,6 +22,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from ..errors import HalykError
+from .cards import THREE_DS_CODE
 from .links import http_url
 from .state import Delivery, Transaction
 
@@ -118,7 +119,6 @@ def pay_through_page(sandbox: Sandbox, app: Flask, payment_object: Mapping[str, 
                      secure_code: str | None, base_url: str | None,
                      wait: float) -> PaymentResult:
     """See :meth:`Sandbox.pay`."""
-    from .cards import THREE_DS_CODE
 
     client = app.test_client()
     origin = base_url or browser_origin(sandbox, payment_object)

@@ -12,12 +12,12 @@ from typing import Any
 from flask import Blueprint, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from ..money import amount_or_none
 from . import cards
 from .handover import HandoverError, decode_object, decode_params
 from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
 from .links import LINKS, delivery_targets, http_url
-from .oauth import parse_amount
 from .state import Checkout, Transaction
 from .wire import postlink_body
 
@@ -67,7 +67,7 @@ def _refusal(sandbox: Sandbox, payment: dict[str, Any]) -> tuple[str, Any]:
         return "the token is not a payment token (no invoiceID)", None
     if str(payment.get("invoiceId", "")) != token.invoice_id:
         return "the token was issued for another invoice", None
-    if parse_amount(payment.get("amount", "")) != token.amount:
+    if amount_or_none(payment.get("amount", ""), allow_zero=True) != token.amount:
         return "the amount differs from the token's", None
     terminal = payment.get("terminal")
     if terminal and terminal != token.merchant.terminal_id:

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields
 
-from .numbers import INT_MAX, decimal_places_ok, format_amount, js_amount, to_decimal, to_int
+from ..invoices import is_invoice_id
+from ..money import format_amount, has_whole_tiyn, js_amount
+from .numbers import INT_MAX, to_decimal, to_int
 
 #: The cap on ``description`` in UTF-8 bytes. *Unsure*: integrations cap it at 125 bytes, the
 #: vendor pages say nothing. Cyrillic letters take two bytes each, so ~62 Russian letters.
@@ -31,7 +33,6 @@ LANGUAGE_ALIASES: dict[str, str] = {
     "eng": "eng", "en": "eng",
 }
 
-_INVOICE_ID = re.compile(r"[0-9]{6,15}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -119,7 +120,8 @@ class OptionalInt(fields.Field[int | None]):
 
 
 class Amount(fields.Field[Decimal]):
-    """An amount we send: positive, at most two decimals, up to :data:`AMOUNT_MAX`.
+    """An amount we send: positive, at most two decimals, up to
+    :data:`~flask_halyk.money.AMOUNT_MAX`.
 
     ``for_form=True`` dumps the token request's form text (``"100"``, ``"12.50"``); otherwise it
     dumps the value the payment page gets (see :func:`js_amount`).
@@ -135,7 +137,7 @@ class Amount(fields.Field[Decimal]):
         amount = to_decimal(value)
         if amount <= 0:
             raise ValidationError("Must be greater than 0.")
-        if not decimal_places_ok(amount):
+        if not has_whole_tiyn(amount):
             raise ValidationError("At most 2 decimal places.")
         return amount
 
@@ -155,7 +157,7 @@ class InvoiceId(fields.Field[str]):
     ) -> str:
         if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15:
             value = str(value)
-        if not isinstance(value, str) or not _INVOICE_ID.fullmatch(value):
+        if not isinstance(value, str) or not is_invoice_id(value):
             raise ValidationError("Must be 6 to 15 digits.")
         return value
 

@@ -24,7 +24,6 @@ from .fields import (
     StrictBool,
 )
 from .incoming import TokenResponseSchema
-from .numbers import js_amount
 
 # Anchored: marshmallow's Regexp validator only matches at the start of the string.
 _PHONE = re.compile(r"\+?[0-9]{5,15}\Z")
@@ -147,5 +146,4 @@ __all__ = [
     "TokenRequestSchema",
     "TokenResponseField",
     "dump_for_js",
-    "js_amount",
 ]

@@ -52,7 +52,7 @@ class LiveShop:
         from examples.shop.extensions import halyk
 
         with self.app.app_context():
-            return halyk.payments.get(invoice_id)
+            return halyk.ledger.get(invoice_id)
 
     def order_by_invoice(self, invoice_id: str) -> Any:
         return self.app.extensions["shop_store"].by_invoice(invoice_id)

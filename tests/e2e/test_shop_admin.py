@@ -88,13 +88,13 @@ def test_an_operation_the_bank_refuses_is_shown_not_raised(page, live_shop):
     wait_for_status(page, "paid")
     page.goto("/admin/")
     # A one-stage terminal's payment is charged already: the page offers no cancel, and one
-    # posted anyway (a stale page, a crafted request) is refused by the bank, and shown.
+    # posted anyway (a stale page, a crafted request) is refused by the same rule, and shown.
     token = page.locator(f"#payment-{invoice_id} input[name=csrf_token]").first.input_value()
     response = page.request.post(f"/admin/payments/{invoice_id}/cancel",
                                  form={"csrf_token": token})
     assert response.ok and response.url.endswith("/admin/")
     refused = label(page, "operation_refused", invoice=invoice_id,
-                    action=label(page, "action_cancel"), error=label(page, "refused_bank"))
+                    action=label(page, "action_cancel"), error=label(page, "refused_state"))
     assert refused in response.text()
     assert live_shop.ledger(invoice_id).status == "paid"
 

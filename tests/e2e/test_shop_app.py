@@ -210,7 +210,7 @@ NOT_ENGLISH = {"Dombra", "Tea", "flask", "halyk", "Eng", "English", "KZT", "AUTH
 
 @pytest.mark.parametrize("language", ["rus", "kaz"])
 def test_every_text_of_the_shop_speaks_the_visitors_language(app, language):
-    from flask_halyk.ledger import News, PaymentStatus
+    from flask_halyk.ledger import BankReport, PaymentStatus
 
     client = app.test_client()
     client.get(f"/language/{language}")
@@ -222,11 +222,11 @@ def test_every_text_of_the_shop_speaks_the_visitors_language(app, language):
     pages.append(refused.get_data(as_text=True))
     ledger, store = app.extensions["halyk"].ledger, app.extensions["shop_store"]
     refs = []
-    for product, news in [("tea", None), ("baursak", News(PaymentStatus.PAID, "t1")),
+    for product, news in [("tea", None), ("baursak", BankReport(PaymentStatus.PAID, "t1")),
                           # The bank's reason is English: the page must say it from the code.
-                          ("dombra", News(PaymentStatus.FAILED, "t2", reason_code=465,
+                          ("dombra", BankReport(PaymentStatus.FAILED, "t2", reason_code=465,
                                           reason="card blocked")),
-                          ("tea", News(PaymentStatus.AUTHORIZED, "t3"))]:
+                          ("tea", BankReport(PaymentStatus.AUTHORIZED, "t3"))]:
         response = client.post(f"/products/{product}/checkout",
                                data={"csrf_token": token, "quantity": "1"})
         ref = response.headers["Location"].rsplit("/", 1)[1]
@@ -279,7 +279,7 @@ def place(client, product="tea", quantity="1"):
 )
 def test_a_decline_says_why_from_the_reason_code_never_in_the_banks_words(app, code, reason_key):
     from examples.shop.i18n import text
-    from flask_halyk.ledger import News, PaymentStatus
+    from flask_halyk.ledger import BankReport, PaymentStatus
 
     client = app.test_client()
     client.get("/language/kaz")
@@ -288,7 +288,7 @@ def test_a_decline_says_why_from_the_reason_code_never_in_the_banks_words(app, c
     with app.app_context():
         app.extensions["halyk"].ledger.apply(
             store.get(ref).invoice_id,
-            News(PaymentStatus.FAILED, "t9", reason_code=code, reason="Bank Says Something"))
+            BankReport(PaymentStatus.FAILED, "t9", reason_code=code, reason="Bank Says Something"))
     expected = text("message_failed", "kaz") + (
         f": {text(reason_key, 'kaz')}." if reason_key else ".")
     page = client.get(f"/orders/{ref}").get_data(as_text=True)

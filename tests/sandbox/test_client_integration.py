@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from sandbox_helpers import open_page, pay, payment_object
 
-from flask_halyk.client import EpayClient
 from flask_halyk.config import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID
+from flask_halyk.epay import EpayClient
 from flask_halyk.errors import (
     ApiError,
     AuthenticationError,

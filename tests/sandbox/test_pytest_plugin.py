@@ -10,10 +10,10 @@ from sandbox_helpers import full_payment
 
 from flask_halyk import HalykEpay, signals
 from flask_halyk.config import resolve
-from flask_halyk.extension import get_state
-from flask_halyk.ledger.models import PaymentStatus
+from flask_halyk.ledger import PaymentStatus
+from flask_halyk.postlink.verification import check_secret_hash
 from flask_halyk.pytest_plugin import record_signals
-from flask_halyk.verification import check_secret_hash
+from flask_halyk.state import get_state
 
 
 def test_halyk_sandbox_fixture(halyk_sandbox):
@@ -101,14 +101,14 @@ def test_documented_use_against_a_real_shop(tmp_path, halyk_postlink, halyk_sign
         assert forged.status_code == 403
         tampered = client.post("/halyk/postlink", json=halyk_postlink("123456", 500, amount=5))
         assert tampered.status_code == 403
-        assert halyk.payments.get("123456").status is PaymentStatus.NEW
+        assert halyk.ledger.get("123456").status is PaymentStatus.NEW
         genuine = client.post("/halyk/postlink", json=halyk_postlink("123456", 500))
         assert genuine.status_code == 200
     [event] = halyk_signals.named("payment_succeeded")
     assert event.kwargs["postlink"]["invoiceId"] == payment.invoice_id == "123456"
     assert len(halyk_signals.named("postlink_rejected")) == 2
     with app.app_context():
-        assert halyk.payments.get("123456").status is PaymentStatus.PAID
+        assert halyk.ledger.get("123456").status is PaymentStatus.PAID
     get_state(app).client.close()
 
 

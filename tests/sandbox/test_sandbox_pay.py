@@ -14,8 +14,7 @@ from sandbox_helpers import get_token, payment_object
 from werkzeug.serving import make_server
 
 from flask_halyk import HalykEpay
-from flask_halyk.extension import get_state
-from flask_halyk.ledger.models import PaymentStatus
+from flask_halyk.ledger import PaymentStatus
 from flask_halyk.sandbox import (
     CARDS,
     PaymentPageError,
@@ -24,6 +23,7 @@ from flask_halyk.sandbox import (
     SandboxServer,
     cards,
 )
+from flask_halyk.state import get_state
 
 
 def _object(server: SandboxServer, receiver, invoice_id: str = "100001", amount: int = 100,
@@ -180,7 +180,7 @@ def test_embedded_sandbox_pays_into_the_shops_ledger(shop, pan, status):
     # No server listens: only the in-process delivery a browser on the shop's origin gets.
     assert delivery.in_process and delivery.status == 200
     with shop.app_context():
-        assert halyk.payments.get(payment.invoice_id).status is status
+        assert halyk.ledger.get(payment.invoice_id).status is status
 
 
 def test_embedded_a_postlink_changed_in_the_object_still_reaches_the_shop(shop):
@@ -193,7 +193,7 @@ def test_embedded_a_postlink_changed_in_the_object_still_reaches_the_shop(shop):
     assert delivery.url == "https://shop.example/halyk/postlink"
     assert delivery.in_process and delivery.status == 200
     with shop.app_context():
-        assert halyk.payments.get(payment.invoice_id).status is PaymentStatus.PAID
+        assert halyk.ledger.get(payment.invoice_id).status is PaymentStatus.PAID
 
 
 # docs/testing.md's recipe: a shop served on loopback, the plugin's halyk_sandbox fixture.
@@ -230,7 +230,7 @@ def test_documented_recipe(live_shop, halyk_sandbox):
     assert [(d.url, d.status, d.in_process) for d in result.deliveries] == [
         (f"{url}/halyk/postlink", 200, False)]
     with app.app_context():
-        assert halyk.payments.get(payment_object["invoiceId"]).status.value == "paid"
+        assert halyk.ledger.get(payment_object["invoiceId"]).status.value == "paid"
     with pytest.raises(PaymentPageError, match="already paid"):
         halyk_sandbox.pay(payment_object)
 
@@ -244,4 +244,4 @@ def test_documented_embedded_recipe(app):
     result = sandbox.pay(payment.to_js(), cards.APPROVED_CARD)
     assert result.approved and result.deliveries[0].status == 200
     with app.app_context():
-        assert halyk.payments.get(payment.invoice_id).status.value == "paid"
+        assert halyk.ledger.get(payment.invoice_id).status.value == "paid"

@@ -15,9 +15,9 @@ from sandbox_helpers import open_page, pay
 from werkzeug.serving import make_server
 
 from flask_halyk import HalykEpay
-from flask_halyk.extension import get_state
-from flask_halyk.ledger.models import PaymentStatus
+from flask_halyk.ledger import PaymentStatus
 from flask_halyk.sandbox import SandboxServer
+from flask_halyk.state import get_state
 
 
 def shop_app(tmp_path: Path, sandbox_url: str) -> Flask:

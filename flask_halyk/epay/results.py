@@ -1,4 +1,4 @@
-"""What :class:`~flask_halyk.client.EpayClient` returns: frozen, typed views of ePay's answers.
+"""What :class:`~flask_halyk.epay.EpayClient` returns: frozen, typed views of ePay's answers.
 
 Each result keeps ``raw``, the bank's answer as received, so that nothing the bank said is lost
 to the typing.
@@ -184,7 +184,7 @@ class StatusResult:
 
     @property
     def authorized(self) -> bool:
-        """The money is held, awaiting :meth:`~flask_halyk.client.EpayClient.charge` or
+        """The money is held, awaiting :meth:`~flask_halyk.epay.EpayClient.charge` or
         ``cancel`` (``AUTH``, two-stage terminals)."""
         return self._ok and self.status_name == StatusName.AUTH
 

@@ -1,12 +1,12 @@
-"""Invoice ids: the form ePay accepts, and how the ledger allocates them.
+"""Invoice ids: the form ePay accepts, and the arithmetic behind the ids the ledger allocates.
 
-An allocated id is ``prefix + six digits``. The six digits come from a counter row in the
-database, advanced by one atomic ``UPDATE`` per id, and passed through a bijection of
-0..999999 keyed per database (``value * multiplier + offset mod 10**6``, the multiplier coprime
-to 10**6). A counter value is consumed even when its id cannot be used, so an id is never handed
-out twice, across threads and processes alike; the unique index on the suffix column is the
-final guard (it also stops a shop-chosen id from taking an allocated suffix, and the allocator
-then moves on). After 10**6 values the ledger raises :class:`InvoiceIdExhausted`.
+ePay takes 6 to 15 ASCII digits, and wants the last six unique among a shop's invoices. The
+client, the schemas, the ledger and the sandbox all ask this module.
+
+An allocated id is ``prefix + six digits``. The six digits come from a counter (kept by the
+ledger) passed through a bijection of 0..999999 keyed per database (``value * multiplier +
+offset mod 10**6``, the multiplier coprime to 10**6), so consecutive payments do not get
+guessable consecutive ids.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 
-from ..errors import InvoiceIdError
+from .errors import InvoiceIdError
 
 SUFFIX_DIGITS = 6
 SUFFIX_SPACE = 10**SUFFIX_DIGITS
@@ -22,6 +22,7 @@ MIN_LENGTH = 6
 MAX_LENGTH = 15
 
 _INVOICE_ID = re.compile(r"[0-9]{6,15}")
+_PREFIX = re.compile(r"[0-9]{0,9}")
 
 
 def is_invoice_id(value: object) -> bool:
@@ -29,19 +30,19 @@ def is_invoice_id(value: object) -> bool:
     return isinstance(value, str) and _INVOICE_ID.fullmatch(value) is not None
 
 
-def check_invoice_id(value: object) -> str:
-    """``value`` if it is a valid invoice id, else :class:`InvoiceIdError`."""
-    if not is_invoice_id(value):
+def check_invoice_id(value: object, name: str = "invoice_id") -> str:
+    """``value`` if it is a valid invoice id, else :class:`InvoiceIdError` (a ``ValueError``)."""
+    if not isinstance(value, str) or _INVOICE_ID.fullmatch(value) is None:
         raise InvoiceIdError(
-            f"{value!r} is not an ePay invoice id: digits only, {MIN_LENGTH} to {MAX_LENGTH} long."
+            f"{name} {value!r} is not an ePay invoice id: digits only, {MIN_LENGTH} to "
+            f"{MAX_LENGTH} long."
         )
-    assert isinstance(value, str)
     return value
 
 
 def check_prefix(prefix: str) -> str:
     """A prefix for allocated ids: digits, at most 9 (ids stay within 15 digits)."""
-    if not re.fullmatch(r"[0-9]{0,9}", prefix):
+    if not isinstance(prefix, str) or _PREFIX.fullmatch(prefix) is None:
         raise InvoiceIdError(f"invoice prefix {prefix!r} must be 0 to 9 digits.")
     return prefix
 
@@ -65,3 +66,17 @@ def invoice_for(value: int, multiplier: int, offset: int, prefix: str) -> str:
         raise ValueError("counter value out of range")
     suffix = (value * multiplier + offset) % SUFFIX_SPACE
     return f"{prefix}{suffix:0{SUFFIX_DIGITS}d}"
+
+
+__all__ = [
+    "MAX_LENGTH",
+    "MIN_LENGTH",
+    "SUFFIX_DIGITS",
+    "SUFFIX_SPACE",
+    "check_invoice_id",
+    "check_prefix",
+    "invoice_for",
+    "is_invoice_id",
+    "new_key",
+    "suffix_of",
+]

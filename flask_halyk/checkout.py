@@ -1,4 +1,4 @@
-"""Creating a payment: record it, get its own token, build the payment object for the page.
+"""The checkout: record a payment, get its own token, build the payment object for the page.
 
 :func:`create_payment` is what ``HalykEpay.create_payment`` calls. It needs an app context (a
 request context to build the postLink URLs from the request, or ``HALYK_EXTERNAL_URL`` /
@@ -13,22 +13,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app, has_request_context, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from .epay import PaymentToken
 from .errors import ConfigurationError, HalykError, InvalidPayment
+from .ledger import PaymentRecord
+from .postlink.verification import make_secret_hash
 from .schemas import PaymentObjectSchema, dump_for_js
-from .verification import make_secret_hash
+from .state import HalykState
 
-if TYPE_CHECKING:
-    from .extension import HalykState
-    from .ledger.models import PaymentRecord
-    from .results import PaymentToken
-
-log = logging.getLogger("flask_halyk.payments")
+log = logging.getLogger("flask_halyk.checkout")
 
 #: Blueprint endpoints the bank posts to.
 POSTLINK_ENDPOINT = "halyk.postlink"

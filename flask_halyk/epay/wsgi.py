@@ -2,7 +2,7 @@
 
 The embedded sandbox is a WSGI app living inside the shop's process. Mounting
 :class:`WSGIAdapter` on the client's session (``session.mount("http://halyk-sandbox.internal",
-WSGIAdapter(sandbox_app))``) lets :class:`~flask_halyk.client.EpayClient` reach it through the
+WSGIAdapter(sandbox_app))``) lets :class:`~flask_halyk.epay.EpayClient` reach it through the
 very same code path as the real bank, without a socket: no port to pick, and no deadlock when the
 shop runs a single-threaded development server.
 """

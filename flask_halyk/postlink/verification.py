@@ -19,12 +19,19 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import Decimal
 from typing import Any
 
-from .config import HalykConfig
-from .errors import ConfigurationError
+from ..config import HalykConfig
+from ..money import canonical, same_amount
+
+__all__ = [
+    "SECRET_HASH_LENGTH",
+    "check_secret_hash",
+    "ip_allowed",
+    "make_secret_hash",
+    "verify_postlink",
+]
 
 #: Length, in characters, of the secret_hash values this module issues.
 SECRET_HASH_LENGTH = 32
@@ -34,33 +41,12 @@ _VERSION = b"flask-halyk/secret_hash/v1"
 # Unit separator: cannot occur in any of the canonicalised fields.
 _SEP = b"\x1f"
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def canonical_amount(amount: Decimal | int | float | str) -> str:
-    """The one spelling of an amount that goes into the MAC: ``100``, ``"100"``, ``100.0`` and
-    ``Decimal("100.00")`` all give ``"100"``; ``12.20`` gives ``"12.2"``.
-
-    Raises :class:`ValueError` for anything that is not a finite number.
-    """
-    if isinstance(amount, bool):
-        raise ValueError("an amount is a number, not a boolean")
-    try:
-        # str() first: Decimal(12.22) would carry the float's binary noise.
-        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
-    except InvalidOperation:
-        raise ValueError(f"{amount!r} is not an amount") from None
-    if not value.is_finite():
-        raise ValueError(f"{amount!r} is not a finite amount")
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
-
 
 def _message(invoice_id: str, amount: Decimal | int | float | str, currency: str,
              terminal: str) -> bytes:
     parts = (
         str(invoice_id).strip(),
-        canonical_amount(amount),
+        canonical(amount),
         _ascii_upper(str(currency).strip()),
         # Terminal ids are UUIDs; their letter case carries no meaning.
         str(terminal).strip().lower(),
@@ -120,13 +106,6 @@ def _field(postlink: Mapping[str, Any], key: str) -> str:
     return str(value)
 
 
-def _same_amount(a: Any, b: Any) -> bool:
-    try:
-        return canonical_amount(a) == canonical_amount(b)
-    except ValueError:
-        return False
-
-
 def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
                     payment: Any | None = None) -> str | None:
     """The verdict on a (parsed) postLink body: ``None`` when genuine, else a short reason.
@@ -153,7 +132,7 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
         recorded_invoice = getattr(payment, "invoice_id", None)
         if recorded_invoice is not None and str(recorded_invoice) != str(postlink["invoiceId"]):
             return "invoiceId differs from the payment's"
-        if not _same_amount(postlink["amount"], payment.amount):
+        if not same_amount(postlink["amount"], payment.amount):
             return "amount differs from the payment's"
         if str(postlink["currency"]).strip().upper() != str(payment.currency).strip().upper():
             return "currency differs from the payment's"
@@ -162,29 +141,14 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
     return None
 
 
-@lru_cache(maxsize=32)
-def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            raise ConfigurationError(
-                "HALYK_POSTLINK_ALLOWED_IPS", f"{entry!r} is not an IP address or CIDR network."
-            ) from None
-    return tuple(networks)
-
-
 def ip_allowed(config: HalykConfig, remote_addr: str | None) -> bool:
     """Whether a postLink from ``remote_addr`` may be accepted under
-    ``HALYK_POSTLINK_ALLOWED_IPS`` (addresses or CIDR networks). No list: every address is
-    allowed (ePay publishes none). An unknown or unparsable address is refused when a list is set.
-
-    Raises :class:`ConfigurationError` if the list holds something that is not an address.
-    """
-    if config.postlink_allowed_ips is None:
+    ``HALYK_POSTLINK_ALLOWED_IPS`` (the networks :func:`~flask_halyk.config.resolve` read). No
+    list: every address is allowed (ePay publishes none). An unknown or unparsable address is
+    refused when a list is set."""
+    networks = config.postlink_allowed_ips
+    if networks is None:
         return True
-    networks = _networks(tuple(config.postlink_allowed_ips))
     if not remote_addr:
         return False
     try:
@@ -195,13 +159,3 @@ def ip_allowed(config: HalykConfig, remote_addr: str | None) -> bool:
         # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
         address = address.ipv4_mapped
     return any(address in network for network in networks)
-
-
-__all__ = [
-    "SECRET_HASH_LENGTH",
-    "canonical_amount",
-    "check_secret_hash",
-    "ip_allowed",
-    "make_secret_hash",
-    "verify_postlink",
-]

@@ -1,4 +1,8 @@
-"""Firing the shop's signals for a ledger change, and recording whether the receivers coped."""
+"""Telling the shop: the signal of a ledger change, fired once, and whether its receivers coped.
+
+The change is committed before anything here runs; the event's verdict records how the
+receivers did, so that ``flask halyk reprocess`` can run the ones that raised again.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import Any
 
 from flask import Flask
 
-from .. import signals
-from .models import Change, EventVerdict, PaymentRecord
-from .store import Ledger, clean
+from . import signals
+from .ledger import Change, EventVerdict, Ledger, PaymentRecord
+from .ledger.rows import clean
+
+__all__ = ["dispatch_event", "fire"]
 
 log = logging.getLogger("flask_halyk.ledger")
 

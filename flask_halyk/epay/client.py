@@ -1,0 +1,283 @@
+"""``EpayClient``: the server side of ePay's protocol, for one merchant.
+
+Usable without Flask. Each bank call is one method here, and one module beside it with what it
+sends and how its answer is read (:mod:`.tokens`, :mod:`.status`, :mod:`.operations`); the
+:class:`~.transport.Transport` sends. Every failure reaches the caller as one of the typed errors
+of :mod:`flask_halyk.errors`, and the client secret appears in none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from decimal import Decimal
+from types import TracebackType
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import requests
+
+from ..config import LONG_SCOPE
+from ..errors import AuthenticationError, InvalidArgument
+from ..invoices import check_invoice_id
+from ..money import parse_amount
+from . import operations, status, tokens
+from .results import OperationResult, PaymentToken, StatusResult
+from .transport import Reply, Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..config import HalykConfig
+
+__all__ = ["EpayClient"]
+
+logger = logging.getLogger("flask_halyk.client")
+
+
+class EpayClient:
+    """A client for ePay's OAuth and REST API, for one merchant (client id, secret, terminal).
+
+    ``timeout`` is (connect, read) seconds for every call. Token and status calls are retried up
+    to ``retries`` times, with jittered exponential backoff from ``backoff`` seconds, on
+    connection errors, timeouts and 5xx answers; charge, cancel and refund never are.
+
+    A ``session`` passed in stays the caller's (``close`` leaves it open); otherwise the client
+    makes its own. :attr:`session` is public so that adapters can be mounted on it (the embedded
+    sandbox mounts a :class:`~flask_halyk.epay.wsgi.WSGIAdapter`).
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        terminal_id: str,
+        token_url: str,
+        api_url: str,
+        scope: str = LONG_SCOPE,
+        timeout: tuple[float, float] = (5, 30),
+        retries: int = 2,
+        backoff: float = 0.5,
+        session: requests.Session | None = None,
+        currency: str = "KZT",
+    ) -> None:
+        if not client_id or not client_secret or not terminal_id:
+            raise InvalidArgument("client_id, client_secret and terminal_id are all required")
+        for name, url in (("token_url", token_url), ("api_url", api_url)):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise InvalidArgument(f"{name} must be an absolute http(s) URL")
+        try:
+            connect, read = (float(t) for t in timeout)
+        except (TypeError, ValueError):
+            raise InvalidArgument("timeout must be a (connect, read) pair of seconds") from None
+        # NaN passes "<= 0", and an infinite timeout would let a stalled bank hang the call.
+        if not (math.isfinite(connect) and math.isfinite(read)) or connect <= 0 or read <= 0:
+            raise InvalidArgument("timeouts must be positive, finite seconds")
+        if retries < 0 or not math.isfinite(backoff) or backoff < 0:
+            raise InvalidArgument("retries and backoff must be finite and not negative")
+        self.client_id = client_id
+        self.terminal_id = terminal_id
+        self.token_url = token_url
+        self.api_url = api_url.rstrip("/")
+        self.scope = scope
+        self.currency = currency
+        self._owns_session = session is None
+        self.transport = Transport(
+            session=session if session is not None else requests.Session(),
+            timeout=(connect, read), retries=retries, backoff=backoff, secret=client_secret,
+        )
+        self._service_tokens = tokens.ServiceTokenCache(
+            self.transport, token_url, self._credentials
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: HalykConfig, session: requests.Session | None = None
+    ) -> EpayClient:
+        """A client for the hosts, credentials, timeouts and retries of a resolved config."""
+        return cls(
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            terminal_id=config.terminal_id,
+            token_url=config.token_url,
+            api_url=config.api_url,
+            scope=config.scope,
+            timeout=config.timeout,
+            retries=config.retries,
+            session=session,
+            currency=config.currency,
+        )
+
+    @property
+    def session(self) -> requests.Session:
+        """The pooled session every call goes through."""
+        return self.transport.session
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) seconds of every attempt."""
+        return self.transport.timeout
+
+    @property
+    def retries(self) -> int:
+        """How many times a retriable call is tried again."""
+        return self.transport.retries
+
+    @property
+    def backoff(self) -> float:
+        """The first retry's delay in seconds (doubled for each next one, jittered)."""
+        return self.transport.backoff
+
+    def __repr__(self) -> str:
+        return (
+            f"EpayClient(client_id={self.client_id!r}, terminal_id={self.terminal_id!r}, "
+            f"token_url={self.token_url!r}, api_url={self.api_url!r})"
+        )
+
+    def __enter__(self) -> EpayClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections (only of a session the client made itself)."""
+        if self._owns_session:
+            self.session.close()
+
+    # --- tokens --------------------------------------------------------------------------------
+
+    def payment_token(
+        self,
+        invoice_id: str,
+        amount: Decimal | int | str,
+        *,
+        currency: str | None = None,
+        secret_hash: str,
+        post_link: str | None = None,
+        failure_post_link: str | None = None,
+    ) -> PaymentToken:
+        """Get a fresh token for one payment (never cached: ePay binds it to the invoice).
+
+        Raises :class:`InvalidArgument` (a ``ValueError``) for an invalid invoice id, amount,
+        currency or URL (nothing is sent), else the typed errors of :mod:`flask_halyk.errors`.
+        """
+        return tokens.payment_token(
+            self.transport, self.token_url, self._credentials(),
+            invoice_id=invoice_id, amount=parse_amount(amount), currency=currency or self.currency,
+            secret_hash=secret_hash, post_link=post_link, failure_post_link=failure_post_link,
+        )
+
+    def service_token(self) -> str:
+        """The token for status and operations: cached per client until 60 s before it expires.
+
+        Thread-safe: threads needing a token at once share one token request.
+        """
+        return self._service_tokens.get()[0]
+
+    def _credentials(self) -> dict[str, str]:
+        return {
+            "grant_type": "client_credentials",
+            "scope": self.scope,
+            "client_id": self.client_id,
+            "client_secret": self.transport.secret,
+            "terminal": self.terminal_id,
+        }
+
+    # --- status --------------------------------------------------------------------------------
+
+    def status(self, invoice_id: str) -> StatusResult:
+        """Ask ePay for the state of the payment of ``invoice_id``.
+
+        Not-found (102), in-progress (107) and rejected (101) are answers, returned as a
+        :class:`StatusResult`; 103, 104, 106 and 109 raise :class:`ApiError` with advice.
+        """
+        check_invoice_id(invoice_id)
+        reply = self._api_call("GET", status.status_path(invoice_id),
+                               what=f"status of invoice {invoice_id}", retry=True)
+        return status.read_status(reply)
+
+    # --- operations (never retried: see flask_halyk.epay.operations) ---------------------------
+
+    def charge(
+        self, transaction_id: str, amount: Decimal | int | str | None = None
+    ) -> OperationResult:
+        """Capture an authorised payment (two-stage terminals), in full or ``amount`` of it."""
+        return self._operation("charge", transaction_id, amount, None)
+
+    def cancel(self, transaction_id: str) -> OperationResult:
+        """Void an authorised, not yet charged payment."""
+        return self._operation("cancel", transaction_id, None, None)
+
+    def refund(
+        self,
+        transaction_id: str,
+        amount: Decimal | int | str | None = None,
+        external_id: str | None = None,
+    ) -> OperationResult:
+        """Refund a charged payment in full, or ``amount`` of it.
+
+        Raises :class:`InvalidArgument` (a ``ValueError``), sending nothing, for an amount under
+        :data:`~flask_halyk.epay.operations.REFUND_MINIMUM` (10 tenge).
+        """
+        return self._operation("refund", transaction_id, amount, external_id)
+
+    def _operation(
+        self,
+        operation: operations.Operation,
+        transaction_id: str,
+        amount: Decimal | int | str | None,
+        external_id: str | None,
+    ) -> OperationResult:
+        value = None if amount is None else parse_amount(amount)
+        params = operations.operation_params(operation, value, external_id)
+        operations.check_transaction_id(transaction_id)
+        reply = self._api_call(
+            "POST", operations.operation_path(operation, transaction_id),
+            what=f"{operation} of transaction {transaction_id}", retry=False, params=params,
+        )
+        return operations.read_operation(reply, operation, transaction_id, value, external_id)
+
+    # --- the API's authorisation ---------------------------------------------------------------
+
+    def _api_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        retry: bool,
+        params: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """Call the REST API with the service token; on a 401 with a cached token, drop it and
+        try once more with a fresh one (the bank refused the token, so nothing was done)."""
+        url = f"{self.api_url}{path}"
+        token, fresh = self._service_tokens.get()
+        reply = self.transport.send(
+            method, url, what=what, retry=retry, params=params,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        if reply.status == 401 and not fresh:
+            logger.debug("%s %s: 401 with a cached service token; fetching a new one",
+                         method, reply.url)
+            self._service_tokens.drop(token)
+            token, _ = self._service_tokens.get()
+            reply = self.transport.send(
+                method, url, what=what, retry=retry, params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the service token for the {what} at {reply.url} "
+                f"(HTTP {reply.status}): check that HALYK_CLIENT_ID and "
+                "HALYK_TERMINAL_ID may use this API, and HALYK_SCOPE.",
+                status=reply.status,
+            )
+        return reply

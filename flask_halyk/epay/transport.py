@@ -1,0 +1,237 @@
+"""How the client talks to ePay: one pooled session, a (connect, read) timeout on every attempt,
+bounded retries with jittered exponential backoff where the call allows them, and messages that
+never carry the client secret.
+
+:class:`Transport` sends one call; the :class:`Reply` it returns is the answer together with the
+words that describe it (which call, which URL) and the means to turn it into a typed error.
+Network failures and 5xx answers are raised here; reading the rest is for the module of each
+bank call.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from marshmallow import ValidationError
+
+from ..errors import (
+    ApiError,
+    EpayConnectionError,
+    EpayTimeout,
+    EpayUnavailable,
+    HalykError,
+    InvalidResponse,
+)
+from ..redaction import safe_url, scrub
+from ..schemas import OperationErrorSchema
+
+__all__ = ["NOT_RETRIED", "Reply", "Transport"]
+
+# The client's logger: these lines are the client's calls, and shops filter logs by that name.
+logger = logging.getLogger("flask_halyk.client")
+
+#: Appended to the failure of a call that is never retried (charge, cancel, refund).
+NOT_RETRIED = (
+    " This operation is never retried automatically (it may have been performed): "
+    "check status() before repeating it."
+)
+
+_BODY_PREVIEW = 200
+
+# Module-level so that tests can move the clock and skip the backoff sleeps; read at each call.
+_monotonic = time.monotonic
+_sleep = time.sleep
+
+
+@dataclass
+class Transport:
+    """The session, timeouts and retry policy of one client, and the secret its messages hide.
+
+    ``timeout`` is (connect, read) seconds for every attempt; a call that allows retries is
+    tried up to ``retries`` more times, after ``backoff * 2**n`` seconds (jittered), on
+    connection errors, timeouts and 5xx answers.
+    """
+
+    session: requests.Session
+    timeout: tuple[float, float]
+    retries: int
+    backoff: float
+    secret: str = field(repr=False)
+
+    @staticmethod
+    def now() -> float:
+        """The monotonic clock retries and token lifetimes are measured on."""
+        return _monotonic()
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the client secret."""
+        return scrub(text, self.secret)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        retry: bool,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """One call, retried if ``retry``; ``what`` names it in messages. Answers below 500 are
+        returned as a :class:`Reply`; network failures and 5xx raise typed errors.
+
+        Errors are built inside ``except`` but raised outside it, so that they carry no
+        ``__context__``: requests' exceptions hold the prepared request, form body and client
+        secret included.
+        """
+        safe = safe_url(url)
+        attempts = 1 + (self.retries if retry else 0)
+        failure: HalykError | None = None
+        for attempt in range(1, attempts + 1):
+            started = _monotonic()
+            response: requests.Response | None = None
+            failure = None
+            try:
+                response = self.session.request(
+                    method, url, data=data, params=params, headers=headers,
+                    timeout=self.timeout, allow_redirects=False,
+                )
+            except requests.Timeout as exc:
+                failure = EpayTimeout(self._timeout_message(exc, what, safe, attempt, retry))
+            except requests.RequestException as exc:
+                failure = EpayConnectionError(
+                    f"Could not reach ePay for the {what} at {safe} "
+                    f"({self._reason(exc)}){_attempts(attempt)}: check the host setting "
+                    "(HALYK_TOKEN_URL / HALYK_API_URL), DNS and the network."
+                    + ("" if retry else NOT_RETRIED)
+                )
+            logger.debug(
+                "%s %s -> %s in %.3f s (attempt %d/%d)", method, safe,
+                response.status_code if response is not None else type(failure).__name__,
+                _monotonic() - started, attempt, attempts,
+            )
+            if response is not None:
+                if response.status_code < 500:
+                    return Reply(response, what, safe, self)
+                failure = EpayUnavailable(
+                    f"ePay answered HTTP {response.status_code} to the {what} at {safe}"
+                    f"{_attempts(attempt)}: the bank is unavailable; try again later."
+                    + ("" if retry else NOT_RETRIED),
+                    status=response.status_code,
+                )
+                response.close()
+            if attempt < attempts:
+                jitter = random.uniform(0.5, 1.5)  # noqa: S311 - spreads retries, not a secret
+                _sleep(self.backoff * 2 ** (attempt - 1) * jitter)
+        assert failure is not None
+        raise failure
+
+    def _timeout_message(
+        self, exc: requests.Timeout, what: str, safe: str, attempt: int, retry: bool
+    ) -> str:
+        connect, read = self.timeout
+        if isinstance(exc, requests.ConnectTimeout):
+            phase = f"could not connect within {connect:g} s"
+        else:
+            phase = f"did not answer within {read:g} s"
+        return (
+            f"ePay {phase} for the {what} at {safe}{_attempts(attempt)}: try again later, or "
+            "raise HALYK_TIMEOUT." + ("" if retry else NOT_RETRIED)
+        )
+
+    def _reason(self, exc: BaseException) -> str:
+        """A short, secret-free description of a requests exception (its text names the host
+        and path, never the body)."""
+        text = " ".join(str(exc).split())[:300]
+        return self.scrub(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _attempts(attempt: int) -> str:
+    return f" after {attempt} attempts" if attempt > 1 else ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer below 500 from ePay, with the call's name (``what``) and its URL without
+    credentials or query (``url``), for every message written about it."""
+
+    response: requests.Response
+    what: str
+    url: str
+    transport: Transport = field(repr=False)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status."""
+        return self.response.status_code
+
+    def json(self) -> Any:
+        """The decoded JSON body, or ``None`` when the body is empty or not JSON."""
+        if not self.response.content.strip():
+            return None
+        try:
+            return self.response.json()
+        except ValueError:
+            return None
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the client secret."""
+        return self.transport.scrub(text)
+
+    def is_html(self) -> bool:
+        """The body is a page (a proxy's, a login form's), not an API answer."""
+        content_type = self.response.headers.get("Content-Type", "")
+        return "html" in content_type.lower() or self.response.content.lstrip()[:1] == b"<"
+
+    def invalid(self, problem: str, hide: Iterable[str] = ()) -> InvalidResponse:
+        """The error for an answer that breaks the protocol, with a secret-free start of its
+        body (``hide``: other values to scrub from it, such as tokens)."""
+        text = self.scrub(self.response.text)
+        for value in hide:
+            text = scrub(text, value)
+        if self.is_html():
+            problem = f"{problem} (an HTML page)"
+        preview = " ".join(text[:_BODY_PREVIEW].split())
+        return InvalidResponse(
+            f"ePay answered the {self.what} at {self.url} with {problem}, not what the "
+            f"protocol promises: check the host setting (HALYK_TOKEN_URL / HALYK_API_URL) and "
+            f"any proxy in between. Body starts: {preview!r}",
+            body=text,
+        )
+
+    def unexpected(self, body: Any, advice: str | None = None) -> HalykError:
+        """The error for an answer that is not the success the call expects: the bank's own
+        ``{"code", "message"}`` refusal as :class:`ApiError`, anything else as
+        :class:`InvalidResponse`."""
+        status = self.status
+        if 400 <= status < 500 and isinstance(body, dict):
+            try:
+                refusal = _REFUSAL.load(body)
+            except ValidationError:
+                refusal = None
+            if refusal is not None:
+                message = self.scrub(str(refusal.get("message") or ""))
+                return ApiError(
+                    f"ePay refused the {self.what} at {self.url} (HTTP {status}, "
+                    f"code {refusal['code']}: {message or 'no message'})"
+                    + (f"; {advice}: check status() first." if advice else "."),
+                    code=int(refusal["code"]),
+                    status=status,
+                    bank_message=message or None,
+                )
+        if 300 <= status < 400:
+            location = safe_url(self.response.headers.get("Location", "?"))
+            return self.invalid(f"a redirect to {location}")
+        return self.invalid(f"HTTP {status} with an unexpected body")
+
+
+# Built once: building a schema costs more than a load, and load() keeps no state on the
+# instance, so threads may share it.
+_REFUSAL = OperationErrorSchema()

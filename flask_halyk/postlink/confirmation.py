@@ -1,0 +1,85 @@
+"""The status re-check (``HALYK_VERIFY_WITH_STATUS``): a success postLink is believed only once
+ePay's status API says the invoice is paid, for this order's amount and currency.
+
+A success postLink alone is not enough: its ``secret_hash`` also arrives in the invoice's failure
+postLink, which the customer can have delivered to themselves. The bank's own answer also names
+the transaction that refunds and charges must go to.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+from ..epay import Transaction
+from ..errors import HalykError
+from ..ledger import BankReport, EventVerdict, Ledger, PaymentRecord, PaymentStatus
+from ..state import HalykState
+
+__all__ = ["Unconfirmed", "confirm_with_status"]
+
+log = logging.getLogger("flask_halyk.postlink")
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """Why the bank did not confirm a success, and what to answer the sender: 403 (the bank
+    says otherwise) or 503 (ask again later; the event is marked ``deferred``)."""
+
+    reason: str
+    http_status: int
+
+
+def confirm_with_status(
+    state: HalykState, event_id: int, payment: PaymentRecord, news: BankReport
+) -> BankReport | Unconfirmed:
+    """The news, its status decided by the bank's statusName whatever ``HALYK_TWO_STAGE`` says
+    (AUTH: ``authorized``, CHARGE: ``paid``), or why it is not confirmed."""
+    invoice_id = payment.invoice_id
+    try:
+        status = state.client.status(invoice_id)
+    except HalykError as exc:
+        reason = f"status re-check failed: {type(exc).__name__}"
+        log.warning("flask-halyk: postLink for %s deferred: %s", invoice_id, reason)
+        return _defer(state.ledger, event_id, invoice_id, news, reason)
+    if status.paid:
+        mismatch = _differs_from_order(status.transaction, payment)
+        if mismatch:
+            return Unconfirmed(f"ePay's status does not match the order: {mismatch}", 403)
+        target = PaymentStatus.AUTHORIZED if status.authorized else PaymentStatus.PAID
+        bank = str(status.status_name) if status.status_name is not None else None
+        confirmed = replace(news, status=target, bank_status=bank)
+        transaction = status.transaction
+        if transaction is not None:
+            # The sender chose the postLink's fields; the bank's own answer names the
+            # transaction that refunds and charges must go to, and the card it was paid with.
+            confirmed = replace(
+                confirmed, transaction_id=transaction.id,
+                card_mask=transaction.card_mask or confirmed.card_mask,
+                reference=transaction.reference or confirmed.reference,
+                approval_code=transaction.approval_code or confirmed.approval_code,
+            )
+        return confirmed
+    if status.pending:
+        return _defer(state.ledger, event_id, invoice_id, news, "ePay's status is not final yet")
+    return Unconfirmed(f"ePay's status does not confirm the payment ({status.status_name})", 403)
+
+
+def _defer(ledger: Ledger, event_id: int, invoice_id: str, news: BankReport,
+           reason: str) -> Unconfirmed:
+    ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason,
+                       invoice_id=invoice_id, transaction_id=news.transaction_id)
+    return Unconfirmed(reason, 503)
+
+
+def _differs_from_order(transaction: Transaction | None, payment: PaymentRecord) -> str | None:
+    # The token binds the amount, but the status answer is the last word: a paid transaction
+    # for another sum or currency is not this order's payment.
+    if transaction is None:
+        return None
+    if transaction.amount is not None and transaction.amount != payment.amount:
+        return f"amount {transaction.amount} instead of {payment.amount}"
+    currency = (transaction.currency or "").strip().upper()
+    if currency and currency != payment.currency.upper():
+        return f"currency {transaction.currency} instead of {payment.currency}"
+    return None

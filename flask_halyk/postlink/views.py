@@ -1,0 +1,132 @@
+"""The postLink blueprint: where ePay tells the shop how a payment ended.
+
+The flow runs one way: refuse oversized bodies; store the raw event; parse and validate
+(:mod:`.intake`); verify (address, ``secret_hash``, the order's amount/currency/terminal:
+:mod:`.verification`; optionally the status API: :mod:`.confirmation`); apply to the ledger
+atomically; fire the signals only if this event changed the payment (:mod:`flask_halyk.dispatch`);
+acknowledge. Nothing a client can send makes it answer 5xx, except 503 when the status re-check
+cannot reach ePay (so that the bank may try again; the event is kept either way).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from .. import signals
+from ..dispatch import dispatch_event
+from ..ledger import EventVerdict
+from ..ledger.reports import report_from_postlink
+from ..ledger.rows import clean
+from ..state import get_state
+from .confirmation import Unconfirmed, confirm_with_status
+from .intake import loggable, parse_body, read_bounded, stored_headers, validate
+from .verification import ip_allowed, verify_postlink
+
+__all__ = ["create_blueprint", "receive_postlink"]
+
+log = logging.getLogger("flask_halyk.postlink")
+
+
+def create_blueprint() -> Blueprint:
+    """The ``halyk`` blueprint: ``POST /postlink`` (endpoint ``postlink``) and
+    ``POST /failure-postlink`` (``failure_postlink``). The extension registers it under
+    ``HALYK_URL_PREFIX`` and exempts it from CSRF protection."""
+    blueprint = Blueprint("halyk", __name__, template_folder="../templates")
+    blueprint.add_url_rule("/postlink", "postlink", _postlink, methods=["POST"])
+    blueprint.add_url_rule(
+        "/failure-postlink", "failure_postlink", _failure_postlink, methods=["POST"]
+    )
+    return blueprint
+
+
+def _postlink() -> tuple[Response, int]:
+    return receive_postlink("postlink")
+
+
+def _failure_postlink() -> tuple[Response, int]:
+    return receive_postlink("failure_postlink")
+
+
+def _answer(http_status: int, **body: Any) -> tuple[Response, int]:
+    return jsonify(body), http_status
+
+
+def receive_postlink(kind: str) -> tuple[Response, int]:
+    """Handle one postLink delivery (``kind``: ``postlink`` or ``failure_postlink``)."""
+    state = get_state()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    ledger = state.ledger
+    remote = request.remote_addr
+    headers = stored_headers(request.headers.items())
+
+    body = read_bounded(state.config.max_postlink_bytes)
+    if body is None:
+        reason = f"body larger than {state.config.max_postlink_bytes} bytes"
+        # Kept without its body: an oversized body is not stored, only the fact it came.
+        event_id = ledger.record_event(kind=kind, body=b"", headers=headers, remote_addr=remote,
+                                       verdict=EventVerdict.MALFORMED, reason=reason)
+        return _refuse(app, event_id, b"", 413, reason)
+
+    event_id = ledger.record_event(kind=kind, body=body, headers=headers, remote_addr=remote)
+
+    data = parse_body(body)
+    if data is None:
+        return _refuse(app, event_id, body, 400, "body is neither a JSON object nor a form")
+    postlink, invalid = validate(data)
+    if postlink is None:
+        invoice = data.get("invoiceId")
+        return _refuse(app, event_id, body, 400, invalid or "invalid postLink",
+                       invoice_id=invoice if isinstance(invoice, str) else None)
+    invoice_id = str(postlink["invoiceId"])
+    transaction_id = clean(postlink.get("id"), 64)
+
+    if not ip_allowed(state.config, remote):
+        return _refuse(app, event_id, body, 403, f"address {remote} is not allowed",
+                       invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
+    payment = ledger.get(invoice_id)
+    forged = verify_postlink(state.config, postlink, payment)
+    if forged is not None or payment is None:
+        return _refuse(app, event_id, body, 403, forged or "unknown invoice",
+                       invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
+    news = report_from_postlink(postlink, two_stage=state.config.two_stage)
+    if news.status.is_success and state.config.verify_with_status:
+        checked = confirm_with_status(state, event_id, payment, news)
+        if isinstance(checked, Unconfirmed):
+            if checked.http_status == 403:
+                return _refuse(app, event_id, body, 403, checked.reason, invoice_id=invoice_id,
+                               transaction_id=transaction_id, postlink=postlink)
+            return _answer(checked.http_status, error=checked.reason)
+        news = checked
+
+    result = ledger.apply(invoice_id, news, event_id=event_id)
+    if result.change is not None:
+        dispatch_event(app, ledger, event_id, result.change, result.payment, postlink)
+    return _answer(200, status="ok")
+
+
+def _refuse(
+    app: Flask,
+    event_id: int,
+    body: bytes,
+    status: int,
+    reason: str,
+    *,
+    invoice_id: str | None = None,
+    transaction_id: str | None = None,
+    postlink: dict[str, Any] | None = None,
+) -> tuple[Response, int]:
+    verdict = EventVerdict.REJECTED if status == 403 else EventVerdict.MALFORMED
+    reason = clean(reason, 2000) or ""
+    get_state(app).ledger.judge_event(event_id, verdict, reason=reason, invoice_id=invoice_id,
+                                      transaction_id=transaction_id)
+    log.warning("flask-halyk: postLink refused (%s, event %s): %s", status, event_id,
+                loggable(reason))
+    try:
+        signals.postlink_rejected.send(app, reason=reason, status=status, body=body,
+                                       event_id=event_id, postlink=postlink)
+    except Exception:  # a shop's alerting receiver must not turn a refusal into a 500
+        log.exception("flask-halyk: a postlink_rejected receiver raised")
+    return _answer(status, error=reason)
