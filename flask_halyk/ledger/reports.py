@@ -6,26 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..schemas import is_success
 from .models import BankReport
 from .states import PaymentStatus, target_for_bank_status
 
-__all__ = ["postlink_succeeded", "report_from_postlink", "report_from_transaction"]
+__all__ = ["report_from_postlink", "report_from_transaction"]
 
 S = PaymentStatus
-
-
-def postlink_succeeded(postlink: Mapping[str, Any]) -> bool:
-    """A postLink reports success when ``code`` is ``ok`` and ``reasonCode`` is 0 (or absent).
-
-    Any non-zero reasonCode is a failure, including the negative ones of the vendor's example.
-    """
-    code = str(postlink.get("code", "")).strip().lower()
-    reason_code = postlink.get("reasonCode")
-    try:
-        reason_ok = reason_code in (None, "") or int(reason_code) == 0
-    except (TypeError, ValueError):
-        reason_ok = False
-    return code == "ok" and reason_ok
 
 
 def _text(value: Any) -> str | None:
@@ -48,7 +35,7 @@ def report_from_postlink(postlink: Mapping[str, Any], *, two_stage: bool = False
     statusName to tell); ``failed`` otherwise."""
     success = S.AUTHORIZED if two_stage else S.PAID
     return BankReport(
-        status=success if postlink_succeeded(postlink) else S.FAILED,
+        status=success if is_success(postlink) else S.FAILED,
         transaction_id=_text(postlink.get("id")),
         card_mask=_text(postlink.get("cardMask")),
         card_type=_text(postlink.get("cardType")),

@@ -6,12 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from ..money import js_amount
 from .state import Transaction
-
-
-def _amount(value: Decimal) -> int | float:
-    # The bank writes whole amounts as integers (100) and others with decimals (12.22).
-    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _text(value: Any) -> str:
@@ -35,7 +31,7 @@ def postlink_body(t: Transaction) -> dict[str, Any]:
         "dateTime": t.created,
         "invoiceId": t.invoice_id,
         "invoiceIdAlt": str(p.get("invoiceIdAlt", "")),
-        "amount": _amount(t.amount),
+        "amount": js_amount(t.amount),
         "currency": t.currency,
         "terminal": t.terminal,
         "accountId": str(p.get("accountId", "")),
@@ -74,11 +70,11 @@ def status_transaction(t: Transaction) -> dict[str, Any]:
         "id": t.id,
         "createdDate": t.created,
         "invoiceID": t.invoice_id,
-        "amount": _amount(t.amount),
+        "amount": js_amount(t.amount),
         "amountBonus": 0,
-        "payoutAmount": _amount(t.charged if t.status != "AUTH" else Decimal(0)),
-        "orgAmount": _amount(t.amount),
-        "refundedAmount": _amount(t.refunded),
+        "payoutAmount": js_amount(t.charged if t.status != "AUTH" else Decimal(0)),
+        "orgAmount": js_amount(t.amount),
+        "refundedAmount": js_amount(t.refunded),
         "approvalCode": t.approval_code,
         "data": _text(p.get("data", "")),
         "currency": t.currency,
