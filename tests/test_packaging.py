@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "flask_halyk"
@@ -173,3 +174,42 @@ def test_extras_and_the_test_command_are_declared():
     assert tox["testenv:typing"]["commands"].strip() == "mypy"
     assert cfg["mypy"]["strict"] == "True"
     assert "flask_halyk" in [f.strip() for f in cfg["mypy"]["files"].split(",")]
+
+
+def _requirement(line: str) -> tuple[str, str, str]:
+    """``Name[extra]>=1.2`` as (normalised name, operator, version)."""
+    match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[[a-z,]+\])?\s*(==|>=)\s*([0-9][0-9.]*)", line)
+    assert match, line
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower(), match.group(2), match.group(3)
+
+
+def _floors() -> dict[str, str]:
+    text = (ROOT / ".ci" / "floors.txt").read_text(encoding="utf-8")
+    pins = [_requirement(line.split("#")[0].strip()) for line in text.splitlines()
+            if line.split("#")[0].strip()]
+    assert all(operator == "==" for _, operator, _ in pins)
+    return {name: version for name, _, version in pins}
+
+
+def test_the_floors_file_pins_every_requirement_to_its_bound():
+    cfg = _setup_cfg()
+    lines = (_lines(cfg["options"]["install_requires"])
+             + _lines(cfg["options.extras_require"]["test"]))
+    floors = _floors()
+    for name, operator, bound in map(_requirement, lines):
+        assert operator == ">=", name
+        assert name in floors, f"{name} is not in .ci/floors.txt"
+        assert Version(floors[name]) == Version(bound), f"{name}: {floors[name]} is not {bound}"
+    assert set(floors) == {name for name, _, _ in map(_requirement, lines)}
+
+
+def test_the_floors_run_in_tox_and_in_ci():
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(ROOT / "tox.ini", encoding="utf-8")
+    floors = tox["testenv:floors"]
+    assert "-c {toxinidir}/.ci/floors.txt" in floors["install_command"]
+    assert floors["extras"].strip() == "test"
+    assert '-m "not browser"' in floors["commands"]
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "pip install -q -c .ci/floors.txt -e \".[test]\"" in run
+    assert '.venv-floors/bin/python -m pytest -m "not browser and not postgres"' in run
