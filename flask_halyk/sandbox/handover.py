@@ -45,6 +45,11 @@ def decode_params(value: str) -> dict[str, Any]:
         raise HandoverError("params is not LZString data") from exc
     if not flat or "=" not in flat:
         raise HandoverError("params is not LZString data")
+    if not flat.isascii():
+        try:  # a JavaScript string may hold a lone surrogate: no page could show it (UTF-8)
+            flat.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise HandoverError("params is not text (a lone surrogate)") from exc
     return unflatten(flat)
 
 

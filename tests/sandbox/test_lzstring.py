@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flask_halyk.sandbox import create_sandbox_app
 from flask_halyk.sandbox.handover import HandoverError, decode_params
 from flask_halyk.sandbox.lzstring import (
     ALPHABET,
@@ -196,6 +197,22 @@ def test_a_small_input_cannot_ask_for_unbounded_output():
 def test_handover_maps_malformed_params_to_handover_error(params):
     with pytest.raises(HandoverError):
         decode_params(params)
+
+
+def test_lone_surrogates_are_kept_as_javascript_holds_them():
+    for text in ("\ud800", "a\udfffb", "\udc00\ud800"):  # not pairs: kept as they are
+        compressed = compress_to_encoded_uri_component(text)
+        assert decompress_from_encoded_uri_component(compressed) == text
+
+
+def test_handover_refuses_a_lone_surrogate():
+    # It is no text: the payment page could not be written in UTF-8 (it was a 500).
+    flat = "invoiceId=100001&amount=100&auth[access_token]=T&description=\ud800"
+    params = compress_to_encoded_uri_component(flat)
+    with pytest.raises(HandoverError, match="surrogate"):
+        decode_params(params)
+    page = create_sandbox_app().test_client().get("/payform/", query_string={"params": params})
+    assert page.status_code == 400
 
 
 def test_handover_refuses_params_past_the_cap():
