@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import lzstring
 from flask import Flask
 
 from flask_halyk.extension import HalykEpay
+from flask_halyk.sandbox.lzstring import compress_to_encoded_uri_component
 
 DISTINCT_SECRET = "S3cr3t-Never-Shown-0xC0FFEE"
 SHOP_TERMINAL = "11111111-2222-3333-4444-555555555555"
@@ -111,4 +111,4 @@ def bank_params(obj: dict[str, Any]) -> str:
                 parts.append(name + "=" + quote(str(item), safe="!*'()"))
         return parts
 
-    return str(lzstring.LZString().compressToEncodedURIComponent("&".join(flatten(obj))))
+    return compress_to_encoded_uri_component("&".join(flatten(obj)))

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import configparser
-import fnmatch
 import logging
-import re
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -210,76 +206,6 @@ def test_postlinks_are_exempt_from_flask_wtf_csrf(tmp_path, csrf_first):
     response = client.post("/halyk/postlink", data=b"{}", content_type="application/json")
     assert response.is_json, response.data[:200]
     assert "csrf" not in response.get_data(as_text=True).lower()
-
-
-# --- the installable package ---------------------------------------------------------------------
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _setup_cfg() -> configparser.ConfigParser:
-    parser = configparser.ConfigParser()
-    parser.read(ROOT / "setup.cfg", encoding="utf-8")
-    return parser
-
-
-def _lines(value: str) -> list[str]:
-    return [line.strip() for line in value.splitlines() if line.strip()]
-
-
-def test_dependencies_are_declared_with_lower_bounds_only():
-    requires = _lines(_setup_cfg()["options"]["install_requires"])
-    names = {re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower() for line in requires}
-    assert {"flask", "requests", "marshmallow", "wtforms", "blinker"} <= names
-    for line in requires:
-        assert re.fullmatch(r"[A-Za-z0-9_.-]+(\[[a-z,]+\])?>=[0-9][0-9.]*", line), line
-
-
-def test_marshmallow_lower_bound_is_one_the_schemas_run_on():
-    # The schemas subclass the generic fields.Field[T]: marshmallow 3 fails at import.
-    requires = _lines(_setup_cfg()["options"]["install_requires"])
-    bound = next(line for line in requires if line.lower().startswith("marshmallow"))
-    assert int(bound.split(">=")[1].split(".")[0]) >= 4
-
-
-def test_pyproject_only_names_the_build_backend():
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    tables = re.findall(r"^\[([^\]]+)\]", text, flags=re.MULTILINE)
-    assert tables == ["build-system"]
-    assert 'build-backend = "setuptools.build_meta"' in text
-
-
-def test_extras_and_the_test_command_are_declared():
-    cfg = _setup_cfg()
-    extras = cfg["options.extras_require"]
-    for name in ("test", "lint", "typing"):
-        assert name in extras, name
-    test_extra = {re.split(r"[<>=\[]", line, maxsplit=1)[0].lower()
-                  for line in _lines(extras["test"])}
-    assert {"pytest", "pytest-httpserver", "responses", "hypothesis"} <= test_extra
-    tox = configparser.ConfigParser()
-    tox.read(ROOT / "tox.ini", encoding="utf-8")
-    assert {"py", "lint", "typing"} <= {e.strip() for e in tox["tox"]["envlist"].split(",")}
-    assert "ruff check flask_halyk" in tox["testenv:lint"]["commands"]
-    assert tox["testenv:typing"]["commands"].strip() == "mypy"
-    assert cfg["mypy"]["strict"] == "True"
-    assert "flask_halyk" in [f.strip() for f in cfg["mypy"]["files"].split(",")]
-
-
-def test_every_data_file_ships_in_the_package():
-    """py.typed, the macros, and the sandbox's templates and static files are all matched by
-    package_data, so that a wheel built from setup.cfg carries them."""
-    patterns = _lines(_setup_cfg()["options.package_data"]["flask_halyk"])
-    package = ROOT / "flask_halyk"
-    data_files = [
-        path.relative_to(package).as_posix()
-        for path in package.rglob("*")
-        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
-    ]
-    assert "py.typed" in data_files
-    assert "templates/halyk/macros.html" in data_files
-    for name in data_files:
-        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
 
 
 def test_receivers_ignore_signals_from_other_senders(tmp_path):

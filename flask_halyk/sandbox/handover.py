@@ -12,8 +12,9 @@ Two forms are accepted:
   object as a JSON string.
 * ``object``: what the sandbox's own payment-api.js sends: base64url of the UTF-8 JSON object.
 
-Because values are percent-encoded before compression the compressed string is ASCII, so the
-Python lzstring port round-trips it exactly (it mishandles raw astral-plane characters).
+LZString is decoded by the sandbox's own :mod:`flask_halyk.sandbox.lzstring` (JavaScript's UTF-16
+code units, so any text round-trips as the bank's script writes it), with the decompressed text
+capped: the value comes from the browser.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-import lzstring
+from .lzstring import decompress_from_encoded_uri_component
 
 TOKEN_KEYS = ("access_token", "expires_in", "refresh_token", "scope", "token_type")
 _HEAD = re.compile(r"[^\[\].]+")
@@ -39,11 +40,16 @@ class HandoverError(ValueError):
 def decode_params(value: str) -> dict[str, Any]:
     """Decode the bank script's ``params`` value into the payment object (``auth`` a dict)."""
     try:
-        flat = lzstring.LZString().decompressFromEncodedURIComponent(value)
-    except Exception as exc:  # the port raises assorted errors on corrupt input
+        flat = decompress_from_encoded_uri_component(value)
+    except ValueError as exc:  # malformed, or more than the cap
         raise HandoverError("params is not LZString data") from exc
     if not flat or "=" not in flat:
         raise HandoverError("params is not LZString data")
+    if not flat.isascii():
+        try:  # a JavaScript string may hold a lone surrogate: no page could show it (UTF-8)
+            flat.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise HandoverError("params is not text (a lone surrogate)") from exc
     return unflatten(flat)
 
 
