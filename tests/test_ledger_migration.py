@@ -1,10 +1,12 @@
 """The real migration steps, from a ledger written by an older flask-halyk: version 1 (no
-``token_expires_at``) to the current one, data kept, and its old payments expire like new ones."""
+``token_expires_at``, no refund reservations) to the current one, data kept, and its old
+payments expire (and refund) like new ones."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,7 @@ def _row(invoice_id: str, status: str, created_at: datetime) -> dict[str, object
 
 
 def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
     _v1_ledger(url, [_row("100000001", "new", created), _row("100000002", "paid", created)])
     ledger = Ledger(url)
@@ -114,13 +116,17 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None
             history = conn.execute(select(schema_version.c.version)
                                    .order_by(schema_version.c.version)).scalars().all()
             columns = {c["name"] for c in inspect(conn).get_columns("halyk_payments")}
-        assert history == [1, 2]
-        assert "token_expires_at" in columns
+        assert history == [1, 2, 3]
+        assert {"token_expires_at", "refund_pending_minor", "refund_pending_until"} <= columns
         old_new, old_paid = ledger.get("100000001"), ledger.get("100000002")
         assert old_new is not None and old_paid is not None
         assert (old_new.status, old_new.token_expires_at, old_new.created_at) == (
             S.NEW, None, created)
         assert old_paid.status is S.PAID and old_paid.can_refund
+        # An old payment has no refund in flight: all of it may be reserved, and released.
+        _, reserved = ledger.reserve_refund("100000002", None, lease=timedelta(minutes=1))
+        assert reserved == Decimal(100)
+        ledger.release_refund("100000002", reserved)
         # Written to like a fresh one: a token expiry, a new payment beside the old ones.
         noted = ledger.record_token("100000001", created + timedelta(hours=2))
         assert noted.token_expires_at == created + timedelta(hours=2)

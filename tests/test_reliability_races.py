@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,29 +34,221 @@ from client_fixtures import (
     make_client,
     threaded_server,
 )
+from flask import Flask
 from ledger_support import (
     BACKENDS,
+    SignalLog,
     close_shop,
     database_url,
     make_shop,
     new_payment,
     postlink_for,
+    sandbox_of,
 )
 from pytest_httpserver import HTTPServer
+from sqlalchemy import select
 from werkzeug import Request, Response
 
 import flask_halyk.epay.transport as transport_module
 from flask_halyk.config import DEFAULTS, resolve
-from flask_halyk.errors import ConfigurationError, EpayTimeout
-from flask_halyk.ledger import EventVerdict, PaymentStatus
+from flask_halyk.errors import (
+    ApiError,
+    ConfigurationError,
+    EpayTimeout,
+    EpayUnavailable,
+    PaymentStateError,
+)
+from flask_halyk.ledger import BankReport, EventVerdict, Ledger, PaymentStatus
+from flask_halyk.ledger.tables import payments
+from flask_halyk.operations import refund
+from flask_halyk.state import get_state
 
 S = PaymentStatus
+
+
+class FakeLedgerClock:
+    """The ledger's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 
 
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with database_url(request.param, tmp_path) as url:
         yield url
+
+
+# --- 3. refunds racing on one payment -----------------------------------------------------------
+
+GOOD_CARD = "4405639704015096"
+RACE_ROUNDS = 4
+
+
+@pytest.fixture
+def shop(db_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = make_shop(db_url, tmp_path)
+    yield app
+    sandbox_of(app).wait_for_postlinks(10)
+    close_shop(app)
+
+
+def pay(app: Flask, amount: int) -> str:
+    """A payment paid on the sandbox's own payment page (its postLink applied)."""
+    with app.test_request_context("/"):
+        payment = app.extensions["halyk"].extension.create_payment(amount, description="order")
+    sandbox_of(app).pay(payment.to_js(), GOOD_CARD)
+    return str(payment.invoice_id)
+
+
+class RefundRace:
+    """``refund(invoice, 600)`` and ``refund(invoice)`` from two threads on one payment of
+    1,500, each in its own app context, and what came of them: the amounts each thread sent to
+    the bank, the refunds the bank made, the ``payment_refunded`` amounts, the refusals."""
+
+    def __init__(self, app: Flask, log: SignalLog, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.app = app
+        self.log = log
+        self.sent: list[Decimal | None] = []
+        self.at_bank = threading.Event()  # the first refund is on its way to the bank
+        client = app.extensions["halyk"].client
+        send = client.refund
+
+        def spy(transaction_id: str, amount: Any = None, *args: Any, **kwargs: Any) -> Any:
+            self.sent.append(amount)
+            self.at_bank.set()
+            return send(transaction_id, amount, *args, **kwargs)
+
+        monkeypatch.setattr(client, "refund", spy)
+        # Both refunds at the bank at once: each waits there a moment before it is done.
+        sandbox_of(app).faults.operation_delay = 0.2
+
+    def run(self, first: Decimal | None, second: Decimal | None, *, ordered: bool
+            ) -> tuple[str, list[BaseException]]:
+        """Pay 1,500, then refund ``first`` and ``second`` at once (``ordered``: the second
+        starts once the first is on its way to the bank, before the bank answered it)."""
+        invoice = pay(self.app, 1500)
+        self.sent.clear()
+        self.at_bank.clear()
+        self.log.sent.clear()
+        refused: list[BaseException] = []
+        barrier = threading.Barrier(2)
+
+        def one(amount: Decimal | None, wait_for_first: bool) -> None:
+            barrier.wait(10)
+            if wait_for_first:
+                self.at_bank.wait(10)
+            with self.app.app_context():
+                try:
+                    refund(get_state(), invoice, amount)
+                except (PaymentStateError, ApiError) as exc:
+                    refused.append(exc)
+
+        threads = [threading.Thread(target=one, args=(first, False)),
+                   threading.Thread(target=one, args=(second, ordered))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        return invoice, refused
+
+    def check(self, invoice: str) -> tuple[list[Decimal], list[Decimal]]:
+        """The refunds the bank made and the amounts ``payment_refunded`` reported; asserts
+        that the ledger recorded what the bank did."""
+        record = self.app.extensions["halyk"].ledger.get(invoice)
+        bank = sandbox_of(self.app).store.transactions[record.transaction_id]
+        made = sorted(Decimal(r["amount"]) for r in bank.refunds)
+        reported = sorted(kw["amount"] for kw in self.log.named("payment_refunded"))
+        assert record.refunded_amount == bank.refunded == sum(made)
+        assert record.status is (S.REFUNDED if bank.refunded == 1500 else S.PARTIALLY_REFUNDED)
+        return made, reported
+
+
+@pytest.fixture
+def race(shop: Flask, signal_log: SignalLog, monkeypatch: pytest.MonkeyPatch) -> RefundRace:
+    return RefundRace(shop, signal_log, monkeypatch)
+
+
+def test_a_full_refund_racing_a_partial_one_reports_what_the_bank_did(race: RefundRace) -> None:
+    # The partial refund is at the bank, not answered yet, when the full one is decided: the
+    # full one must send, record and report the 900 left, not "everything" (which the bank
+    # reads as what is left, 900) recorded as the 1,500 read before the call.
+    for _ in range(RACE_ROUNDS):
+        invoice, refused = race.run(Decimal(600), None, ordered=True)
+        made, reported = race.check(invoice)
+        assert refused == []
+        assert made == reported == [Decimal(600), Decimal(900)]
+        # The amount meant is the amount sent: never "no amount".
+        assert sorted(race.sent) == [Decimal(600), Decimal(900)]  # type: ignore[type-var]
+
+
+def test_a_partial_refund_after_a_full_one_in_flight_is_refused_by_the_ledger(
+        race: RefundRace) -> None:
+    for _ in range(RACE_ROUNDS):
+        invoice, refused = race.run(None, Decimal(600), ordered=True)
+        made, reported = race.check(invoice)
+        assert made == reported == [Decimal(1500)]
+        [refusal] = refused
+        # Refused under the row lock, without asking the bank: 1,500 is on its way already.
+        assert isinstance(refusal, PaymentStateError), refusal
+        assert race.sent == [Decimal(1500)]
+
+
+def test_refunds_released_together_report_what_the_bank_did(race: RefundRace) -> None:
+    for _ in range(RACE_ROUNDS):
+        invoice, refused = race.run(Decimal(600), None, ordered=False)
+        made, reported = race.check(invoice)
+        assert made == reported
+        assert made in ([Decimal(600), Decimal(900)], [Decimal(1500)])
+        assert len(refused) == (1 if made == [Decimal(1500)] else 0)
+        assert None not in race.sent
+
+
+def test_a_refund_the_bank_did_not_make_gives_its_reservation_back(
+        shop: Flask, signal_log: SignalLog) -> None:
+    invoice = pay(shop, 1500)
+    sandbox_of(shop).faults.operation_error = 503
+    with shop.app_context():
+        with pytest.raises(EpayUnavailable):
+            refund(get_state(), invoice, 600)
+        sandbox_of(shop).faults.operation_error = None
+        refund(get_state(), invoice)  # all of it: the 600 is no longer reserved
+    assert [kw["amount"] for kw in signal_log.named("payment_refunded")] == [Decimal(1500)]
+
+
+def test_a_reservation_left_by_a_dead_process_lapses(db_url: str) -> None:
+    ledger = Ledger(db_url)
+    clock = FakeLedgerClock()
+    ledger.clock = clock
+    try:
+        invoice = ledger.create_payment(invoice_id=None, amount=Decimal(1500), currency="KZT",
+                                        terminal="t").invoice_id
+        ledger.apply(invoice, BankReport(S.PAID, transaction_id="tx-1"))
+        lease = timedelta(seconds=85)
+        assert ledger.reserve_refund(invoice, Decimal(600), lease=lease)[1] == 600
+        # The process dies before the bank answers: the 600 stays reserved until the lease
+        # ends, then counts no more (the bank would refuse money it already returned anyway).
+        clock.advance(timedelta(seconds=84))
+        with pytest.raises(PaymentStateError, match=r"600\.00 more is being refunded"):
+            ledger.reserve_refund(invoice, Decimal(1000), lease=lease)
+        clock.advance(timedelta(seconds=2))
+        assert ledger.reserve_refund(invoice, None, lease=lease)[1] == 1500
+        recorded = ledger.record_refund(invoice, Decimal(1500), reserved=True).payment
+        assert recorded.status is S.REFUNDED and recorded.refunded_amount == 1500
+        with pytest.raises(PaymentStateError, match="only a paid payment can be refunded"):
+            ledger.reserve_refund(invoice, None, lease=lease)
+        # Nothing stays reserved once the bank answered.
+        with ledger.engine.connect() as conn:
+            assert conn.execute(select(payments.c.refund_pending_minor,
+                                       payments.c.refund_pending_until)).one() == (None, None)
+    finally:
+        ledger.dispose()
 
 
 # --- 4. a bank slower than the deadline ---------------------------------------------------------

@@ -38,7 +38,14 @@ def _v2_token_expiry(conn: Connection) -> None:
     _add_column(conn, payments, "token_expires_at")
 
 
+def _v3_reservations(conn: Connection) -> None:
+    # Old payments have no refund in flight: NULL reads as none.
+    _add_column(conn, payments, "refund_pending_minor")
+    _add_column(conn, payments, "refund_pending_until")
+
+
 MIGRATIONS[2] = _v2_token_expiry
+MIGRATIONS[3] = _v3_reservations
 
 
 def migrate(conn: Connection) -> int:
