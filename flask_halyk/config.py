@@ -71,6 +71,10 @@ DEFAULTS: dict[str, Any] = {
     # The status re-check of a success postLink, tighter: the bank is waiting for the answer,
     # and a re-check that runs out answers 503 (deferred) instead of holding the worker.
     "HALYK_POSTLINK_STATUS_DEADLINE": 10.0,
+    # Seconds a claim on an event's receivers holds unless renewed (renewed every third of it
+    # while they run): how soon after a worker died mid-receiver its receivers may be finished
+    # by a re-delivered postLink, reconcile or reprocess.
+    "HALYK_DISPATCH_LEASE": 10.0,
     "HALYK_POSTLINK_SECRET": None,
     "HALYK_URL_PREFIX": "/halyk",
     "HALYK_EXTERNAL_URL": None,
@@ -115,6 +119,7 @@ class HalykConfig:
     retries: int
     deadline: float
     postlink_status_deadline: float
+    dispatch_lease: float
     postlink_secret: bytes
     url_prefix: str
     external_url: str | None
@@ -391,6 +396,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         retries=retries,
         deadline=_seconds(config, "HALYK_DEADLINE"),
         postlink_status_deadline=_seconds(config, "HALYK_POSTLINK_STATUS_DEADLINE"),
+        dispatch_lease=_seconds(config, "HALYK_DISPATCH_LEASE"),
         postlink_secret=_postlink_secret(config),
         url_prefix=url_prefix,
         external_url=external or None,

@@ -13,8 +13,14 @@ Every test ends by itself in seconds; none asserts on wall time.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +43,7 @@ from client_fixtures import (
 from flask import Flask
 from ledger_support import (
     BACKENDS,
+    SECRET_KEY,
     SignalLog,
     close_shop,
     database_url,
@@ -50,6 +57,7 @@ from sqlalchemy import select
 from werkzeug import Request, Response
 
 import flask_halyk.epay.transport as transport_module
+from flask_halyk import signals
 from flask_halyk.config import DEFAULTS, resolve
 from flask_halyk.errors import (
     ApiError,
@@ -59,8 +67,10 @@ from flask_halyk.errors import (
     PaymentStateError,
 )
 from flask_halyk.ledger import BankReport, EventVerdict, Ledger, PaymentStatus
+from flask_halyk.ledger.reports import report_from_postlink
 from flask_halyk.ledger.tables import payments
 from flask_halyk.operations import refund
+from flask_halyk.recovery import reconcile
 from flask_halyk.state import get_state
 
 S = PaymentStatus
@@ -388,4 +398,228 @@ def test_the_postlink_status_recheck_ends_in_503_deferred(
         assert event.verdict is EventVerdict.DEFERRED
         assert ledger.get(invoice).status is S.NEW
     finally:
+        close_shop(app)
+
+
+# --- 5. a server process killed while a receiver runs ------------------------------------------
+
+SHOP_PROCESS = """
+import json, os, sys, time
+from flask import Flask
+from werkzeug.serving import make_server
+from flask_halyk import signals
+from flask_halyk.extension import HalykEpay
+
+db_url, instance, out, secret, mode = sys.argv[1:6]
+app = Flask("shop", instance_path=instance)
+# A short lease, so that the test need not wait long for a dead worker's claim to lapse.
+app.config.update(SECRET_KEY=secret, HALYK_DATABASE_URL=db_url, HALYK_DISPATCH_LEASE=1.0)
+HalykEpay(app)
+
+def note(payment, step):
+    with open(out, "a") as f:
+        f.write(json.dumps({"invoice": payment.invoice_id, "pid": os.getpid(), "step": step})
+                + "\\n")
+
+def fulfil(sender, payment, postlink):
+    note(payment, "started")
+    if mode == "block":
+        time.sleep(60)  # a slow receiver: the process is killed in here
+    note(payment, "done")
+
+signals.payment_succeeded.connect(fulfil)
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+class ShopProcesses:
+    """Shop servers in processes of their own (werkzeug, threaded, on a loopback port), all on
+    one ledger; their ``payment_succeeded`` receiver notes each start and end in a file."""
+
+    def __init__(self, db_url: str, tmp_path: Path) -> None:
+        self.db_url = db_url
+        self.tmp_path = tmp_path
+        self.script = tmp_path / "shop_process.py"
+        self.script.write_text(SHOP_PROCESS)
+        self.notes = tmp_path / "receivers.jsonl"
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, mode: str) -> tuple[subprocess.Popen[str], str]:
+        n = len(self.procs)
+        proc = subprocess.Popen(
+            [sys.executable, str(self.script), self.db_url, str(self.tmp_path / f"i{n}"),
+             str(self.notes), SECRET_KEY, mode],
+            stdout=subprocess.PIPE, text=True, cwd=str(self.tmp_path))
+        self.procs.append(proc)
+        assert proc.stdout is not None
+        port = proc.stdout.readline().strip()
+        assert port.isdigit(), "the shop process did not start"
+        return proc, f"http://127.0.0.1:{port}"
+
+    def steps(self) -> list[tuple[int, str]]:
+        if not self.notes.exists():
+            return []
+        lines = [json.loads(line) for line in self.notes.read_text().splitlines()]
+        return [(line["pid"], line["step"]) for line in lines]
+
+    def wait_for(self, count: int, timeout: float = 20) -> None:
+        """Until ``count`` receiver steps are noted (or ``timeout`` seconds passed)."""
+        until = time.monotonic() + timeout
+        while len(self.steps()) < count and time.monotonic() < until:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+
+def deliver(urls: list[str], body: dict[str, Any]) -> list[int | str]:
+    """POST ``body`` to each of ``urls`` at once; the HTTP status of each, or the name of the
+    exception that ended it."""
+    barrier = threading.Barrier(len(urls))
+    answers: list[int | str] = ["no answer"] * len(urls)
+
+    def send(i: int) -> None:
+        barrier.wait(10)
+        try:
+            answers[i] = requests.post(urls[i] + "/halyk/postlink", json=body,
+                                       timeout=30).status_code
+        except requests.RequestException as exc:
+            answers[i] = type(exc).__name__
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(urls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(40)
+    return answers
+
+
+def test_receivers_killed_with_their_process_are_finished_by_the_banks_retry(
+        db_url: str, tmp_path: Path, halyk_postlink: Any) -> None:
+    shops = ShopProcesses(db_url, tmp_path)
+    app = make_shop(db_url, tmp_path)  # the same settings: builds the genuine postLink
+    try:
+        ledger = app.extensions["halyk"].ledger
+        invoice = new_payment(app)
+        body = halyk_postlink(invoice, 100, app=app)
+
+        # 1. The postLink is applied; its receiver blocks; the process is killed in it.
+        doomed, url = shops.start("block")
+        first: list[int | str] = []
+        sender = threading.Thread(target=lambda: first.extend(deliver([url], body)))
+        sender.start()
+        shops.wait_for(1)
+        assert shops.steps() == [(doomed.pid, "started")]
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+        sender.join(40)
+        assert first == ["ConnectionError"]  # the bank got no answer: it will retry
+        assert ledger.get(invoice).status is S.PAID  # paid, and not fulfilled
+        [event] = ledger.events(invoice_id=invoice)
+        assert event.verdict is EventVerdict.DISPATCHING
+
+        # 2. The bank retries, twice at once, to two new processes: the receivers run once,
+        #    to the end, in one of them; both deliveries are acknowledged once they have.
+        (one, url_one), (two, url_two) = shops.start("run"), shops.start("run")
+        assert deliver([url_one, url_two], body) == [200, 200]
+        steps = shops.steps()
+        assert len(steps) == 3, f"the receivers did not run to the end once: {steps}"
+        assert steps[0] == (doomed.pid, "started")
+        runner = steps[1][0]
+        assert runner in (one.pid, two.pid)
+        assert steps[1:] == [(runner, "started"), (runner, "done")]
+
+        # 3. A further delivery runs nothing again.
+        assert deliver([url_one], body) == [200]
+        assert len(shops.steps()) == 3
+        verdicts = [e.verdict for e in ledger.events(invoice_id=invoice)]
+        assert verdicts == [EventVerdict.APPLIED] + [EventVerdict.DUPLICATE] * 3
+    finally:
+        shops.close()
+        close_shop(app)
+
+
+class BlockingReceiver:
+    """A ``payment_succeeded`` receiver that blocks until ``release`` is set (at most 10 s)."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def __call__(self, sender: Any, payment: Any, postlink: Any) -> None:
+        self.calls += 1
+        self.started.set()
+        self.release.wait(10)
+
+
+def test_a_live_workers_claim_is_renewed_and_never_taken_over(
+        db_url: str, tmp_path: Path) -> None:
+    # A receiver slower than the lease, in a live worker: its claim is renewed, so a copy of the
+    # postLink neither runs the receivers again nor says "done": it waits, then answers 503
+    # (the bank asks again later); once they ended, a copy is a plain duplicate.
+    app = make_shop(db_url, tmp_path, HALYK_DISPATCH_LEASE=1.0)
+    receiver = BlockingReceiver()
+    signals.payment_succeeded.connect(receiver)
+    try:
+        invoice = new_payment(app)
+        body = postlink_for(app, invoice, 100)
+        first: list[int] = []
+        worker = threading.Thread(
+            target=lambda: first.append(app.test_client().post("/halyk/postlink",
+                                                               json=body).status_code))
+        worker.start()
+        assert receiver.started.wait(10)
+        copy = app.test_client().post("/halyk/postlink", json=body)
+        assert copy.status_code == 503 and "still running" in copy.get_json()["error"]
+        assert receiver.calls == 1
+        receiver.release.set()
+        worker.join(20)
+        assert first == [200]
+        again = app.test_client().post("/halyk/postlink", json=body)
+        assert again.status_code == 200 and receiver.calls == 1
+        ledger = app.extensions["halyk"].ledger
+        verdicts = [e.verdict for e in ledger.events(invoice_id=invoice)]
+        assert verdicts == [EventVerdict.APPLIED, EventVerdict.DEFERRED, EventVerdict.DUPLICATE]
+    finally:
+        receiver.release.set()
+        signals.payment_succeeded.disconnect(receiver)
+        close_shop(app)
+
+
+def test_reconcile_finishes_receivers_a_dead_worker_left(db_url: str, tmp_path: Path) -> None:
+    app = make_shop(db_url, tmp_path)
+    calls: list[str] = []
+
+    def fulfil(sender: Any, payment: Any, postlink: Any) -> None:
+        calls.append(payment.invoice_id)
+
+    signals.payment_succeeded.connect(fulfil)
+    try:
+        ledger = app.extensions["halyk"].ledger
+        invoice = new_payment(app)
+        body = postlink_for(app, invoice, 100)
+        event_id = ledger.record_event(kind="postlink", body=json.dumps(body).encode())
+        # Applied by a worker that then died: its claim is never renewed, nor ended.
+        applied = ledger.apply(invoice, report_from_postlink(body), event_id=event_id)
+        assert applied.claim is not None
+        with app.app_context():
+            assert reconcile(get_state(), timedelta(0)).finished == 0  # its lease holds
+            clock = FakeLedgerClock()
+            ledger.clock = clock
+            clock.advance(ledger.dispatch_lease + timedelta(seconds=1))
+            report = reconcile(get_state(), timedelta(0))
+            assert report.finished == 1 and calls == [invoice]
+            assert reconcile(get_state(), timedelta(0)).finished == 0
+        assert calls == [invoice]
+        assert ledger.get_event(event_id).verdict is EventVerdict.APPLIED
+        # The dead worker's claim ended with the lease: it can no longer renew or end it.
+        assert not ledger.renew_claim(event_id, applied.claim)
+    finally:
+        signals.payment_succeeded.disconnect(fulfil)
         close_shop(app)

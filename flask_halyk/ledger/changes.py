@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select, update
 from ..errors import PaymentStateError
 from ..money import from_minor, to_minor
 from .core import LedgerCore
-from .events import write_verdict
+from .events import new_claim, write_verdict
 from .models import ApplyResult, BankReport, PaymentRecord
 from .payments import lock_payment
 from .rows import clean, payment_record
@@ -51,7 +51,8 @@ class ChangeStore(LedgerCore):
         """Apply what the bank reported to a payment, atomically, in the state machine's terms.
 
         Exactly one of any number of concurrent copies of the same report changes the payment
-        (``change`` set, event ``dispatching``); the others get ``duplicate`` (the payment is
+        (``change`` set, event ``dispatching`` under ``claim``, leased for
+        :attr:`dispatch_lease`); the others get ``duplicate`` (the payment is
         already there) or ``stale`` (it has moved past: a late failure after a success). The
         event's verdict, invoice and transaction are written in the same transaction.
         :class:`PaymentNotFound` if the invoice is unknown.
@@ -80,11 +81,17 @@ class ChangeStore(LedgerCore):
                 # race None even without it.
                 if updated is not None:
                     change = change_for(current.status, target)
+                    claim = None
                     if event_id is not None:
+                        # The event's receivers are claimed in the same transaction: a process
+                        # that dies before they end leaves a lease that lapses.
+                        claim = new_claim()
                         write_verdict(conn, self.clock, event_id, EventVerdict.DISPATCHING,
                                       outcome=change, invoice_id=invoice_id,
-                                      transaction_id=report.transaction_id)
-                    return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING)
+                                      transaction_id=report.transaction_id, claim=claim,
+                                      lease_until=now + self.dispatch_lease)
+                    return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING,
+                                       claim=claim)
             if current.status is target or (target.is_success and current.status.is_success
                                             and current.status is not S.AUTHORIZED):
                 verdict, reason = EventVerdict.DUPLICATE, f"payment already {current.status}"

@@ -130,6 +130,11 @@ events = Table(
     Column("outcome", String(24)),
     Column("reason", Text),
     Column("processed_at", UTCDateTime),
+    # Version 3: the claim on a ``dispatching`` event's receivers (a random token, so that only
+    # its holder renews or ends it) and its lease, renewed while they run: once it lapses (the
+    # process died), a re-delivered postLink, reconcile or reprocess may claim and finish them.
+    Column("claim", String(32)),
+    Column("lease_until", UTCDateTime),
     Index("ix_halyk_events_invoice", "invoice_id"),
     Index("ix_halyk_events_verdict", "verdict"),
 )
