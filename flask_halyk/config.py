@@ -64,6 +64,17 @@ DEFAULTS: dict[str, Any] = {
     "HALYK_LANGUAGE": "rus",
     "HALYK_TIMEOUT": (5.0, 30.0),
     "HALYK_RETRIES": 2,
+    # Seconds one bank call may take in all (every attempt and backoff sleep): inside the 30 s
+    # of gunicorn's default worker timeout, which the timeouts and retries alone (5 + 30 s per
+    # attempt, 3 attempts: about 91 s) are not.
+    "HALYK_DEADLINE": 25.0,
+    # The status re-check of a success postLink, tighter: the bank is waiting for the answer,
+    # and a re-check that runs out answers 503 (deferred) instead of holding the worker.
+    "HALYK_POSTLINK_STATUS_DEADLINE": 10.0,
+    # Seconds a claim on an event's receivers holds unless renewed (renewed every third of it
+    # while they run): how soon after a worker died mid-receiver its receivers may be finished
+    # by a re-delivered postLink, reconcile or reprocess.
+    "HALYK_DISPATCH_LEASE": 10.0,
     "HALYK_POSTLINK_SECRET": None,
     "HALYK_URL_PREFIX": "/halyk",
     "HALYK_EXTERNAL_URL": None,
@@ -106,6 +117,9 @@ class HalykConfig:
     language: str
     timeout: tuple[float, float]
     retries: int
+    deadline: float
+    postlink_status_deadline: float
+    dispatch_lease: float
     postlink_secret: bytes
     url_prefix: str
     external_url: str | None
@@ -161,6 +175,20 @@ def _timeout(value: Any) -> tuple[float, float]:
     if not (math.isfinite(connect) and math.isfinite(read)) or connect <= 0 or read <= 0:
         raise ConfigurationError("HALYK_TIMEOUT", "timeouts must be positive, finite seconds.")
     return connect, read
+
+
+def _seconds(config: Mapping[str, Any], key: str) -> float:
+    """A duration in seconds: a positive, finite number (digits from an environment variable
+    too, such as ``"25"`` or ``"12.5"``)."""
+    value = _setting(config, key)
+    number: float | None = None
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number or (isinstance(value, str) and re.fullmatch(r"\s*[0-9]+(\.[0-9]+)?\s*", value)):
+        number = float(value)
+    # NaN passes "<= 0" and infinity means no deadline at all: neither bounds a call.
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise ConfigurationError(key, f"{value!r} is not a positive, finite number of seconds.")
+    return number
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -366,6 +394,9 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         language=language,
         timeout=_timeout(_setting(config, "HALYK_TIMEOUT")),
         retries=retries,
+        deadline=_seconds(config, "HALYK_DEADLINE"),
+        postlink_status_deadline=_seconds(config, "HALYK_POSTLINK_STATUS_DEADLINE"),
+        dispatch_lease=_seconds(config, "HALYK_DISPATCH_LEASE"),
         postlink_secret=_postlink_secret(config),
         url_prefix=url_prefix,
         external_url=external or None,

@@ -1,13 +1,18 @@
 """Telling the shop: the signal of a ledger change, fired once, and whether its receivers coped.
 
 The change is committed before anything here runs; the event's verdict records how the
-receivers did, so that ``flask halyk reprocess`` can run the ones that raised again.
+receivers did, so that ``flask halyk reprocess`` can run the ones that raised again. While they
+run, the event's claim is renewed from a background thread: a process that dies mid-receiver
+stops renewing it, and once its lease lapses another process finishes them
+(:func:`flask_halyk.recovery.finish_interrupted`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from decimal import Decimal
+from types import TracebackType
 from typing import Any
 
 from flask import Flask
@@ -53,23 +58,75 @@ def dispatch_event(
     payment: PaymentRecord,
     postlink: dict[str, Any] | None = None,
     amount: Decimal | None = None,
+    *,
+    claim: str | None = None,
 ) -> EventVerdict:
     """Fire the signal of an event that changed a payment, then mark the event ``applied``, or
     ``failed`` with the error if a receiver raised (``flask halyk reprocess`` retries it).
 
+    ``claim``: the claim on the event's receivers (:attr:`ApplyResult.claim`, or
+    :meth:`Ledger.claim_dispatch`'s), renewed while they run and ended with the verdict. Without
+    one the verdict is written as is.
+
     The change is already committed: a receiver's failure never undoes it, and never reaches
     the bank (the postLink is still acknowledged).
     """
-    try:
-        fire(app, change, payment, postlink, amount)
-    except Exception as exc:  # the shop's receiver: anything may come out of it
-        log.exception(
-            "flask-halyk: a %s receiver raised for invoice %s (event %s); the payment is "
-            "recorded, run `flask halyk reprocess` once it is fixed",
-            change, payment.invoice_id, event_id,
+    with _Renewal(ledger, event_id, claim):
+        try:
+            fire(app, change, payment, postlink, amount)
+        except Exception as exc:  # the shop's receiver: anything may come out of it
+            log.exception(
+                "flask-halyk: a %s receiver raised for invoice %s (event %s); the payment is "
+                "recorded, run `flask halyk reprocess` once it is fixed",
+                change, payment.invoice_id, event_id,
+            )
+            reason = clean(f"receiver raised {type(exc).__name__}: {exc}", 2000)
+            verdict, why = EventVerdict.FAILED, reason
+        else:
+            verdict, why = EventVerdict.APPLIED, None
+    if claim is None:
+        ledger.judge_event(event_id, verdict, reason=why)
+    elif not ledger.end_claim(event_id, claim, verdict, reason=why):
+        log.warning(
+            "flask-halyk: the claim on the %s receivers of event %s (invoice %s) lapsed while "
+            "they ran, and another process took them over: they may have run twice; raise "
+            "HALYK_DISPATCH_LEASE if this worker is often stalled this long",
+            change, event_id, payment.invoice_id,
         )
-        reason = clean(f"receiver raised {type(exc).__name__}: {exc}", 2000)
-        ledger.judge_event(event_id, EventVerdict.FAILED, reason=reason)
-        return EventVerdict.FAILED
-    ledger.judge_event(event_id, EventVerdict.APPLIED)
-    return EventVerdict.APPLIED
+    return verdict
+
+
+class _Renewal:
+    """Renews a claim's lease every third of it while the ``with`` block runs, from a daemon
+    thread (the receivers may block the calling one)."""
+
+    def __init__(self, ledger: Ledger, event_id: int, claim: str | None) -> None:
+        self._ledger = ledger
+        self._event_id = event_id
+        self._claim = claim
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> None:
+        if self._claim is not None:
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name=f"halyk-lease-{self._event_id}")
+            self._thread.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # Not joined: a renewal still under way matches nothing once the claim has ended.
+        self._stop.set()
+
+    def _interval(self) -> float:
+        return self._ledger.dispatch_lease.total_seconds() / 3
+
+    def _run(self) -> None:
+        assert self._claim is not None
+        while not self._stop.wait(self._interval()):
+            try:
+                if not self._ledger.renew_claim(self._event_id, self._claim):
+                    return  # taken over, or ended: nothing left to renew
+            except Exception:  # the database may be away a moment: try again next time
+                log.exception("flask-halyk: could not renew the claim on event %s",
+                              self._event_id)

@@ -32,7 +32,15 @@ class TransportError(HalykError):
 
 
 class EpayTimeout(TransportError):
-    """ePay did not answer within the configured timeout."""
+    """ePay did not answer within the configured timeout, or the call's overall deadline
+    (``HALYK_DEADLINE``, or the one given to the call) ended it. ``deadline``: that deadline in
+    seconds; ``attempts``: how many attempts were made (None when unknown)."""
+
+    def __init__(self, message: str, deadline: float | None = None,
+                 attempts: int | None = None) -> None:
+        self.deadline = deadline
+        self.attempts = attempts
+        super().__init__(message)
 
 
 class EpayConnectionError(TransportError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,7 +51,8 @@ class HalykEpay:
             )
         config = resolve(app.config)
         # The ledger first: a bad database URL must fail before the app's WSGI stack changes.
-        ledger = _open_ledger(config.database_url or _default_database_url(app))
+        ledger = _open_ledger(config.database_url or _default_database_url(app),
+                              timedelta(seconds=config.dispatch_lease))
         client = EpayClient.from_config(config)
         sandbox = None
         if config.embedded_sandbox:
@@ -146,10 +148,10 @@ class HalykEpay:
         return receiver
 
 
-def _open_ledger(url: str) -> Ledger:
+def _open_ledger(url: str, dispatch_lease: timedelta) -> Ledger:
     """The ledger at ``url``; an unusable URL is a :class:`ConfigurationError`."""
     try:
-        return Ledger(url)
+        return Ledger(url, dispatch_lease=dispatch_lease)
     except ArgumentError as exc:
         # SQLAlchemy's text may quote the URL, password included: only its kind is shown.
         problem = f"SQLAlchemy cannot use it ({type(exc).__name__})"

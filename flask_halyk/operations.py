@@ -8,6 +8,8 @@ fires once, however many processes race.
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
@@ -20,7 +22,12 @@ from .ledger.states import Operation, operation_refusal
 from .money import parse_amount
 from .state import HalykState
 
-__all__ = ["cancel", "charge", "refund"]
+__all__ = ["RESERVATION_MARGIN", "cancel", "charge", "refund"]
+
+log = logging.getLogger("flask_halyk")
+
+#: Seconds a refund's reservation outlives the deadline of its bank call.
+RESERVATION_MARGIN = 60.0
 
 
 def refund(
@@ -28,18 +35,39 @@ def refund(
 ) -> OperationResult:
     """Refund a paid payment: in full (what is left of it), or ``amount`` of it. Partial
     refunds add up and never exceed what was taken (the charged amount, after a partial
-    charge). Fires ``payment_refunded``."""
+    charge). Fires ``payment_refunded`` with the amount the bank refunded.
+
+    The amount is decided under the payment's row lock and reserved in the ledger before the
+    call (refunds already on their way count as refunded), then sent as is, never as "no
+    amount" (which the bank reads as whatever is left when it gets there): two refunds at once
+    send, record and report the money each of them meant, or the second is refused with
+    :class:`PaymentStateError` without asking ePay. The reservation becomes the refund once ePay
+    accepted it, and is released if it refused or did not answer (nothing is recorded then: ask
+    ``status()`` before repeating a refund whose answer never came).
+    """
     value = None if amount is None else parse_amount(amount)
-    payment = _operable(state, invoice_id, "refund", value)
-    value = payment.refundable_amount if value is None else value
-    # The full amount goes without an explicit amount, as the bank's own examples do.
-    sent = None if amount is None and payment.refunded_amount == 0 else value
-    result = state.client.refund(_transaction_id(payment), sent)
-    recorded = state.ledger.record_refund(invoice_id, value)
+    # Longer than the call can take (its deadline), so that only a process that died mid-call
+    # leaves its reservation behind, until then.
+    lease = timedelta(seconds=state.client.deadline + RESERVATION_MARGIN)
+    payment, value = state.ledger.reserve_refund(invoice_id, value, lease=lease)
+    try:
+        result = state.client.refund(_transaction_id(payment), value)
+    except BaseException:
+        _release(state, invoice_id, value)
+        raise
+    recorded = state.ledger.record_refund(invoice_id, value, reserved=True)
     if recorded.change is not None:
         fire(current_app._get_current_object(),  # type: ignore[attr-defined]
              recorded.change, recorded.payment, amount=value)
     return result
+
+
+def _release(state: HalykState, invoice_id: str, value: Decimal) -> None:
+    try:
+        state.ledger.release_refund(invoice_id, value)
+    except Exception:  # the bank's failure is the one to report; the reservation lapses
+        log.exception("flask-halyk: could not release the refund reservation of %s (it "
+                      "lapses by itself)", invoice_id)
 
 
 def cancel(state: HalykState, invoice_id: str) -> OperationResult:

@@ -1,14 +1,17 @@
-"""The two repairs: reconcile (ask ePay about payments still pending, recovering postLinks the
-bank never delivered, and end abandoned checkouts) and reprocess (run the receivers of events
-whose receivers raised, or whose worker died, again).
+"""The repairs: reconcile (ask ePay about payments still pending, recovering postLinks the
+bank never delivered, and end abandoned checkouts), reprocess (run the receivers of events
+whose receivers raised, or whose worker died, again) and finish_interrupted (finish the
+receivers a dead process left running: after every postLink that changed nothing, and in
+reconcile).
 
-Both go through the same state machine and the same exactly-once dispatch as postLinks, so a
+All go through the same state machine and the same exactly-once dispatch as postLinks, so a
 postLink arriving meanwhile, or a second run at the same time, changes nothing twice.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -50,6 +53,9 @@ class ReconcileReport:
     errors: int = 0
     expired: int = 0
     changes: dict[str, Change] = field(default_factory=dict)
+    #: Events whose receivers a dead process left unfinished, finished by this run (they are
+    #: not payments checked, and not counted in ``checked``).
+    finished: int = 0
 
 
 #: How many pending payments :func:`reconcile` reads from the ledger at a time.
@@ -75,6 +81,9 @@ def reconcile(
     with ``postlink=None``. A bank that cannot be reached is counted in ``errors`` and the
     payment is asked about again next time.
 
+    First, it finishes the receivers a dead process left running (:func:`finish_interrupted`:
+    ``finished``).
+
     Abandoned checkouts end: a ``new`` payment whose token expired more than ``expire_after``
     ago (default 24 hours; ``None`` never expires anything), and of which ePay says "not found"
     (resultCode 102, nothing else), becomes ``expired`` (``payment_expired`` fires once) and is
@@ -84,6 +93,7 @@ def reconcile(
     app = _app()
     expire_after = check_expire_after(expire_after)
     report = ReconcileReport()
+    report.finished = finish_interrupted(state).finished
     last: PaymentRecord | None = None
     # Page by page: a single capped read would be filled by the oldest payments run after run
     # (those not expired yet, or all of them with include_expired), never reaching the newer.
@@ -138,7 +148,8 @@ def _reconcile_one(
         return f"unchanged ({result.verdict}: {result.reason})"
     report.changed += 1
     report.changes[payment.invoice_id] = result.change
-    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None)
+    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None,
+                   claim=result.claim)
     return f"{result.change} ({status.status_name})"
 
 
@@ -155,7 +166,8 @@ def _expire(
         return f"unchanged ({result.verdict}: {result.reason})"
     report.expired += 1
     report.changes[payment.invoice_id] = result.change
-    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None)
+    dispatch_event(app, state.ledger, event_id, result.change, result.payment, None,
+                   claim=result.claim)
     deadline = token_expiry(payment).isoformat(timespec="seconds")
     return f"expired (token expired {deadline}; not found at ePay)"
 
@@ -168,18 +180,34 @@ def _status_body(status: StatusResult) -> bytes:
 REPROCESS_BATCH = 500
 
 
-def _events_to_reprocess(state: HalykState) -> Iterator[EventRecord]:
+def _events_in(state: HalykState, verdicts: list[EventVerdict],
+               invoice_id: str | None = None) -> Iterator[EventRecord]:
     # Page by id: events whose receivers keep failing stay failed, and one capped read would
     # be filled by them run after run, never reaching the newer ones.
     batch_size = REPROCESS_BATCH
     last_id: int | None = None
     while True:
-        page = state.ledger.events(verdict=[EventVerdict.FAILED, EventVerdict.DISPATCHING],
-                                   limit=batch_size, after_id=last_id)
+        page = state.ledger.events(invoice_id=invoice_id, verdict=verdicts, limit=batch_size,
+                                   after_id=last_id)
         yield from page
         if len(page) < batch_size:
             return
         last_id = page[-1].id
+
+
+def _redispatch(app: Flask, state: HalykState, event: EventRecord, claim: str
+                ) -> EventVerdict | None:
+    """Run the receivers of ``event`` (claimed: ``claim``) again, as the live path ran them."""
+    assert event.outcome is not None and event.invoice_id is not None
+    payment = state.ledger.get(event.invoice_id)
+    if payment is None:
+        return None
+    postlink: dict[str, Any] | None = None
+    if event.kind != "status":
+        data = parse_body(event.body)
+        postlink = validate(data)[0] if data is not None else None
+    return dispatch_event(app, state.ledger, event.id, event.outcome, payment, postlink,
+                          claim=claim)
 
 
 @dataclass
@@ -195,32 +223,27 @@ def reprocess(
     state: HalykState, stale_after: timedelta = timedelta(minutes=10)
 ) -> ReprocessReport:
     """Run the receivers again for every event marked ``failed`` (a receiver raised), and for
-    events left ``dispatching`` longer than ``stale_after`` (the process died while its
-    receivers ran). Each event is claimed with a conditional update first, so two concurrent
-    runs never fire one event twice."""
+    events left ``dispatching`` by a process that died while its receivers ran: their claim's
+    lease lapsed (a claim without a lease, written before schema 3: it is that old), and they
+    started more than ``stale_after`` ago. Each event is claimed with a conditional update
+    first, so two concurrent runs never fire one event twice."""
     app = _app()
     report = ReprocessReport()
     cutoff = state.ledger.now() - stale_after
-    for event in _events_to_reprocess(state):
+    for event in _events_in(state, [EventVerdict.FAILED, EventVerdict.DISPATCHING]):
         if event.outcome is None or event.invoice_id is None:
             continue
         if event.verdict is EventVerdict.FAILED:
-            claimed = state.ledger.claim_event(event.id, [EventVerdict.FAILED],
-                                               EventVerdict.DISPATCHING)
+            claim = state.ledger.claim_dispatch(event.id, failed=True)
         else:
-            claimed = state.ledger.claim_event(event.id, [EventVerdict.DISPATCHING],
-                                               EventVerdict.DISPATCHING, older_than=cutoff)
-        if not claimed:
+            claim = state.ledger.claim_dispatch(event.id, started_before=cutoff,
+                                                unleased_before=cutoff)
+        if claim is None:
             continue
-        payment = state.ledger.get(event.invoice_id)
-        if payment is None:
+        verdict = _redispatch(app, state, event, claim)
+        if verdict is None:
             continue
-        postlink: dict[str, Any] | None = None
-        if event.kind != "status":
-            data = parse_body(event.body)
-            postlink = validate(data)[0] if data is not None else None
         report.attempted += 1
-        verdict = dispatch_event(app, state.ledger, event.id, event.outcome, payment, postlink)
         if verdict is EventVerdict.APPLIED:
             report.applied += 1
         else:
@@ -228,12 +251,78 @@ def reprocess(
     return report
 
 
+#: A claim without a lease (written before schema 3) counts as lapsed after this long, as the
+#: fixed wait before leases did.
+UNLEASED_STALE_AFTER = timedelta(minutes=10)
+
+#: How often :func:`finish_interrupted` looks again while it waits for a claim to lapse.
+FINISH_POLL = 0.1
+
+
+@dataclass
+class FinishReport:
+    """What :func:`finish_interrupted` did: ``finished`` events whose receivers it ran to the
+    end (``failed``: of those, the ones where a receiver raised), ``running``: events whose
+    receivers are still running in a live process (their claim is renewed) when it returned."""
+
+    finished: int = 0
+    failed: int = 0
+    running: list[int] = field(default_factory=list)
+
+
+def finish_interrupted(state: HalykState, invoice_id: str | None = None, *,
+                       wait: float = 0.0) -> FinishReport:
+    """Finish the receivers a dead process left unfinished: events ``dispatching`` whose
+    claim's lease lapsed (of one payment, or of all), claimed with a conditional update (of
+    two callers at once, one runs them) and dispatched as the live path would have.
+
+    ``wait``: seconds to wait for claims still held, in case their holder died and their lease
+    has yet to lapse (at most :attr:`Ledger.dispatch_lease` after it died); a holder that is
+    alive renews its claim and is left to finish, and its event is listed in ``running``.
+    Events ``failed`` (a receiver raised) are left to :func:`reprocess`.
+    """
+    app = _app()
+    report = FinishReport()
+    give_up = time.monotonic() + max(0.0, wait)
+    while True:
+        running: list[int] = []
+        now = state.ledger.now()
+        for event in _events_in(state, [EventVerdict.DISPATCHING], invoice_id):
+            if event.outcome is None or event.invoice_id is None:
+                continue
+            if event.lease_until is not None and event.lease_until >= now:
+                running.append(event.id)  # held: alive, or not lapsed yet
+                continue
+            claim = state.ledger.claim_dispatch(
+                event.id, unleased_before=now - UNLEASED_STALE_AFTER)
+            if claim is None:
+                # Someone else claimed it first: they run it (wait for them, as for any live
+                # claim). An old claim without a lease that is not that old yet is left to
+                # reprocess --stale-after.
+                if event.lease_until is not None:
+                    running.append(event.id)
+                continue
+            verdict = _redispatch(app, state, event, claim)
+            if verdict is not None:
+                report.finished += 1
+                report.failed += verdict is EventVerdict.FAILED
+        left = give_up - time.monotonic()
+        if not running or left <= 0:
+            report.running = running
+            return report
+        time.sleep(min(FINISH_POLL, left))
+
+
 __all__ = [
+    "FINISH_POLL",
     "RECONCILE_BATCH",
     "REPROCESS_BATCH",
+    "UNLEASED_STALE_AFTER",
+    "FinishReport",
     "Progress",
     "ReconcileReport",
     "ReprocessReport",
+    "finish_interrupted",
     "reconcile",
     "reprocess",
 ]

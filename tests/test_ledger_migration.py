@@ -1,10 +1,12 @@
 """The real migration steps, from a ledger written by an older flask-halyk: version 1 (no
-``token_expires_at``) to the current one, data kept, and its old payments expire like new ones."""
+``token_expires_at``, no refund reservations) to the current one, data kept, and its old
+payments expire (and refund) like new ones."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -23,11 +26,10 @@ from sqlalchemy import (
     select,
 )
 
-from flask_halyk.ledger import Change, Ledger, PaymentStatus
+from flask_halyk.ledger import Change, EventVerdict, Ledger, PaymentStatus
 from flask_halyk.ledger.tables import (
     SCHEMA_VERSION,
     UTCDateTime,
-    events,
     invoice_counter,
     schema_version,
 )
@@ -36,11 +38,30 @@ from flask_halyk.state import get_state
 
 S = PaymentStatus
 
-# halyk_payments as version 1 created it, frozen here (tables.py moves on). The other tables
-# are unchanged since version 1; a version that changes one must freeze it here too.
+# halyk_payments and halyk_events as version 1 created them, frozen here (tables.py moves on).
+# The other tables are unchanged since version 1; a version that changes one must freeze it
+# here too.
 V1 = MetaData()
-for _table in (schema_version, invoice_counter, events):
+for _table in (schema_version, invoice_counter):
     _table.to_metadata(V1)
+V1_EVENTS = Table(
+    "halyk_events", V1,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("remote_addr", String(64)),
+    Column("headers", Text, nullable=False, default="[]"),
+    Column("body", LargeBinary, nullable=False),
+    Column("invoice_id", String(15)),
+    Column("transaction_id", String(64)),
+    Column("verdict", String(16), nullable=False),
+    Column("outcome", String(24)),
+    Column("reason", Text),
+    Column("processed_at", UTCDateTime),
+    Index("ix_halyk_events_invoice", "invoice_id"),
+    Index("ix_halyk_events_verdict", "verdict"),
+)
 V1_PAYMENTS = Table(
     "halyk_payments", V1,
     Column("invoice_id", String(15), primary_key=True),
@@ -81,7 +102,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield made
 
 
-def _v1_ledger(url: str, rows: list[dict[str, object]]) -> None:
+def _v1_ledger(url: str, rows: list[dict[str, object]],
+               event_rows: list[dict[str, object]] | None = None) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     old = Ledger(url)  # only its engine: nothing of today's schema is created
@@ -90,6 +112,8 @@ def _v1_ledger(url: str, rows: list[dict[str, object]]) -> None:
             V1.create_all(conn)
             conn.execute(insert(schema_version).values(version=1, applied_at=datetime.now(UTC)))
             conn.execute(insert(V1_PAYMENTS), rows)
+            if event_rows:
+                conn.execute(insert(V1_EVENTS), event_rows)
     finally:
         old.dispose()
 
@@ -104,9 +128,14 @@ def _row(invoice_id: str, status: str, created_at: datetime) -> dict[str, object
 
 
 def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
-    _v1_ledger(url, [_row("100000001", "new", created), _row("100000002", "paid", created)])
+    # An event a worker of version 1 left dispatching (it died mid-receiver): no lease.
+    dying = {"id": 7, "received_at": created, "kind": "postlink", "headers": "[]",
+             "body": b"{}", "invoice_id": "100000002", "verdict": "dispatching",
+             "outcome": "succeeded", "processed_at": created}
+    _v1_ledger(url, [_row("100000001", "new", created), _row("100000002", "paid", created)],
+               [dying])
     ledger = Ledger(url)
     try:
         assert ledger.init_db() == SCHEMA_VERSION
@@ -114,13 +143,25 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None
             history = conn.execute(select(schema_version.c.version)
                                    .order_by(schema_version.c.version)).scalars().all()
             columns = {c["name"] for c in inspect(conn).get_columns("halyk_payments")}
-        assert history == [1, 2]
-        assert "token_expires_at" in columns
+            columns |= {c["name"] for c in inspect(conn).get_columns("halyk_events")}
+        assert history == [1, 2, 3]
+        assert {"token_expires_at", "refund_pending_minor", "refund_pending_until", "claim",
+                "lease_until"} <= columns
+        # Its claim has no lease: it counts as lapsed once it is older than the cutoff given.
+        old_event = ledger.get_event(7)
+        assert old_event is not None and old_event.lease_until is None
+        assert ledger.claim_dispatch(7, unleased_before=created) is None
+        claim = ledger.claim_dispatch(7, unleased_before=created + timedelta(minutes=10))
+        assert claim is not None and ledger.end_claim(7, claim, EventVerdict.APPLIED)
         old_new, old_paid = ledger.get("100000001"), ledger.get("100000002")
         assert old_new is not None and old_paid is not None
         assert (old_new.status, old_new.token_expires_at, old_new.created_at) == (
             S.NEW, None, created)
         assert old_paid.status is S.PAID and old_paid.can_refund
+        # An old payment has no refund in flight: all of it may be reserved, and released.
+        _, reserved = ledger.reserve_refund("100000002", None, lease=timedelta(minutes=1))
+        assert reserved == Decimal(100)
+        ledger.release_refund("100000002", reserved)
         # Written to like a fresh one: a token expiry, a new payment beside the old ones.
         noted = ledger.record_token("100000001", created + timedelta(hours=2))
         assert noted.token_expires_at == created + timedelta(hours=2)

@@ -83,7 +83,8 @@ def paid_with_failed_receiver(app: Flask) -> str:
 
 
 def left_dispatching(app: Flask, age: timedelta) -> tuple[str, int]:
-    """A postLink applied by a worker that died before its receivers finished, ``age`` ago."""
+    """A postLink applied by a worker that died before its receivers finished, ``age`` ago:
+    its claim's lease lapsed the dispatch lease after that (still held when ``age`` is 0)."""
     config = app.extensions["halyk"].config
     ledger = ledger_of(app)
     invoice = ledger.create_payment(invoice_id=None, amount=Decimal(100),
@@ -93,9 +94,10 @@ def left_dispatching(app: Flask, age: timedelta) -> tuple[str, int]:
     event_id = ledger.record_event(kind="postlink", body=json.dumps(body).encode())
     result = ledger.apply(invoice, report_from_postlink(body), event_id=event_id)
     assert result.change is not None
+    started = datetime.now(UTC) - age
     with ledger.engine.begin() as conn:
         conn.execute(update(events).where(events.c.id == event_id)
-                     .values(processed_at=datetime.now(UTC) - age))
+                     .values(processed_at=started, lease_until=started + ledger.dispatch_lease))
     return invoice, event_id
 
 

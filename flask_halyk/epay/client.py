@@ -23,7 +23,7 @@ from ..invoices import check_invoice_id
 from ..money import parse_amount
 from . import operations, status, tokens
 from .results import OperationResult, PaymentToken, StatusResult
-from .transport import Reply, Transport
+from .transport import DEFAULT_DEADLINE, Deadline, Reply, Transport, check_deadline
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,6 +41,12 @@ class EpayClient:
     ``timeout`` is (connect, read) seconds for every call. Token and status calls are retried up
     to ``retries`` times, with jittered exponential backoff from ``backoff`` seconds, on
     connection errors, timeouts and 5xx answers; charge, cancel and refund never are.
+
+    ``deadline`` bounds each call as a whole, in seconds (default 25: inside a 30 s worker
+    timeout): its service token, every attempt and every backoff sleep. No attempt starts, and
+    no attempt's timeout reaches, past it; a call it ends raises :class:`EpayTimeout` naming
+    it. Each method also takes its own ``deadline=`` (e.g. a tighter one on a request the bank
+    is waiting for).
 
     A ``session`` passed in stays the caller's (``close`` leaves it open); otherwise the client
     makes its own. :attr:`session` is public so that adapters can be mounted on it (the embedded
@@ -61,6 +67,7 @@ class EpayClient:
         backoff: float = 0.5,
         session: requests.Session | None = None,
         currency: str = "KZT",
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         if not client_id or not client_secret or not terminal_id:
             raise InvalidArgument("client_id, client_secret and terminal_id are all required")
@@ -77,6 +84,7 @@ class EpayClient:
             raise InvalidArgument("timeouts must be positive, finite seconds")
         if retries < 0 or not math.isfinite(backoff) or backoff < 0:
             raise InvalidArgument("retries and backoff must be finite and not negative")
+        checked_deadline = _deadline(deadline)
         self.client_id = client_id
         self.terminal_id = terminal_id
         self.token_url = token_url
@@ -87,6 +95,7 @@ class EpayClient:
         self.transport = Transport(
             session=session if session is not None else requests.Session(),
             timeout=(connect, read), retries=retries, backoff=backoff, secret=client_secret,
+            deadline=checked_deadline,
         )
         self._service_tokens = tokens.ServiceTokenCache(
             self.transport, token_url, self._credentials
@@ -108,6 +117,7 @@ class EpayClient:
             retries=config.retries,
             session=session,
             currency=config.currency,
+            deadline=config.deadline,
         )
 
     @property
@@ -119,6 +129,11 @@ class EpayClient:
     def timeout(self) -> tuple[float, float]:
         """(connect, read) seconds of every attempt."""
         return self.transport.timeout
+
+    @property
+    def deadline(self) -> float:
+        """Seconds each call may take in all, unless the call is given its own."""
+        return self.transport.deadline
 
     @property
     def retries(self) -> int:
@@ -152,6 +167,10 @@ class EpayClient:
         if self._owns_session:
             self.session.close()
 
+    def _begin(self, deadline: float | None) -> Deadline:
+        """The deadline of a call starting now: ``deadline`` seconds, or the client's."""
+        return self.transport.begin(None if deadline is None else _deadline(deadline))
+
     # --- tokens --------------------------------------------------------------------------------
 
     def payment_token(
@@ -163,24 +182,27 @@ class EpayClient:
         secret_hash: str,
         post_link: str | None = None,
         failure_post_link: str | None = None,
+        deadline: float | None = None,
     ) -> PaymentToken:
         """Get a fresh token for one payment (never cached: ePay binds it to the invoice).
 
         Raises :class:`InvalidArgument` (a ``ValueError``) for an invalid invoice id, amount,
         currency or URL (nothing is sent), else the typed errors of :mod:`flask_halyk.errors`.
         """
+        budget = self._begin(deadline)
         return tokens.payment_token(
             self.transport, self.token_url, self._credentials(),
             invoice_id=invoice_id, amount=parse_amount(amount), currency=currency or self.currency,
             secret_hash=secret_hash, post_link=post_link, failure_post_link=failure_post_link,
+            deadline=budget,
         )
 
-    def service_token(self) -> str:
+    def service_token(self, *, deadline: float | None = None) -> str:
         """The token for status and operations: cached per client until 60 s before it expires.
 
         Thread-safe: threads needing a token at once share one token request.
         """
-        return self._service_tokens.get()[0]
+        return self._service_tokens.get(self._begin(deadline))[0]
 
     def _credentials(self) -> dict[str, str]:
         return {
@@ -193,41 +215,47 @@ class EpayClient:
 
     # --- status --------------------------------------------------------------------------------
 
-    def status(self, invoice_id: str) -> StatusResult:
+    def status(self, invoice_id: str, *, deadline: float | None = None) -> StatusResult:
         """Ask ePay for the state of the payment of ``invoice_id``.
 
         Not-found (102), in-progress (107) and rejected (101) are answers, returned as a
         :class:`StatusResult`; 103, 104, 106 and 109 raise :class:`ApiError` with advice.
+        ``deadline``: seconds for this call in all (the client's by default).
         """
         check_invoice_id(invoice_id)
+        budget = self._begin(deadline)
         reply = self._api_call("GET", status.status_path(invoice_id),
-                               what=f"status of invoice {invoice_id}", retry=True)
+                               what=f"status of invoice {invoice_id}", retry=True,
+                               deadline=budget)
         return status.read_status(reply)
 
     # --- operations (never retried: see flask_halyk.epay.operations) ---------------------------
 
     def charge(
-        self, transaction_id: str, amount: Decimal | int | str | None = None
+        self, transaction_id: str, amount: Decimal | int | str | None = None, *,
+        deadline: float | None = None,
     ) -> OperationResult:
         """Capture an authorised payment (two-stage terminals), in full or ``amount`` of it."""
-        return self._operation("charge", transaction_id, amount, None)
+        return self._operation("charge", transaction_id, amount, None, deadline)
 
-    def cancel(self, transaction_id: str) -> OperationResult:
+    def cancel(self, transaction_id: str, *, deadline: float | None = None) -> OperationResult:
         """Void an authorised, not yet charged payment."""
-        return self._operation("cancel", transaction_id, None, None)
+        return self._operation("cancel", transaction_id, None, None, deadline)
 
     def refund(
         self,
         transaction_id: str,
         amount: Decimal | int | str | None = None,
         external_id: str | None = None,
+        *,
+        deadline: float | None = None,
     ) -> OperationResult:
         """Refund a charged payment in full, or ``amount`` of it.
 
         Raises :class:`InvalidArgument` (a ``ValueError``), sending nothing, for an amount under
         :data:`~flask_halyk.epay.operations.REFUND_MINIMUM` (10 tenge).
         """
-        return self._operation("refund", transaction_id, amount, external_id)
+        return self._operation("refund", transaction_id, amount, external_id, deadline)
 
     def _operation(
         self,
@@ -235,13 +263,16 @@ class EpayClient:
         transaction_id: str,
         amount: Decimal | int | str | None,
         external_id: str | None,
+        deadline: float | None,
     ) -> OperationResult:
         value = None if amount is None else parse_amount(amount)
         params = operations.operation_params(operation, value, external_id)
         operations.check_transaction_id(transaction_id)
+        budget = self._begin(deadline)
         reply = self._api_call(
             "POST", operations.operation_path(operation, transaction_id),
             what=f"{operation} of transaction {transaction_id}", retry=False, params=params,
+            deadline=budget,
         )
         return operations.read_operation(reply, operation, transaction_id, value, external_id)
 
@@ -254,24 +285,26 @@ class EpayClient:
         *,
         what: str,
         retry: bool,
+        deadline: Deadline,
         params: Mapping[str, str] | None = None,
     ) -> Reply:
         """Call the REST API with the service token; on a 401 with a cached token, drop it and
-        try once more with a fresh one (the bank refused the token, so nothing was done)."""
+        try once more with a fresh one (the bank refused the token, so nothing was done). One
+        ``deadline`` covers all of it."""
         url = f"{self.api_url}{path}"
-        token, fresh = self._service_tokens.get()
+        token, fresh = self._service_tokens.get(deadline)
         reply = self.transport.send(
             method, url, what=what, retry=retry, params=params,
-            headers={"Authorization": f"Bearer {token}"},
+            headers={"Authorization": f"Bearer {token}"}, deadline=deadline,
         )
         if reply.status == 401 and not fresh:
             logger.debug("%s %s: 401 with a cached service token; fetching a new one",
                          method, reply.url)
             self._service_tokens.drop(token)
-            token, _ = self._service_tokens.get()
+            token, _ = self._service_tokens.get(deadline)
             reply = self.transport.send(
                 method, url, what=what, retry=retry, params=params,
-                headers={"Authorization": f"Bearer {token}"},
+                headers={"Authorization": f"Bearer {token}"}, deadline=deadline,
             )
         if reply.status in (401, 403):
             raise AuthenticationError(
@@ -281,3 +314,10 @@ class EpayClient:
                 status=reply.status,
             )
         return reply
+
+
+def _deadline(seconds: object) -> float:
+    try:
+        return check_deadline(seconds)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None

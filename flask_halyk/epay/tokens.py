@@ -16,11 +16,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from ..errors import ApiError, AuthenticationError, InvalidArgument
+from ..errors import ApiError, AuthenticationError, EpayTimeout, InvalidArgument
 from ..redaction import validation_problem
 from ..schemas import ServiceTokenRequestSchema, TokenRequestSchema, TokenResponseSchema
 from .results import PaymentToken
-from .transport import Reply, Transport
+from .transport import Deadline, Reply, Transport
 
 __all__ = ["TOKEN_REFRESH_MARGIN", "ServiceTokenCache", "payment_token", "request_token"]
 
@@ -51,11 +51,13 @@ def dump_form(schema: Schema, fields: Mapping[str, Any], what: str) -> dict[str,
 
 
 def request_token(
-    transport: Transport, token_url: str, form: Mapping[str, str], what: str
+    transport: Transport, token_url: str, form: Mapping[str, str], what: str,
+    deadline: Deadline | float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """POST a token form; return the answer as received and as loaded by the schema."""
     # Safe to retry: a lost token answer costs nothing but a second token.
-    reply = transport.send("POST", token_url, what=what, retry=True, data=dict(form))
+    reply = transport.send("POST", token_url, what=what, retry=True, data=dict(form),
+                           deadline=deadline)
     return read_token(reply)
 
 
@@ -116,6 +118,7 @@ def payment_token(
     secret_hash: str,
     post_link: str | None,
     failure_post_link: str | None,
+    deadline: Deadline | float | None = None,
 ) -> PaymentToken:
     """Ask for the token of one payment (see :meth:`EpayClient.payment_token`)."""
     fields: dict[str, Any] = {
@@ -132,7 +135,7 @@ def payment_token(
     form = dump_form(_TOKEN_REQUEST, fields, "payment token request")
     issued = datetime.now(UTC)
     raw, loaded = request_token(transport, token_url, form,
-                                f"payment token for invoice {invoice_id}")
+                                f"payment token for invoice {invoice_id}", deadline)
     expires_in = int(loaded["expires_in"])
     return PaymentToken(
         invoice_id=form["invoiceID"],
@@ -164,21 +167,35 @@ class ServiceTokenCache:
         self._lock = threading.Lock()
         self._cached: _Cached | None = None
 
-    def get(self) -> tuple[str, bool]:
-        """The token, and whether it was fetched just now (a fresh token's 401 is final)."""
-        with self._lock:
+    def get(self, deadline: Deadline | None = None) -> tuple[str, bool]:
+        """The token, and whether it was fetched just now (a fresh token's 401 is final).
+
+        ``deadline``: of the call that needs the token. Waiting for another thread's token
+        request counts against it too: past it, :class:`EpayTimeout`.
+        """
+        budget = self._transport.begin(deadline)
+        if not self._lock.acquire(timeout=max(0.0, budget.remaining())):
+            raise EpayTimeout(
+                f"the service token was still being fetched by another request when the "
+                f"call's deadline of {budget.seconds:g} s ended (0 attempts): try again later, "
+                "or raise HALYK_DEADLINE.",
+                deadline=budget.seconds, attempts=0,
+            )
+        try:
             cached = self._cached
             if cached is not None and self._transport.now() < cached.refresh_at:
                 return cached.token, False
             form = dump_form(_SERVICE_TOKEN_REQUEST, self._credentials(), "token request")
             started = self._transport.now()
             _raw, loaded = request_token(self._transport, self._token_url, form,
-                                         "service token")
+                                         "service token", budget)
             token = str(loaded["access_token"])
             self._cached = _Cached(
                 token, started + int(loaded["expires_in"]) - TOKEN_REFRESH_MARGIN
             )
             return token, True
+        finally:
+            self._lock.release()
 
     def drop(self, token: str) -> None:
         """Forget ``token`` (the bank refused it), unless another thread replaced it already."""

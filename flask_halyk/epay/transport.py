@@ -1,6 +1,7 @@
 """How the client talks to ePay: one pooled session, a (connect, read) timeout on every attempt,
-bounded retries with jittered exponential backoff where the call allows them, and messages that
-never carry the client secret.
+bounded retries with jittered exponential backoff where the call allows them, an overall deadline
+on every call (all attempts and backoff sleeps included), and messages that never carry the
+client secret.
 
 :class:`Transport` sends one call; the :class:`Reply` it returns is the answer together with the
 words that describe it (which call, which URL) and the means to turn it into a typed error.
@@ -11,6 +12,7 @@ bank call.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Iterable, Mapping
@@ -31,7 +33,7 @@ from ..errors import (
 from ..redaction import safe_url, scrub
 from ..schemas import OperationErrorSchema
 
-__all__ = ["NOT_RETRIED", "Reply", "Transport"]
+__all__ = ["DEFAULT_DEADLINE", "NOT_RETRIED", "Deadline", "Reply", "Transport", "check_deadline"]
 
 # The client's logger: these lines are the client's calls, and shops filter logs by that name.
 logger = logging.getLogger("flask_halyk.client")
@@ -48,6 +50,40 @@ _BODY_PREVIEW = 200
 _monotonic = time.monotonic
 _sleep = time.sleep
 
+#: Seconds one bank call may take in all (every attempt and backoff sleep), by default: inside
+#: the 30 s a common worker timeout (gunicorn's default) gives a request.
+DEFAULT_DEADLINE = 25.0
+
+
+def check_deadline(seconds: object) -> float:
+    """``seconds`` as a deadline: a positive, finite number (else :class:`ValueError`)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise ValueError(f"a deadline is a number of seconds, not {seconds!r}")
+    value = float(seconds)
+    # NaN passes "<= 0", and an infinite deadline would let a stalled bank hold a worker.
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"a deadline must be positive, finite seconds, not {seconds!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When one bank call must be over, on the transport's monotonic clock: ``seconds`` after
+    it started. One deadline covers everything the call does (the service token it may fetch
+    first, its attempts, the backoff sleeps between them, the 401 retry)."""
+
+    seconds: float
+    ends_at: float
+
+    @classmethod
+    def start(cls, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(seconds, _monotonic() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once it passed)."""
+        return self.ends_at - _monotonic()
+
 
 @dataclass
 class Transport:
@@ -55,7 +91,8 @@ class Transport:
 
     ``timeout`` is (connect, read) seconds for every attempt; a call that allows retries is
     tried up to ``retries`` more times, after ``backoff * 2**n`` seconds (jittered), on
-    connection errors, timeouts and 5xx answers.
+    connection errors, timeouts and 5xx answers. ``deadline`` bounds the whole call: no attempt
+    starts, and no attempt's timeouts reach, past it (:meth:`send`).
     """
 
     session: requests.Session
@@ -63,6 +100,14 @@ class Transport:
     retries: int
     backoff: float
     secret: str = field(repr=False)
+    deadline: float = DEFAULT_DEADLINE
+
+    def begin(self, deadline: Deadline | float | None = None) -> Deadline:
+        """The deadline of a call starting now: ``deadline`` seconds (the transport's own when
+        None), or a :class:`Deadline` already running (a call made of several requests)."""
+        if isinstance(deadline, Deadline):
+            return deadline
+        return Deadline.start(self.deadline if deadline is None else deadline)
 
     @staticmethod
     def now() -> float:
@@ -83,28 +128,51 @@ class Transport:
         data: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        deadline: Deadline | float | None = None,
     ) -> Reply:
         """One call, retried if ``retry``; ``what`` names it in messages. Answers below 500 are
         returned as a :class:`Reply`; network failures and 5xx raise typed errors.
+
+        ``deadline`` (seconds, or a running :class:`Deadline`; the transport's own by default)
+        bounds the call: each attempt's connect and read timeouts are cut to the time left, no
+        attempt (or backoff sleep before one) starts that could not begin before it ends, and a
+        call the deadline ends raises :class:`EpayTimeout` naming it (``.deadline``,
+        ``.attempts``).
 
         Errors are built inside ``except`` but raised outside it, so that they carry no
         ``__context__``: requests' exceptions hold the prepared request, form body and client
         secret included.
         """
         safe = safe_url(url)
+        budget = self.begin(deadline)
         attempts = 1 + (self.retries if retry else 0)
         failure: HalykError | None = None
+        made = 0
         for attempt in range(1, attempts + 1):
+            left = budget.remaining()
+            if left <= 0:  # spent before this call began (the service token took it all)
+                raise self._past_deadline(budget, what, safe, made, failure, retry)
+            connect, read = self.timeout
+            timeout = (min(connect, left), min(read, left))
             started = _monotonic()
             response: requests.Response | None = None
             failure = None
+            ended_by_deadline = False
+            made = attempt
             try:
                 response = self.session.request(
                     method, url, data=data, params=params, headers=headers,
-                    timeout=self.timeout, allow_redirects=False,
+                    timeout=timeout, allow_redirects=False,
                 )
             except requests.Timeout as exc:
-                failure = EpayTimeout(self._timeout_message(exc, what, safe, attempt, retry))
+                # Which limit ended it: the deadline (a timeout cut to the time left) or
+                # HALYK_TIMEOUT's own.
+                if isinstance(exc, requests.ConnectTimeout):
+                    ended_by_deadline = timeout[0] < connect
+                else:
+                    ended_by_deadline = timeout[1] < read
+                failure = EpayTimeout(self._timeout_message(exc, what, safe, attempt, retry),
+                                      deadline=budget.seconds, attempts=attempt)
             except requests.RequestException as exc:
                 failure = EpayConnectionError(
                     f"Could not reach ePay for the {what} at {safe} "
@@ -117,6 +185,9 @@ class Transport:
                 response.status_code if response is not None else type(failure).__name__,
                 _monotonic() - started, attempt, attempts,
             )
+            # Raised here, outside the except: requests' exception must not ride along.
+            if ended_by_deadline:
+                raise self._past_deadline(budget, what, safe, made, None, retry)
             if response is not None:
                 if response.status_code < 500:
                     return Reply(response, what, safe, self)
@@ -129,9 +200,29 @@ class Transport:
                 response.close()
             if attempt < attempts:
                 jitter = random.uniform(0.5, 1.5)  # noqa: S311 - spreads retries, not a secret
-                _sleep(self.backoff * 2 ** (attempt - 1) * jitter)
+                delay = self.backoff * 2 ** (attempt - 1) * jitter
+                if delay >= budget.remaining():  # the next attempt could not start in time
+                    raise self._past_deadline(budget, what, safe, made, failure, retry)
+                _sleep(delay)
         assert failure is not None
         raise failure
+
+    def _past_deadline(self, budget: Deadline, what: str, safe: str, attempts: int,
+                       last: HalykError | None, retry: bool) -> EpayTimeout:
+        """The error of a call its deadline ended (``last``: the failure of the last attempt,
+        when the deadline stopped the retries rather than cut an attempt short)."""
+        cause = ""
+        if last is not None:
+            cause = f"; the last attempt: {type(last).__name__}"
+            status = getattr(last, "status", None)
+            if status is not None:
+                cause += f", HTTP {status}"
+        return EpayTimeout(
+            f"ePay did not answer the {what} at {safe} within the call's deadline of "
+            f"{budget.seconds:g} s ({attempts} attempt{'' if attempts == 1 else 's'}{cause}): "
+            "try again later, or raise HALYK_DEADLINE." + ("" if retry else NOT_RETRIED),
+            deadline=budget.seconds, attempts=attempts,
+        )
 
     def _timeout_message(
         self, exc: requests.Timeout, what: str, safe: str, attempt: int, retry: bool

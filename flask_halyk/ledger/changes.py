@@ -3,22 +3,38 @@ and the shop's own operations ePay accepted (charge, cancel, refund).
 
 Each move runs in one transaction with the payment's row locked and the update conditional, so
 that of any number of concurrent copies of the same report one changes the payment.
+
+A refund is decided before it is sent: :meth:`ChangeStore.reserve_refund` fixes its amount
+under the row lock and reserves it (``refund_pending_minor``) until the bank answered, then
+:meth:`~ChangeStore.record_refund` turns the reservation into a refund or
+:meth:`~ChangeStore.release_refund` gives it back. Concurrent refunds thus never promise the
+same money twice, and each records (and reports) the amount it sent.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Connection, select, update
 
-from ..money import to_minor
+from ..errors import PaymentStateError
+from ..money import from_minor, to_minor
 from .core import LedgerCore
-from .events import write_verdict
-from .models import ApplyResult, BankReport
+from .events import new_claim, write_verdict
+from .models import ApplyResult, BankReport, PaymentRecord
 from .payments import lock_payment
 from .rows import clean, payment_record
-from .states import ALLOWED_FROM, Change, EventVerdict, Operation, PaymentStatus, change_for
+from .states import (
+    ALLOWED_FROM,
+    Change,
+    EventVerdict,
+    Operation,
+    PaymentStatus,
+    change_for,
+    operation_refusal,
+)
 from .tables import payments
 
 __all__ = ["ChangeStore"]
@@ -35,7 +51,8 @@ class ChangeStore(LedgerCore):
         """Apply what the bank reported to a payment, atomically, in the state machine's terms.
 
         Exactly one of any number of concurrent copies of the same report changes the payment
-        (``change`` set, event ``dispatching``); the others get ``duplicate`` (the payment is
+        (``change`` set, event ``dispatching`` under ``claim``, leased for
+        :attr:`dispatch_lease`); the others get ``duplicate`` (the payment is
         already there) or ``stale`` (it has moved past: a late failure after a success). The
         event's verdict, invoice and transaction are written in the same transaction.
         :class:`PaymentNotFound` if the invoice is unknown.
@@ -64,11 +81,17 @@ class ChangeStore(LedgerCore):
                 # race None even without it.
                 if updated is not None:
                     change = change_for(current.status, target)
+                    claim = None
                     if event_id is not None:
+                        # The event's receivers are claimed in the same transaction: a process
+                        # that dies before they end leaves a lease that lapses.
+                        claim = new_claim()
                         write_verdict(conn, self.clock, event_id, EventVerdict.DISPATCHING,
                                       outcome=change, invoice_id=invoice_id,
-                                      transaction_id=report.transaction_id)
-                    return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING)
+                                      transaction_id=report.transaction_id, claim=claim,
+                                      lease_until=now + self.dispatch_lease)
+                    return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING,
+                                       claim=claim)
             if current.status is target or (target.is_success and current.status.is_success
                                             and current.status is not S.AUTHORIZED):
                 verdict, reason = EventVerdict.DUPLICATE, f"payment already {current.status}"
@@ -89,13 +112,55 @@ class ChangeStore(LedgerCore):
         """Record a cancel ePay accepted: the payment becomes ``cancelled``. Once only."""
         return self._record(invoice_id, "cancel", None)
 
-    def record_refund(self, invoice_id: str, amount: Decimal) -> ApplyResult:
+    def reserve_refund(self, invoice_id: str, amount: Decimal | None, *,
+                       lease: timedelta) -> tuple[PaymentRecord, Decimal]:
+        """Decide a refund under the payment's row lock, before it is sent: ``amount``, or
+        (``None``) all that is left once the refunds already on their way are counted; and
+        reserve it for ``lease`` (longer than the bank call can take), so that a concurrent
+        refund sees it. Returns the payment and the amount to send.
+
+        :class:`PaymentStateError` (:func:`~.states.operation_refusal`, refunds in flight
+        counted) when ePay would refuse it, or when nothing is left; :class:`PaymentNotFound`.
+        After the bank's answer, :meth:`record_refund` (``reserved=True``) or
+        :meth:`release_refund`.
+        """
+        with self._write() as conn:
+            current = lock_payment(conn, invoice_id)
+            now = self.now()
+            in_flight, until = _in_flight(conn, invoice_id, now)
+            refusal = operation_refusal(current, "refund", amount, in_flight=in_flight)
+            if refusal is not None:
+                raise PaymentStateError(refusal)
+            value = current.refundable_amount - in_flight if amount is None else amount
+            lapses = now + lease
+            conn.execute(
+                update(payments).where(payments.c.invoice_id == invoice_id).values(
+                    refund_pending_minor=to_minor(in_flight + value),
+                    refund_pending_until=lapses if until is None else max(until, lapses),
+                )
+            )
+            return current, value
+
+    def release_refund(self, invoice_id: str, amount: Decimal) -> None:
+        """Give back a reservation of :meth:`reserve_refund` that ePay did not turn into a
+        refund (it refused, or its answer never came: the call is never repeated, and the bank
+        refuses a later refund of money it already returned)."""
+        with self._write() as conn:
+            lock_payment(conn, invoice_id)
+            conn.execute(update(payments).where(payments.c.invoice_id == invoice_id)
+                         .values(**_taken_off(conn, invoice_id, amount)))
+
+    def record_refund(self, invoice_id: str, amount: Decimal, *,
+                      reserved: bool = False) -> ApplyResult:
         """Record a refund ePay accepted: amounts add up, never beyond what was taken (the
         charged amount of a partly charged payment, else the payment's amount);
-        ``partially_refunded`` until it is all refunded, then ``refunded``."""
-        return self._record(invoice_id, "refund", amount)
+        ``partially_refunded`` until it is all refunded, then ``refunded``. ``reserved``: the
+        amount was reserved by :meth:`reserve_refund`, and the reservation becomes this
+        refund."""
+        return self._record(invoice_id, "refund", amount, reserved=reserved)
 
-    def _record(self, invoice_id: str, kind: Operation, amount: Decimal | None) -> ApplyResult:
+    def _record(self, invoice_id: str, kind: Operation, amount: Decimal | None, *,
+                reserved: bool = False) -> ApplyResult:
         with self._write() as conn:
             current = lock_payment(conn, invoice_id)
             values: dict[str, Any] = {"updated_at": self.now()}
@@ -122,11 +187,39 @@ class ChangeStore(LedgerCore):
             if change is None:
                 return ApplyResult(current, None, EventVerdict.DUPLICATE,
                                    f"payment already {current.status}")
+            if reserved and amount is not None:
+                values.update(_taken_off(conn, invoice_id, amount))
             updated = conn.execute(
                 update(payments).where(payments.c.invoice_id == invoice_id).values(**values)
                 .returning(*payments.c)
             ).one()
             return ApplyResult(payment_record(updated), change, EventVerdict.APPLIED)
+
+
+def _in_flight(conn: Connection, invoice_id: str, now: datetime
+               ) -> tuple[Decimal, datetime | None]:
+    """The refunds reserved on a locked payment and not answered yet, and until when the
+    newest reservation holds; a lapsed one (its process died mid-call) counts as none."""
+    row = conn.execute(
+        select(payments.c.refund_pending_minor, payments.c.refund_pending_until)
+        .where(payments.c.invoice_id == invoice_id)
+    ).one()
+    pending, until = row
+    if not pending or until is None or until <= now:
+        return Decimal(0), None
+    return from_minor(pending), until
+
+
+def _taken_off(conn: Connection, invoice_id: str, amount: Decimal) -> dict[str, Any]:
+    """The column values of a locked payment's reservations once ``amount`` is taken off
+    them (never below none: a lapsed reservation may have been cleared meanwhile)."""
+    pending = conn.execute(
+        select(payments.c.refund_pending_minor).where(payments.c.invoice_id == invoice_id)
+    ).scalar_one()
+    left = max(0, (pending or 0) - to_minor(amount))
+    if not left:
+        return {"refund_pending_minor": None, "refund_pending_until": None}
+    return {"refund_pending_minor": left}
 
 
 def _report_values(report: BankReport) -> dict[str, Any]:

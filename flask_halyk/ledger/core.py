@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,7 +20,10 @@ from ..invoices import check_prefix
 from .engine import READ_ONLY, make_engine
 from .schema import migrate
 
-__all__ = ["LedgerCore"]
+__all__ = ["DISPATCH_LEASE", "LedgerCore"]
+
+#: How long a claim on an event's receivers holds unless its holder renews it, by default.
+DISPATCH_LEASE = timedelta(seconds=10)
 
 
 def _now() -> datetime:
@@ -37,13 +40,22 @@ class LedgerCore:
 
     ``clock``: what the ledger believes the time is (an aware UTC datetime); every time it
     writes, and every "older than" it reads, comes from it. The system clock by default; tests
-    and tools may set ``ledger.clock`` to move time.
+    and tools may set ``ledger.clock`` to move time. Processes sharing a database must agree
+    on the time within a few seconds (leases are compared across them).
+
+    ``dispatch_lease``: how long a claim on an event's receivers holds unless renewed (its
+    holder renews it while they run); once it lapses, its holder is taken for dead and another
+    process may finish them (:meth:`~.events.EventStore.claim_dispatch`).
     """
 
     def __init__(self, url: str, *, invoice_prefix: str = "100",
-                 clock: Callable[[], datetime] | None = None, **engine_options: Any) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 dispatch_lease: timedelta = DISPATCH_LEASE, **engine_options: Any) -> None:
+        if dispatch_lease <= timedelta(0):
+            raise ValueError("dispatch_lease must be a positive duration")
         self.url = url
         self.invoice_prefix = check_prefix(invoice_prefix)
+        self.dispatch_lease = dispatch_lease
         self.clock: Callable[[], datetime] = clock or _now
         self.engine = make_engine(url, **engine_options)
         self._ready = False

@@ -1,14 +1,22 @@
-"""The raw events (``halyk_events``): everything the bank sent, stored before it is read, and
-the verdict written on it later."""
+"""The raw events (``halyk_events``): everything the bank sent, stored before it is read, the
+verdict written on it later, and the claims on their receivers.
+
+An event that changed a payment is ``dispatching`` while its receivers run, under a claim: a
+random token and a lease (``lease_until``) that its holder renews while they run. Only the
+holder renews or ends it; once the lease lapses (the holder died: a killed worker), anyone may
+claim the event again and finish its receivers. Every claim is one conditional update, so of
+concurrent claimers one wins.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from ..invoices import is_invoice_id
 from .core import LedgerCore
@@ -17,12 +25,13 @@ from .rows import clean, event_record
 from .states import Change, EventVerdict
 from .tables import events
 
-__all__ = ["EventStore", "write_verdict"]
+__all__ = ["EventStore", "new_claim", "write_verdict"]
 
 
 class EventStore(LedgerCore):
     """The ledger's events: :meth:`record_event` before anything is made of a body,
-    :meth:`judge_event` once it is, :meth:`claim_event` for whoever runs its receivers again."""
+    :meth:`judge_event` once it is, :meth:`claim_dispatch`, :meth:`renew_claim` and
+    :meth:`end_claim` for whoever runs its receivers (again)."""
 
     def record_event(
         self,
@@ -86,6 +95,70 @@ class EventStore(LedgerCore):
             )
         return result.rowcount == 1
 
+    def claim_dispatch(
+        self, event_id: int, *, failed: bool = False, started_before: datetime | None = None,
+        unleased_before: datetime | None = None,
+    ) -> str | None:
+        """Claim the receivers of an event, to run them (again): a ``failed`` one (``failed``),
+        or a ``dispatching`` one whose claim lapsed (its holder died). Returns the new claim,
+        with a fresh lease, or None when the event is not there or someone else holds it.
+
+        ``started_before``: only if its receivers started before then. ``unleased_before``: a
+        claim without a lease (written before schema 3) counts as lapsed when it was written
+        before then (never, when None).
+        """
+        now = self.now()
+        if failed:
+            conditions = [events.c.verdict == EventVerdict.FAILED.value]
+        else:
+            lapsed = events.c.lease_until < now
+            if unleased_before is not None:
+                lapsed = or_(lapsed, and_(events.c.lease_until.is_(None),
+                                          events.c.processed_at < unleased_before))
+            conditions = [events.c.verdict == EventVerdict.DISPATCHING.value, lapsed]
+        if started_before is not None:
+            conditions.append(events.c.processed_at < started_before)
+        claim = new_claim()
+        with self._write() as conn:
+            result = conn.execute(
+                update(events).where(events.c.id == event_id, *conditions).values(
+                    verdict=EventVerdict.DISPATCHING.value, processed_at=now, claim=claim,
+                    lease_until=now + self.dispatch_lease,
+                )
+            )
+        return claim if result.rowcount == 1 else None
+
+    def renew_claim(self, event_id: int, claim: str) -> bool:
+        """Extend the lease of a claim its holder still holds; False if it lapsed and another
+        process claimed the event (or it ended)."""
+        now = self.now()
+        with self._write() as conn:
+            result = conn.execute(
+                update(events).where(
+                    events.c.id == event_id, events.c.claim == claim,
+                    events.c.verdict == EventVerdict.DISPATCHING.value,
+                ).values(lease_until=now + self.dispatch_lease)
+            )
+        return result.rowcount == 1
+
+    def end_claim(self, event_id: int, claim: str, verdict: EventVerdict, *,
+                  reason: str | None = None) -> bool:
+        """Write the verdict of the receivers run under ``claim`` (``applied`` or ``failed``),
+        if the claim still holds; False if another process took the event over meanwhile (its
+        verdict is then theirs to write)."""
+        values: dict[str, Any] = {"verdict": verdict.value, "processed_at": self.now(),
+                                  "lease_until": None}
+        if reason is not None:
+            values["reason"] = clean(reason, 2000)
+        with self._write() as conn:
+            result = conn.execute(
+                update(events).where(
+                    events.c.id == event_id, events.c.claim == claim,
+                    events.c.verdict == EventVerdict.DISPATCHING.value,
+                ).values(**values)
+            )
+        return result.rowcount == 1
+
     def get_event(self, event_id: int) -> EventRecord | None:
         """One event by id."""
         with self._read() as conn:
@@ -114,6 +187,11 @@ class EventStore(LedgerCore):
             return [event_record(r) for r in conn.execute(stmt)]
 
 
+def new_claim() -> str:
+    """A claim token: whoever holds it runs the event's receivers."""
+    return secrets.token_hex(16)
+
+
 def write_verdict(
     conn: Connection,
     clock: Callable[[], datetime],
@@ -124,10 +202,15 @@ def write_verdict(
     outcome: Change | None = None,
     invoice_id: str | None = None,
     transaction_id: str | None = None,
+    claim: str | None = None,
+    lease_until: datetime | None = None,
 ) -> None:
     """Write the verdict on an event inside the caller's transaction, with what it changed and
-    what it turned out to be about (only a valid invoice id is kept)."""
+    what it turned out to be about (only a valid invoice id is kept), and the claim on its
+    receivers when it is ``dispatching``."""
     values: dict[str, Any] = {"verdict": verdict.value, "processed_at": clock()}
+    if claim is not None:
+        values.update(claim=claim, lease_until=lease_until)
     if reason is not None:
         values["reason"] = clean(reason, 2000)
     if outcome is not None:

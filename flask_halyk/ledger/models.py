@@ -105,6 +105,9 @@ class EventRecord:
     outcome: Change | None
     reason: str | None
     processed_at: datetime | None
+    #: While ``dispatching``: until when the claim of the process running its receivers holds
+    #: (renewed while they run); None for other verdicts, or a claim of before schema 3.
+    lease_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,10 @@ class ApplyResult:
     change: Change | None
     verdict: EventVerdict
     reason: str | None = None
+    #: The claim on the event's receivers when this report changed the payment (event
+    #: ``dispatching``): whoever runs them renews and ends it (see
+    #: :meth:`~flask_halyk.ledger.events.EventStore.renew_claim`).
+    claim: str | None = None
 
     @property
     def changed(self) -> bool:

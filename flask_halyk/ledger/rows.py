@@ -78,6 +78,7 @@ def event_record(row: Row[Any]) -> EventRecord:
         outcome=Change(m["outcome"]) if m["outcome"] else None,
         reason=m["reason"],
         processed_at=m["processed_at"],
+        lease_until=m["lease_until"],
     )
 
 

@@ -9,7 +9,14 @@ from sqlalchemy import Connection, Table, func, insert, inspect, select, text
 
 from .. import invoices
 from ..errors import ConfigurationError
-from .tables import SCHEMA_VERSION, invoice_counter, metadata, payments, schema_version
+from .tables import (
+    SCHEMA_VERSION,
+    events,
+    invoice_counter,
+    metadata,
+    payments,
+    schema_version,
+)
 
 # pg_advisory_xact_lock key: "halyk" in ASCII. Serialises DDL between app instances.
 _PG_LOCK_KEY = 0x68616C796B
@@ -38,7 +45,18 @@ def _v2_token_expiry(conn: Connection) -> None:
     _add_column(conn, payments, "token_expires_at")
 
 
+def _v3_reservations_and_leases(conn: Connection) -> None:
+    # Old payments have no refund in flight: NULL reads as none. An old event left
+    # ``dispatching`` has no lease: it is taken over once it is older than a fixed time (as
+    # before version 3), see EventStore.claim_dispatch.
+    _add_column(conn, payments, "refund_pending_minor")
+    _add_column(conn, payments, "refund_pending_until")
+    _add_column(conn, events, "claim")
+    _add_column(conn, events, "lease_until")
+
+
 MIGRATIONS[2] = _v2_token_expiry
+MIGRATIONS[3] = _v3_reservations_and_leases
 
 
 def migrate(conn: Connection) -> int:

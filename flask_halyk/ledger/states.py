@@ -165,7 +165,8 @@ _VERB = {"charge": "charged", "cancel": "cancelled", "refund": "refunded"}
 
 
 def operation_refusal(payment: PaymentRecord, operation: Operation,
-                      amount: Decimal | None = None) -> str | None:
+                      amount: Decimal | None = None, *,
+                      in_flight: Decimal = Decimal(0)) -> str | None:
     """Why ePay would refuse ``operation`` (of ``amount``, when partial) on ``payment``, as far
     as the ledger knows; ``None`` when it would accept it. The one rule behind both the
     operations and what :class:`~flask_halyk.ledger.PaymentRecord` offers (``can_refund``...).
@@ -173,6 +174,10 @@ def operation_refusal(payment: PaymentRecord, operation: Operation,
     Decided from the record alone, never from ``HALYK_TWO_STAGE``: that setting already chose,
     when the success was recorded, between ``authorized`` (held: charge or cancel it) and
     ``paid`` (taken: refund it). Every operation also needs the bank's transaction id.
+
+    ``in_flight``: refunds already on their way to ePay and not answered yet (reserved in the
+    ledger under the payment's row lock): they count as refunded, so that two refunds at once
+    never promise the same money.
     """
     invoice_id, status = payment.invoice_id, payment.status
     if operation == "refund":
@@ -184,11 +189,13 @@ def operation_refusal(payment: PaymentRecord, operation: Operation,
     if not payment.transaction_id:
         return f"payment {invoice_id} has no ePay transaction id yet ({status})"
     if operation == "refund":
-        remaining = payment.refundable_amount
+        remaining = payment.refundable_amount - in_flight
+        busy = f" ({in_flight} more is being refunded right now)" if in_flight > 0 else ""
         if remaining <= 0:
-            return f"payment {invoice_id}: nothing is left to refund"
+            return f"payment {invoice_id}: nothing is left to refund{busy}"
         if amount is not None and amount > remaining:
-            return f"cannot refund {amount} of payment {invoice_id}: only {remaining} is left"
+            return (f"cannot refund {amount} of payment {invoice_id}: only {remaining} is "
+                    f"left{busy}")
     if operation == "charge" and amount is not None and amount > payment.amount:
         return f"cannot charge {amount}: payment {invoice_id} authorised {payment.amount}"
     return None

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,6 +103,12 @@ payments = Table(
     # Version 2: when the payment's token expires (issue time + the bank's expires_in), so
     # that reconcile can tell a checkout that can no longer be paid (status ``expired``).
     Column("token_expires_at", UTCDateTime),
+    # Version 3: refunds on their way to ePay, not answered yet. Reserved under the row lock
+    # before the call (so that concurrent refunds never promise the same money twice), taken
+    # off when the bank answers; ``refund_pending_until``: when the newest reservation lapses
+    # (a process that died mid-call leaves its reservation behind until then).
+    Column("refund_pending_minor", BigInteger),
+    Column("refund_pending_until", UTCDateTime),
     Index("ix_halyk_payments_status_created", "status", "created_at"),
     Index("ix_halyk_payments_created", "created_at"),
 )
@@ -124,6 +130,11 @@ events = Table(
     Column("outcome", String(24)),
     Column("reason", Text),
     Column("processed_at", UTCDateTime),
+    # Version 3: the claim on a ``dispatching`` event's receivers (a random token, so that only
+    # its holder renews or ends it) and its lease, renewed while they run: once it lapses (the
+    # process died), a re-delivered postLink, reconcile or reprocess may claim and finish them.
+    Column("claim", String(32)),
+    Column("lease_until", UTCDateTime),
     Index("ix_halyk_events_invoice", "invoice_id"),
     Index("ix_halyk_events_verdict", "verdict"),
 )

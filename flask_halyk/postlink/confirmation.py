@@ -37,7 +37,9 @@ def confirm_with_status(
     (AUTH: ``authorized``, CHARGE: ``paid``), or why it is not confirmed."""
     invoice_id = payment.invoice_id
     try:
-        status = state.client.status(invoice_id)
+        # Its own, tighter deadline: the bank waits for the answer, and a worker killed for
+        # its timeout would leave the event ``received`` and the bank answered nothing.
+        status = state.client.status(invoice_id, deadline=state.config.postlink_status_deadline)
     except HalykError as exc:
         reason = f"status re-check failed: {type(exc).__name__}"
         log.warning("flask-halyk: postLink for %s deferred: %s", invoice_id, reason)

@@ -4,8 +4,11 @@ The flow runs one way: refuse oversized bodies; store the raw event; parse and v
 (:mod:`.intake`); verify (address, ``secret_hash``, the order's amount/currency/terminal:
 :mod:`.verification`; optionally the status API: :mod:`.confirmation`); apply to the ledger
 atomically; fire the signals only if this event changed the payment (:mod:`flask_halyk.dispatch`);
-acknowledge. Nothing a client can send makes it answer 5xx, except 503 when the status re-check
-cannot reach ePay (so that the bank may try again; the event is kept either way).
+acknowledge. A delivery that changes nothing (a copy, the bank's retry) first finishes the
+receivers a worker that died left unfinished (:func:`flask_halyk.recovery.finish_interrupted`),
+so that the bank's retry after a crash fulfils the order. Nothing a client can send makes it
+answer 5xx, except 503 when the status re-check cannot reach ePay, or the receivers are still
+running in another worker (so that the bank may try again; the event is kept either way).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from ..dispatch import dispatch_event
 from ..ledger import EventVerdict
 from ..ledger.reports import report_from_postlink
 from ..ledger.rows import clean
+from ..recovery import finish_interrupted
 from ..state import get_state
 from .confirmation import Unconfirmed, confirm_with_status
 from .intake import loggable, parse_body, read_bounded, stored_headers, validate
@@ -28,6 +32,10 @@ from .verification import ip_allowed, verify_postlink
 __all__ = ["create_blueprint", "receive_postlink"]
 
 log = logging.getLogger("flask_halyk.postlink")
+
+#: Seconds a postLink that changed nothing waits, beyond the dispatch lease, for the claim of
+#: a worker that died mid-receiver to lapse.
+FINISH_SLACK = 1.0
 
 
 def create_blueprint() -> Blueprint:
@@ -103,7 +111,20 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
 
     result = ledger.apply(invoice_id, news, event_id=event_id)
     if result.change is not None:
-        dispatch_event(app, ledger, event_id, result.change, result.payment, postlink)
+        dispatch_event(app, ledger, event_id, result.change, result.payment, postlink,
+                       claim=result.claim)
+        finish_interrupted(state, invoice_id)  # earlier news of it a dead worker left unfinished
+        return _answer(200, status="ok")
+    # Nothing changed: this may be the bank retrying a delivery whose worker died while the
+    # receivers ran. Finish them (once their claim lapses), or wait for a live worker to.
+    wait = ledger.dispatch_lease.total_seconds() + FINISH_SLACK
+    unfinished = finish_interrupted(state, invoice_id, wait=wait)
+    if unfinished.running:
+        events = ", ".join(str(e) for e in unfinished.running)
+        reason = f"the receivers of this payment (event {events}) are still running: try later"
+        ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason,
+                           invoice_id=invoice_id, transaction_id=transaction_id)
+        return _answer(503, error=reason)
     return _answer(200, status="ok")
 
 
