@@ -11,7 +11,7 @@ import pytest
 from flask import Flask, has_app_context, has_request_context
 from hypothesis import settings
 from ledger_support import SignalLog
-from page_helpers import close, make_app
+from page_helpers import close, make_app, marked_options
 
 # pytester runs a shop's own test file in a child pytest (the plugin's entry point at work, the
 # browser harness's artefacts); pytest allows this only in the top-level conftest.
@@ -24,17 +24,6 @@ def signal_log() -> Iterator[SignalLog]:
     log = SignalLog()
     yield log
     log.disconnect()
-
-
-def marked_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The settings of the test's ``@pytest.mark.options(...)`` (pytest-flask's marker), keys
-    upper-cased as pytest-flask does. pytest-flask copies them into app.config only once the
-    app is built, too late for HALYK_* settings (read at init_app): app fixtures pass them to
-    the factory."""
-    options: dict[str, Any] = {}
-    for marker in reversed(list(request.node.iter_markers("options"))):
-        options.update({key.upper(): value for key, value in marker.kwargs.items()})
-    return options
 
 
 @pytest.fixture

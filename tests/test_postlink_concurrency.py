@@ -60,6 +60,7 @@ def send_at_once(urls: list[str], body: dict, copies: int = COPIES) -> list[int]
 
 
 def test_twenty_copies_to_one_threaded_server(db_url: str, tmp_path: Path) -> None:
+    # LiveServer, in this process: the test counts the signals the server's threads send.
     app = make_shop(db_url, tmp_path)
     server = LiveServer(app)
     log = SignalLog()
