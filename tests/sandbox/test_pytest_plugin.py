@@ -156,6 +156,13 @@ def test_client_requests_share_the_tests_app_context(app, client):
     assert [client.get("/count").get_data(as_text=True) for _ in range(2)] == ["1", "2"]
 
 
+def test_client_keeps_the_last_requests_context(app, client):
+    app.add_url_rule("/page", "page", lambda: "page")
+    assert request.path == "/"
+    client.get("/page?v=1")
+    assert request.path == "/page" and request.args["v"] == "1"
+
+
 def test_a_test_without_app_runs_outside_any_context(no_request_context, tmp_path):
     assert not has_app_context()
 
