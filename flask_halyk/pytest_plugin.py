@@ -137,7 +137,7 @@ PayFactory = Callable[..., PaymentResult]
 def halyk_pay(request: pytest.FixtureRequest) -> PayFactory:
     """Pays a payment of the test's shop on the sandbox that shop uses, as a customer would.
 
-    ``halyk_pay(payment, pan=cards.APPROVED_CARD, /, *, app=None, **options)``: ``payment``
+    ``halyk_pay(payment, /, pan=cards.APPROVED_CARD, *, app=None, **options)``: ``payment``
     is a ``Payment`` or its object (``payment.to_js()``, or the object a live shop's page
     gave); ``app`` as for ``halyk_postlink``; ``options`` are :meth:`Sandbox.pay`'s
     (``expiry``, ``cvc``, ``holder``, ``secure_code``, ``base_url``, ``wait``). Returns its
@@ -149,7 +149,7 @@ def halyk_pay(request: pytest.FixtureRequest) -> PayFactory:
     whose embedded sandbox this process cannot reach.
     """
 
-    def pay(payment: Payment | Mapping[str, Any], pan: str = APPROVED_CARD, /, *,
+    def pay(payment: Payment | Mapping[str, Any], /, pan: str = APPROVED_CARD, *,
             app: Flask | None = None, **options: Any) -> PaymentResult:
         sandbox = _sandbox_of(request, _shop(request, app, "halyk_pay"))
         payment_object = payment.to_js() if isinstance(payment, Payment) else payment

@@ -203,7 +203,7 @@ def test_halyk_pay_takes_the_card_form_options(app, halyk_pay):
     result = halyk_pay(payment, cards.THREE_DS_CARD, secure_code="000000", wait=0)
     assert result.three_ds and result.reason_code == 473
     with pytest.raises(PaymentPageError) as refused:
-        halyk_pay(payment, cards.APPROVED_CARD, expiry="01/20")
+        halyk_pay(payment, pan=cards.APPROVED_CARD, expiry="01/20")
     assert "expiry" in refused.value.errors
 
 
