@@ -103,6 +103,8 @@ server.serve_forever()
 
 @pytest.fixture
 def two_shop_processes(db_url: str, tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
+    # Two server processes of our own on one database: pytest-flask's live_server serves one
+    # app, and the signals each process sends are written to a file the test reads.
     script = tmp_path / "shop_process.py"
     script.write_text(SHOP_PROCESS)
     out = tmp_path / "signals.jsonl"
