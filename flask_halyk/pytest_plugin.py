@@ -4,14 +4,21 @@ Loaded automatically (``pytest11`` entry point). Fixtures are documented in ``do
 
 * ``halyk_sandbox``: a sandbox running on loopback for one test (a ``SandboxServer``).
 * ``halyk_postlink``: a factory of bank-shaped postLink bodies, genuine or forged.
+* ``halyk_pay``: pays a payment of the test's shop on the sandbox that shop uses.
 * ``halyk_signals``: records every flask-halyk signal sent during the test.
+
+pytest-flask is not a dependency: nothing here imports it. Where a test has pytest-flask's
+fixtures, the plugin uses them by name, and only then: ``halyk_postlink`` and ``halyk_pay``
+fall back to the test's ``app`` fixture (any fixture of that name, pytest-flask or not), and a
+test with both ``live_server`` and ``halyk_sandbox`` gets its postLinks routed to the live
+server.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,8 +29,29 @@ import pytest
 from flask import Flask, current_app, has_app_context
 
 from . import signals as halyk_signal_module
+from .checkout import Payment
 from .postlink.verification import make_secret_hash
+from .sandbox.cards import APPROVED_CARD
+from .sandbox.instance import Sandbox
+from .sandbox.payer import PaymentResult
 from .sandbox.server import SandboxServer
+from .state import get_state
+
+
+def _shop(request: pytest.FixtureRequest, app: Flask | None, fixture: str) -> Flask:
+    """The shop a factory fixture works for: ``app`` if given, else the current app (an app
+    context is pushed, pytest-flask's for one), else the test's own ``app`` fixture."""
+    if app is not None:
+        return app
+    if has_app_context():
+        shop: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return shop
+    if "app" in request.fixturenames:
+        fixture_app: Flask = request.getfixturevalue("app")
+        return fixture_app
+    raise RuntimeError(f"{fixture} needs the shop: pass app=..., give the test an `app` "
+                       "fixture, or call it inside app.app_context() / "
+                       "app.test_request_context()")
 
 
 @pytest.fixture
@@ -44,14 +72,15 @@ PostLinkFactory = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture
-def halyk_postlink() -> PostLinkFactory:
+def halyk_postlink(request: pytest.FixtureRequest) -> PostLinkFactory:
     """A factory of postLink bodies as ePay sends them.
 
     ``halyk_postlink(invoice_id, amount, /, *, app=None, success=True, genuine=True,
-    **fields)``: ``app`` (default: the current app) supplies the terminal, currency and postLink
-    secret of its ``HalykEpay``; ``genuine=False`` gives a body whose ``secret_hash`` is wrong;
-    ``fields`` override or add keys of the body after the hash is made (``amount=1`` tampers),
-    except ``currency`` and ``terminal``, which enter the hash.
+    **fields)``: ``app`` (default: the current app, else the test's ``app`` fixture) supplies
+    the terminal, currency and postLink secret of its ``HalykEpay``; ``genuine=False`` gives a
+    body whose ``secret_hash`` is wrong; ``fields`` override or add keys of the body after the
+    hash is made (``amount=1`` tampers), except ``currency`` and ``terminal``, which enter the
+    hash.
     """
 
     # invoice_id and amount are positional-only so that ``amount=...`` among ``fields`` can
@@ -59,10 +88,7 @@ def halyk_postlink() -> PostLinkFactory:
     def make(invoice_id: str, amount: int | float | Decimal | str, /, *,
              app: Flask | None = None, success: bool = True, genuine: bool = True,
              **fields: Any) -> dict[str, Any]:
-        if app is None and not has_app_context():
-            raise RuntimeError("halyk_postlink needs the shop: pass app=..., or call it inside "
-                               "app.app_context() / app.test_request_context()")
-        flask_app = app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+        flask_app = _shop(request, app, "halyk_postlink")
         state = flask_app.extensions.get("halyk")
         if state is None:
             raise RuntimeError(f"HalykEpay is not initialised on the app {flask_app.name!r}")
@@ -102,6 +128,74 @@ def _postlink_body(invoice_id: str, amount: Any, currency: str, terminal: str,
         "phone": "", "ip": "127.0.0.1", "ipCountry": "", "ipCity": "", "ipRegion": "",
         "ipDistrict": "", "ipLongitude": 0, "ipLatitude": 0,
     }
+
+
+PayFactory = Callable[..., PaymentResult]
+
+
+@pytest.fixture
+def halyk_pay(request: pytest.FixtureRequest) -> PayFactory:
+    """Pays a payment of the test's shop on the sandbox that shop uses, as a customer would.
+
+    ``halyk_pay(payment, /, pan=cards.APPROVED_CARD, *, app=None, **options)``: ``payment``
+    is a ``Payment`` or its object (``payment.to_js()``, or the object a live shop's page
+    gave); ``app`` as for ``halyk_postlink``; ``options`` are :meth:`Sandbox.pay`'s
+    (``expiry``, ``cvc``, ``holder``, ``secure_code``, ``base_url``, ``wait``). Returns its
+    ``PaymentResult``, after waiting for the postLink.
+
+    The sandbox is the app's embedded one, or ``halyk_sandbox`` when the app's
+    ``HALYK_SANDBOX_URL`` is that fixture's URL. With pytest-flask's ``live_server`` the app
+    must be on ``halyk_sandbox``: the live server runs a copy of the app in another process,
+    whose embedded sandbox this process cannot reach.
+    """
+
+    def pay(payment: Payment | Mapping[str, Any], /, pan: str = APPROVED_CARD, *,
+            app: Flask | None = None, **options: Any) -> PaymentResult:
+        sandbox = _sandbox_of(request, _shop(request, app, "halyk_pay"))
+        payment_object = payment.to_js() if isinstance(payment, Payment) else payment
+        return sandbox.pay(payment_object, pan, **options)
+
+    return pay
+
+
+def _sandbox_of(request: pytest.FixtureRequest, app: Flask) -> Sandbox:
+    """The sandbox ``app`` pays on, as this test's process can reach it."""
+    state = get_state(app)
+    live = "live_server" in request.fixturenames
+    if state.sandbox is not None:
+        if live:
+            raise RuntimeError(
+                "halyk_pay: this test's live_server serves the app from another process, with "
+                "its own embedded sandbox; set the app's HALYK_ENV='sandbox' and "
+                "HALYK_SANDBOX_URL=halyk_sandbox.url so that both processes use halyk_sandbox")
+        embedded: Sandbox = state.sandbox.extensions["halyk_sandbox"]
+        return embedded
+    if "halyk_sandbox" in request.fixturenames:
+        server: SandboxServer = request.getfixturevalue("halyk_sandbox")
+        if state.config.api_url == server.url:
+            return server.sandbox
+    raise RuntimeError(
+        f"halyk_pay pays on the embedded sandbox or on halyk_sandbox; the app {app.name!r} "
+        f"talks to {state.config.api_url}: pay with that sandbox's own .pay(), or set "
+        "HALYK_SANDBOX_URL=halyk_sandbox.url")
+
+
+@pytest.fixture(autouse=True)
+def _halyk_live_server_postlinks(request: pytest.FixtureRequest) -> None:
+    """A test with pytest-flask's ``live_server`` and ``halyk_sandbox``: postLinks for the
+    live app's ``SERVER_NAME`` (``localhost.localdomain:PORT``, which the request context
+    pytest-flask pushes gives ``create_payment``, and which need not resolve) reach the live
+    server. Nothing for any other test."""
+    if "live_server" not in request.fixturenames or "halyk_sandbox" not in request.fixturenames:
+        return
+    server: SandboxServer = request.getfixturevalue("halyk_sandbox")
+    live = request.getfixturevalue("live_server")
+    name = getattr(getattr(live, "app", None), "config", {}).get("SERVER_NAME")
+    url = getattr(live, "url", None)
+    if not name or not callable(url):  # not pytest-flask's LiveServer: nothing to route
+        return
+    for scheme in ("http", "https"):
+        server.sandbox.route_postlinks(f"{scheme}://{name}", url())
 
 
 @dataclass

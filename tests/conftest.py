@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context, has_request_context
 from hypothesis import settings
 from ledger_support import SignalLog
-from page_helpers import close, make_app
+from page_helpers import close, make_app, marked_options
 
 # pytester runs a shop's own test file in a child pytest (the plugin's entry point at work, the
 # browser harness's artefacts); pytest allows this only in the top-level conftest.
@@ -27,12 +27,25 @@ def signal_log() -> Iterator[SignalLog]:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    """A shop app on the embedded sandbox with a SQLite ledger in tmp_path (pytest-flask's
-    ``client`` and ``live_server`` use it)."""
-    app = make_app(tmp_path)
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """A shop app on the embedded sandbox with a SQLite ledger in tmp_path, plus the settings
+    of ``@pytest.mark.options``. pytest-flask's ``client``, ``live_server`` and ``config`` use
+    it, and pytest-flask pushes ``app.test_request_context()`` for every test that has it
+    (docs/testing.md, "pytest-flask's request context")."""
+    app = make_app(tmp_path, **marked_options(request))
     yield app
     close(app)
+
+
+@pytest.fixture
+def no_request_context() -> None:
+    """For a test whose subject is code run outside any request (or app) context: it fails the
+    test if one is pushed when the test starts. Such a test builds its app under another name
+    than ``app``, which would have pytest-flask push ``app.test_request_context()``."""
+    if has_app_context() or has_request_context():
+        pytest.fail("this test must run outside any request or app context, but one is pushed "
+                    "(pytest-flask pushes app.test_request_context() for tests that use `app`, "
+                    "`client` or `live_server`: build the app under another fixture name)")
 
 
 CHROMIUM = os.environ.get("HALYK_CHROMIUM", "/usr/bin/chromium")

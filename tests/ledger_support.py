@@ -161,7 +161,12 @@ class SignalLog:
 
 
 class LiveServer:
-    """``app`` served by a threaded werkzeug server on a free loopback port."""
+    """``app`` served by a threaded werkzeug server on a free loopback port, in this process.
+
+    Not pytest-flask's ``live_server``: that one serves a fork of the `app` fixture from another
+    process, and the tests that use this one read what the served app did in memory (the
+    signals it sent, the payments of its embedded sandbox) or serve several apps at once (the
+    shop, the bank's stand-in, an attacker's receiver)."""
 
     def __init__(self, app: Flask) -> None:
         self.server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -38,6 +38,17 @@ def make_shop(tmp_path: Path, **config: Any) -> Flask:
     return app
 
 
+def marked_options(request: Any) -> dict[str, Any]:
+    """The settings of the test's ``@pytest.mark.options(...)`` (pytest-flask's marker), keys
+    upper-cased as pytest-flask does. pytest-flask copies them into app.config only once the
+    app is built, too late for HALYK_* settings (read at init_app): app fixtures pass them to
+    the factory."""
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("options"))):
+        options.update({key.upper(): value for key, value in marker.kwargs.items()})
+    return options
+
+
 def close(app: Flask) -> None:
     app.extensions["halyk"].client.close()
 

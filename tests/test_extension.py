@@ -39,8 +39,7 @@ def test_default_ledger_lives_in_the_instance_folder(tmp_path):
     assert str(tmp_path / "inst" / "halyk.sqlite3") in str(get_state(app).ledger.url)
 
 
-def test_init_app_twice_is_a_clear_error(tmp_path):
-    app = make_app(tmp_path)
+def test_init_app_twice_is_a_clear_error(app):
     first = get_state(app)
     with pytest.raises(RuntimeError, match="already") as err:
         HalykEpay(app)
@@ -87,6 +86,10 @@ def test_misconfiguration_fails_at_init_app(tmp_path):
     assert "halyk" not in app.extensions
 
 
+# These two build their app in the test: caplog.text holds what the test's own phase logged,
+# and init_app's log lines are what they check.
+
+
 def test_prod_never_mounts_the_sandbox(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     app = make_app(tmp_path, **PROD)
@@ -117,23 +120,21 @@ def test_embedded_sandbox_terminal_follows_halyk_two_stage(tmp_path, two_stage):
     assert get_state(app).config.two_stage is two_stage
 
 
-def test_embedded_sandbox_answers_the_client_in_process(tmp_path):
-    app = make_app(tmp_path)
+def test_embedded_sandbox_answers_the_client_in_process(app):
     with app.app_context():
         token = get_state(app).client.service_token()
     assert token
 
 
-def test_csp_sources_of_the_embedded_sandbox_are_self(tmp_path):
-    app = make_app(tmp_path)
+def test_csp_sources_of_the_embedded_sandbox_are_self(app):
     with app.app_context():
         sources = get_state(app).extension.csp_sources()
     assert sources == {"script-src": ["'self'"], "frame-src": ["'self'"]}
 
 
-def test_csp_sources_follow_the_external_url_of_the_embedded_sandbox(tmp_path):
+@pytest.mark.options(halyk_external_url="https://Shop.Example.kz:8443/app")
+def test_csp_sources_follow_the_external_url_of_the_embedded_sandbox(app):
     # The macros load the sandbox's script from HALYK_EXTERNAL_URL: the policy must allow it.
-    app = make_app(tmp_path, HALYK_EXTERNAL_URL="https://Shop.Example.kz:8443/app")
     with app.app_context():
         sources = get_state(app).extension.csp_sources()
     assert sources == {"script-src": ["https://shop.example.kz:8443"],
@@ -175,8 +176,7 @@ def test_csp_sources_are_per_app(tmp_path):
         assert halyk.csp_sources()["frame-src"] == ["'self'"]
 
 
-def test_jinja_global(tmp_path):
-    app = make_app(tmp_path)
+def test_jinja_global(app):
     assert app.jinja_env.globals["halyk"] is get_state(app).extension
 
 
@@ -259,11 +259,9 @@ def test_state_repr_hides_the_client_secret(tmp_path):
     assert DISTINCT_SECRET not in repr(get_state(sandboxed))
 
 
-def test_embedded_sandbox_serves_no_admin_routes(tmp_path):
+def test_embedded_sandbox_serves_no_admin_routes(app, client):
     # A shop on the sandbox may be reachable by others: nobody may flip its faults or read
     # delivered postLinks (with their secret_hash) over HTTP.
-    app = make_app(tmp_path)
-    client = app.test_client()
     assert client.get("/halyk-sandbox/_sandbox/postlinks").status_code == 404
     flipped = client.post("/halyk-sandbox/_sandbox/faults", json={"drop_postlink": True})
     assert flipped.status_code == 404

@@ -94,7 +94,10 @@ def bank() -> Iterator[SandboxServer]:
 @pytest.fixture
 def open_shop(bank: SandboxServer, tmp_path: Path) -> Iterator[Callable[..., Shop]]:
     """``open_shop(name, backend="sqlite", halyk=None, **config)``: a shop served on loopback.
-    Several may share one HalykEpay (an app factory's extension object)."""
+    Several may share one HalykEpay (an app factory's extension object).
+
+    Served by LiveServer in this process, not pytest-flask's live_server: a test may open
+    several shops, and the tests count the signals each shop sends (in its serving process)."""
     shops: list[Shop] = []
     contexts: list[Any] = []
     receivers: list[tuple[Any, Any]] = []

@@ -244,8 +244,14 @@ class FlaskCheckout(CheckoutFormMixin, FlaskForm):
     pass
 
 
+class FlaskCustomer(CustomerFieldsMixin, FlaskForm):
+    pass
+
+
 @pytest.fixture
-def wtf_app():
+def app():
+    """A Flask-WTF app (CSRF on) with a checkout form and a customer form, without flask-halyk:
+    pytest-flask's ``client`` serves it."""
     app = Flask(__name__)
     app.config.update(SECRET_KEY="forms-test", WTF_CSRF_ENABLED=True)
 
@@ -261,19 +267,8 @@ def wtf_app():
             "<form method=post>{{ form.csrf_token }}{{ form.amount }}{{ form.description }}"
             "</form>", form=form)
 
-    return app
-
-
-class FlaskCustomer(CustomerFieldsMixin, FlaskForm):
-    pass
-
-
-def test_flask_wtf_customer_fields_with_csrf():
-    app = Flask(__name__)
-    app.config.update(SECRET_KEY="forms-test", WTF_CSRF_ENABLED=True)
-
-    @app.route("/checkout", methods=["GET", "POST"])
-    def checkout():
+    @app.route("/customer", methods=["GET", "POST"])
+    def customer():
         form = FlaskCustomer()
         if form.validate_on_submit():
             return form.customer_kwargs()
@@ -281,27 +276,28 @@ def test_flask_wtf_customer_fields_with_csrf():
             return {"errors": form.errors}, 400
         return render_template_string("<form>{{ form.csrf_token }}</form>", form=form)
 
-    client = app.test_client()
-    refused = client.post("/checkout", data={"name": "Arman", "language": "eng"})
+    return app
+
+
+def test_flask_wtf_customer_fields_with_csrf(client):
+    refused = client.post("/customer", data={"name": "Arman", "language": "eng"})
     assert refused.status_code == 400 and "csrf_token" in refused.get_json()["errors"]
-    page = client.get("/checkout").get_data(as_text=True)
+    page = client.get("/customer").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    answer = client.post("/checkout", data={"csrf_token": token, "name": "Arman",
+    answer = client.post("/customer", data={"csrf_token": token, "name": "Arman",
                                             "amount": "1", "language": "EN"})
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.get_json() == {"name": "Arman", "email": None, "phone": None,
                                  "language": "eng"}
 
 
-def test_flask_wtf_csrf_required(wtf_app):
-    client = wtf_app.test_client()
+def test_flask_wtf_csrf_required(client):
     response = client.post("/checkout", data=VALID)
     assert response.status_code == 400
     assert "csrf_token" in response.get_json()["errors"]
 
 
-def test_flask_wtf_with_token(wtf_app):
-    client = wtf_app.test_client()
+def test_flask_wtf_with_token(client):
     page = client.get("/checkout").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     response = client.post("/checkout", data={**VALID, "csrf_token": token, "language": "KZ"})
@@ -309,8 +305,7 @@ def test_flask_wtf_with_token(wtf_app):
     assert response.get_json() == {"ok": True, "amount": "1500", "language": "kaz"}
 
 
-def test_flask_wtf_with_token_still_validates_fields(wtf_app):
-    client = wtf_app.test_client()
+def test_flask_wtf_with_token_still_validates_fields(client):
     page = client.get("/checkout").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     response = client.post("/checkout", data={**VALID, "csrf_token": token, "amount": "0"})

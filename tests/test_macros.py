@@ -269,6 +269,9 @@ def live_shop(tmp_path):
     def done():
         return "done"
 
+    # Served in this process, not by pytest-flask's live_server (a fork made when it starts):
+    # the pages serve payments created below, once the server's URL is known, whose tokens only
+    # this process's embedded sandbox issued.
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

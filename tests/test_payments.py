@@ -21,6 +21,8 @@ from flask_halyk.postlink.verification import make_secret_hash, verify_postlink
 from flask_halyk.schemas import PaymentObjectSchema
 
 
+# `shop`, not `app`: pytest-flask would push a request context for `app`, and these tests choose
+# theirs (a request at a given base URL, an app context alone, none at all).
 @pytest.fixture
 def shop(tmp_path):
     app = make_shop(tmp_path)
@@ -195,7 +197,7 @@ def test_percent_encoded_braces_that_are_not_the_placeholder_stay(shop):
     assert obj["backLink"].endswith(obj["invoiceId"])
 
 
-def test_external_url_overrides_scheme_and_host(tmp_path):
+def test_external_url_overrides_scheme_and_host(tmp_path, no_request_context):
     app = make_shop(tmp_path, HALYK_EXTERNAL_URL="https://shop.example.kz/")
     try:
         with app.test_request_context("/pay", base_url="http://10.0.0.5:8000/app"):
@@ -211,7 +213,7 @@ def test_external_url_overrides_scheme_and_host(tmp_path):
         close(app)
 
 
-def test_outside_a_request_needs_a_public_url(shop):
+def test_outside_a_request_needs_a_public_url(shop, no_request_context):
     with shop.app_context(), pytest.raises(ConfigurationError) as info:
         pay(shop)
     assert info.value.key == "HALYK_EXTERNAL_URL"

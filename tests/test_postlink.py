@@ -1,5 +1,6 @@
-"""The postLink blueprint through the Flask test client: every verdict, the 413, the status
-re-check, receivers that raise, and bodies from hypothesis that must never get a 5xx."""
+"""The postLink blueprint through the Flask test client (pytest-flask's ``client``): every
+verdict, the 413, the status re-check, receivers that raise, and bodies from hypothesis that must
+never get a 5xx."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_support import (
     BACKENDS,
-    LiveServer,
     SignalLog,
     close_shop,
     database_url,
@@ -25,6 +27,7 @@ from ledger_support import (
     new_payment,
     postlink_for,
 )
+from page_helpers import marked_options
 
 from flask_halyk import signals
 from flask_halyk.ledger import EventVerdict, PaymentStatus
@@ -34,77 +37,77 @@ S = PaymentStatus
 
 
 @pytest.fixture(params=BACKENDS)
-def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The shop on each ledger backend, with the test's ``@pytest.mark.options`` settings;
+    pytest-flask's ``client`` and ``live_server`` serve it."""
     with database_url(request.param, tmp_path) as url:
-        app = make_shop(url, tmp_path)
+        app = make_shop(url, tmp_path, **marked_options(request))
         yield app
         close_shop(app)
 
 
-def post(app: Flask, body: object, path: str = "/halyk/postlink", **kw: object):
+def post(client: FlaskClient, body: object, path: str = "/halyk/postlink", **kw: object):
     data = body if isinstance(body, bytes | str) else json.dumps(body)
-    return app.test_client().post(path, data=data, **kw)
+    return client.post(path, data=data, **kw)
 
 
 def test_success_applies_once_and_duplicates_change_nothing(
-        shop: Flask, signal_log: SignalLog) -> None:
-    invoice = new_payment(shop)
-    body = postlink_for(shop, invoice, 100)
-    first = post(shop, body, content_type="application/json")
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, 100)
+    first = post(client, body, content_type="application/json")
     assert first.status_code == 200 and first.get_json() == {"status": "ok"}
-    payment = ledger_of(shop).get(invoice)
+    payment = ledger_of(app).get(invoice)
     assert payment is not None and payment.status is S.PAID
     assert payment.transaction_id == body["id"] and payment.card_mask == "440563...5096"
     assert payment.approval_code == "157911"
     for _ in range(3):
-        assert post(shop, body).status_code == 200
+        assert post(client, body).status_code == 200
     succeeded = signal_log.named("payment_succeeded")
     assert len(succeeded) == 1
     assert succeeded[0]["payment"].status is S.PAID
     assert succeeded[0]["postlink"]["invoiceId"] == invoice
     assert succeeded[0]["postlink"]["amount"] == Decimal(100)
-    verdicts = [e.verdict for e in ledger_of(shop).events(invoice_id=invoice)]
+    verdicts = [e.verdict for e in ledger_of(app).events(invoice_id=invoice)]
     assert verdicts == [EventVerdict.APPLIED] + [EventVerdict.DUPLICATE] * 3
-    event = ledger_of(shop).events(invoice_id=invoice)[0]
+    event = ledger_of(app).events(invoice_id=invoice)[0]
     assert json.loads(event.body) == body and event.kind == "postlink"
     assert event.remote_addr == "127.0.0.1"
     assert ("Content-Type", "application/json") in event.headers
 
 
-def test_failure_postlink_then_success(shop: Flask, signal_log: SignalLog) -> None:
-    invoice = new_payment(shop)
-    failed = post(shop, postlink_for(shop, invoice, 100, success=False),
+def test_failure_postlink_then_success(
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    invoice = new_payment(app)
+    failed = post(client, postlink_for(app, invoice, 100, success=False),
                   "/halyk/failure-postlink")
     assert failed.status_code == 200
-    payment = ledger_of(shop).get(invoice)
+    payment = ledger_of(app).get(invoice)
     assert payment is not None and payment.status is S.FAILED and payment.reason_code == 484
     assert len(signal_log.named("payment_failed")) == 1
-    assert ledger_of(shop).events(invoice_id=invoice)[0].kind == "failure_postlink"
-    assert post(shop, postlink_for(shop, invoice, 100)).status_code == 200
-    assert ledger_of(shop).get(invoice).status is S.PAID  # type: ignore[union-attr]
+    assert ledger_of(app).events(invoice_id=invoice)[0].kind == "failure_postlink"
+    assert post(client, postlink_for(app, invoice, 100)).status_code == 200
+    assert ledger_of(app).get(invoice).status is S.PAID  # type: ignore[union-attr]
     assert len(signal_log.named("payment_succeeded")) == 1
 
 
-def test_two_stage_success_is_recorded_authorized(tmp_path: Path, signal_log: SignalLog) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path, HALYK_TWO_STAGE=True)
-        try:
-            held, declined = new_payment(app), new_payment(app)
-            body = postlink_for(app, held, 100)
-            assert post(app, body).status_code == 200
-            assert post(app, body).status_code == 200
-            payment = ledger_of(app).get(held)
-            assert payment is not None and payment.status is S.AUTHORIZED
-            assert payment.transaction_id == body["id"]
-            [succeeded] = signal_log.named("payment_succeeded")
-            assert succeeded["payment"].status is S.AUTHORIZED
-            verdicts = [e.verdict for e in ledger_of(app).events(invoice_id=held)]
-            assert verdicts == [EventVerdict.APPLIED, EventVerdict.DUPLICATE]
-            # A failure is a failure on any terminal.
-            post(app, postlink_for(app, declined, 100, success=False), "/halyk/failure-postlink")
-            assert ledger_of(app).get(declined).status is S.FAILED  # type: ignore[union-attr]
-        finally:
-            close_shop(app)
+@pytest.mark.options(halyk_two_stage=True)
+def test_two_stage_success_is_recorded_authorized(
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    held, declined = new_payment(app), new_payment(app)
+    body = postlink_for(app, held, 100)
+    assert post(client, body).status_code == 200
+    assert post(client, body).status_code == 200
+    payment = ledger_of(app).get(held)
+    assert payment is not None and payment.status is S.AUTHORIZED
+    assert payment.transaction_id == body["id"]
+    [succeeded] = signal_log.named("payment_succeeded")
+    assert succeeded["payment"].status is S.AUTHORIZED
+    verdicts = [e.verdict for e in ledger_of(app).events(invoice_id=held)]
+    assert verdicts == [EventVerdict.APPLIED, EventVerdict.DUPLICATE]
+    # A failure is a failure on any terminal.
+    post(client, postlink_for(app, declined, 100, success=False), "/halyk/failure-postlink")
+    assert ledger_of(app).get(declined).status is S.FAILED  # type: ignore[union-attr]
 
 
 def test_one_stage_success_is_paid_not_authorized() -> None:
@@ -118,15 +121,16 @@ def test_one_stage_success_is_paid_not_authorized() -> None:
     assert report_from_postlink(failed).status is S.FAILED
 
 
-def test_late_failure_never_downgrades_a_success(shop: Flask, signal_log: SignalLog) -> None:
-    invoice = new_payment(shop)
-    assert post(shop, postlink_for(shop, invoice, 100)).status_code == 200
-    late = post(shop, postlink_for(shop, invoice, 100, success=False, reasonCode=-498),
+def test_late_failure_never_downgrades_a_success(
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    invoice = new_payment(app)
+    assert post(client, postlink_for(app, invoice, 100)).status_code == 200
+    late = post(client, postlink_for(app, invoice, 100, success=False, reasonCode=-498),
                 "/halyk/failure-postlink")
     assert late.status_code == 200
-    assert ledger_of(shop).get(invoice).status is S.PAID  # type: ignore[union-attr]
+    assert ledger_of(app).get(invoice).status is S.PAID  # type: ignore[union-attr]
     assert signal_log.named("payment_failed") == []
-    assert ledger_of(shop).events(invoice_id=invoice)[-1].verdict is EventVerdict.STALE
+    assert ledger_of(app).events(invoice_id=invoice)[-1].verdict is EventVerdict.STALE
 
 
 @pytest.mark.parametrize(("amount", "tamper"), [
@@ -136,13 +140,13 @@ def test_late_failure_never_downgrades_a_success(shop: Flask, signal_log: Signal
     (100, {"terminal": "00000000-0000-0000-0000-000000000000"}),
 ])
 def test_forged_postlinks_are_stored_and_refused(
-        shop: Flask, signal_log: SignalLog, amount: int, tamper: dict) -> None:
-    invoice = new_payment(shop)
-    body = postlink_for(shop, invoice, amount, **tamper)
-    answer = post(shop, body)
+        app: Flask, client: FlaskClient, signal_log: SignalLog, amount: int, tamper: dict) -> None:
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, amount, **tamper)
+    answer = post(client, body)
     assert answer.status_code == 403 and answer.get_json()["error"]
-    assert ledger_of(shop).get(invoice).status is S.NEW  # type: ignore[union-attr]
-    [event] = ledger_of(shop).events(verdict="rejected")
+    assert ledger_of(app).get(invoice).status is S.NEW  # type: ignore[union-attr]
+    [event] = ledger_of(app).events(verdict="rejected")
     assert json.loads(event.body) == body and event.reason
     [rejected] = signal_log.named("postlink_rejected")
     assert rejected["status"] == 403 and rejected["event_id"] == event.id
@@ -150,8 +154,8 @@ def test_forged_postlinks_are_stored_and_refused(
     assert signal_log.named("payment_succeeded") == []
 
 
-def test_unknown_invoice_is_refused(shop: Flask) -> None:
-    answer = post(shop, postlink_for(shop, "555555555", 100))
+def test_unknown_invoice_is_refused(app: Flask, client: FlaskClient) -> None:
+    answer = post(client, postlink_for(app, "555555555", 100))
     assert answer.status_code == 403 and "unknown invoice" in answer.get_json()["error"]
 
 
@@ -161,93 +165,79 @@ def test_unknown_invoice_is_refused(shop: Flask) -> None:
     json.dumps({"invoiceId": "12\u0000", "amount": "1e999"}).encode(),
 ])
 def test_malformed_bodies_are_stored_byte_for_byte(
-        shop: Flask, signal_log: SignalLog, raw: bytes) -> None:
-    answer = post(shop, raw, content_type="application/json")
+        app: Flask, client: FlaskClient, signal_log: SignalLog, raw: bytes) -> None:
+    answer = post(client, raw, content_type="application/json")
     assert answer.status_code == 400 and "error" in answer.get_json()
-    [event] = ledger_of(shop).events()
+    [event] = ledger_of(app).events()
     assert event.body == raw and event.verdict is EventVerdict.MALFORMED and event.reason
     [rejected] = signal_log.named("postlink_rejected")
     assert rejected["status"] == 400 and rejected["postlink"] is None
 
 
-def test_json_whatever_the_content_type_and_form_bodies(shop: Flask) -> None:
-    one, two = new_payment(shop), new_payment(shop)
-    assert post(shop, postlink_for(shop, one, 100), content_type="text/plain").status_code == 200
-    form = {k: str(v) for k, v in postlink_for(shop, two, 100).items()}
-    answer = shop.test_client().post("/halyk/postlink", data=urlencode(form),
+def test_json_whatever_the_content_type_and_form_bodies(app: Flask, client: FlaskClient) -> None:
+    one, two = new_payment(app), new_payment(app)
+    assert post(client, postlink_for(app, one, 100), content_type="text/plain").status_code == 200
+    form = {k: str(v) for k, v in postlink_for(app, two, 100).items()}
+    answer = client.post("/halyk/postlink", data=urlencode(form),
                                      content_type="application/x-www-form-urlencoded")
     assert answer.status_code == 200, answer.get_json()
-    assert ledger_of(shop).get(one).status is S.PAID  # type: ignore[union-attr]
-    assert ledger_of(shop).get(two).status is S.PAID  # type: ignore[union-attr]
+    assert ledger_of(app).get(one).status is S.PAID  # type: ignore[union-attr]
+    assert ledger_of(app).get(two).status is S.PAID  # type: ignore[union-attr]
 
 
-def test_oversized_body_is_refused_by_content_length(tmp_path: Path) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path, HALYK_MAX_POSTLINK_BYTES=1000)
-        try:
-            invoice = new_payment(app)
-            body = postlink_for(app, invoice, 100, padding="x" * 2000)
-            answer = post(app, body)
-            assert answer.status_code == 413
-            [event] = ledger_of(app).events()
-            assert event.body == b"" and "larger than 1000" in (event.reason or "")
-            assert ledger_of(app).get(invoice).status is S.NEW  # type: ignore[union-attr]
-            assert post(app, postlink_for(app, invoice, 100)).status_code == 200
-        finally:
-            close_shop(app)
+@pytest.mark.options(halyk_max_postlink_bytes=1000)
+def test_oversized_body_is_refused_by_content_length(app: Flask, client: FlaskClient) -> None:
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, 100, padding="x" * 2000)
+    answer = post(client, body)
+    assert answer.status_code == 413
+    [event] = ledger_of(app).events()
+    assert event.body == b"" and "larger than 1000" in (event.reason or "")
+    assert ledger_of(app).get(invoice).status is S.NEW  # type: ignore[union-attr]
+    assert post(client, postlink_for(app, invoice, 100)).status_code == 200
 
 
-def test_oversized_chunked_body_is_refused_without_reading_it_all(tmp_path: Path) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path, HALYK_MAX_POSTLINK_BYTES=1000)
-        server = LiveServer(app)
-        try:
-            netloc = urlsplit(server.url).netloc
-            conn = http.client.HTTPConnection(netloc, timeout=10)
-            chunks = (b"{" + b" " * 500 for _ in range(20))
-            conn.request("POST", "/halyk/postlink", body=chunks,
-                         headers={"Content-Type": "application/json"}, encode_chunked=True)
-            response = conn.getresponse()
-            assert response.status == 413
-            conn.close()
-        finally:
-            server.close()
-            close_shop(app)
+@pytest.mark.options(halyk_max_postlink_bytes=1000)
+def test_oversized_chunked_body_is_refused_without_reading_it_all(live_server: Any) -> None:
+    # A real server: the test client would hand the view the whole body at once.
+    conn = http.client.HTTPConnection(urlsplit(live_server.url()).netloc, timeout=10)
+    chunks = (b"{" + b" " * 500 for _ in range(20))
+    conn.request("POST", "/halyk/postlink", body=chunks,
+                 headers={"Content-Type": "application/json"}, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413
+    conn.close()
 
 
-def test_address_allow_list(tmp_path: Path) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path, HALYK_POSTLINK_ALLOWED_IPS="10.1.2.3, 192.0.2.0/24")
-        try:
-            invoice = new_payment(app)
-            refused = post(app, postlink_for(app, invoice, 100))
-            assert refused.status_code == 403 and "not allowed" in refused.get_json()["error"]
-            allowed = post(app, postlink_for(app, invoice, 100),
-                           environ_base={"REMOTE_ADDR": "192.0.2.77"})
-            assert allowed.status_code == 200
-        finally:
-            close_shop(app)
+@pytest.mark.options(halyk_postlink_allowed_ips="10.1.2.3, 192.0.2.0/24")
+def test_address_allow_list(app: Flask, client: FlaskClient) -> None:
+    invoice = new_payment(app)
+    refused = post(client, postlink_for(app, invoice, 100))
+    assert refused.status_code == 403 and "not allowed" in refused.get_json()["error"]
+    allowed = post(client, postlink_for(app, invoice, 100),
+                   environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    assert allowed.status_code == 200
 
 
 def test_a_raising_receiver_keeps_the_payment_and_reprocess_runs_it_again(
-        shop: Flask, signal_log: SignalLog) -> None:
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
     calls: list[str] = []
     broken = {"yes": True}
 
     def receiver(sender: Flask, payment, postlink) -> None:
         calls.append(payment.invoice_id)
         if broken["yes"]:
-            raise RuntimeError("the shop's mailer is down")
+            raise RuntimeError("the app's mailer is down")
 
     signals.payment_succeeded.connect(receiver)
     try:
-        invoice = new_payment(shop)
-        answer = post(shop, postlink_for(shop, invoice, 100))
+        invoice = new_payment(app)
+        answer = post(client, postlink_for(app, invoice, 100))
         assert answer.status_code == 200
-        assert ledger_of(shop).get(invoice).status is S.PAID  # type: ignore[union-attr]
-        [event] = ledger_of(shop).events(invoice_id=invoice)
+        assert ledger_of(app).get(invoice).status is S.PAID  # type: ignore[union-attr]
+        [event] = ledger_of(app).events(invoice_id=invoice)
         assert event.verdict is EventVerdict.FAILED and "mailer is down" in (event.reason or "")
-        with shop.app_context():
+        with app.app_context():
             from flask_halyk.state import get_state
 
             still = reprocess(get_state())
@@ -257,35 +247,32 @@ def test_a_raising_receiver_keeps_the_payment_and_reprocess_runs_it_again(
             assert (fixed.attempted, fixed.applied) == (1, 1)
             assert reprocess(get_state()).attempted == 0
         assert calls == [invoice] * 3
-        assert ledger_of(shop).events(invoice_id=invoice)[0].verdict is EventVerdict.APPLIED
+        assert ledger_of(app).events(invoice_id=invoice)[0].verdict is EventVerdict.APPLIED
         # The recorder after the raising one only heard the successful run.
         assert len(signal_log.named("payment_succeeded")) <= 3
     finally:
         signals.payment_succeeded.disconnect(receiver)
 
 
-def test_reprocess_from_the_command_line(tmp_path: Path) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path)
-        state = {"fail": True}
+def test_reprocess_from_the_command_line(app: Flask, client: FlaskClient) -> None:
+    state = {"fail": True}
 
-        def receiver(sender: Flask, payment, postlink) -> None:
-            if state["fail"]:
-                raise RuntimeError("boom")
+    def receiver(sender: Flask, payment, postlink) -> None:
+        if state["fail"]:
+            raise RuntimeError("boom")
 
-        signals.payment_succeeded.connect(receiver)
-        try:
-            invoice = new_payment(app)
-            post(app, postlink_for(app, invoice, 100))
-            runner = app.test_cli_runner()
-            again = runner.invoke(args=["halyk", "reprocess"])
-            assert again.exit_code == 1 and "1 failed again" in again.output
-            state["fail"] = False
-            ok = runner.invoke(args=["halyk", "reprocess"])
-            assert ok.exit_code == 0 and "1 applied" in ok.output
-        finally:
-            signals.payment_succeeded.disconnect(receiver)
-            close_shop(app)
+    signals.payment_succeeded.connect(receiver)
+    try:
+        invoice = new_payment(app)
+        post(client, postlink_for(app, invoice, 100))
+        runner = app.test_cli_runner()
+        again = runner.invoke(args=["halyk", "reprocess"])
+        assert again.exit_code == 1 and "1 failed again" in again.output
+        state["fail"] = False
+        ok = runner.invoke(args=["halyk", "reprocess"])
+        assert ok.exit_code == 0 and "1 applied" in ok.output
+    finally:
+        signals.payment_succeeded.disconnect(receiver)
 
 
 _JSONISH = st.recursive(
@@ -315,6 +302,8 @@ def bodies(draw: st.DrawFn) -> bytes:
 _HEADER_VALUE = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
 
+# One app for the whole module, under its own name: hypothesis runs its examples in one test,
+# and the app and client of pytest-flask are per test.
 @pytest.fixture(scope="module")
 def fuzz_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("fuzz")

@@ -60,6 +60,7 @@ def send_at_once(urls: list[str], body: dict, copies: int = COPIES) -> list[int]
 
 
 def test_twenty_copies_to_one_threaded_server(db_url: str, tmp_path: Path) -> None:
+    # LiveServer, in this process: the test counts the signals the server's threads send.
     app = make_shop(db_url, tmp_path)
     server = LiveServer(app)
     log = SignalLog()
@@ -102,6 +103,8 @@ server.serve_forever()
 
 @pytest.fixture
 def two_shop_processes(db_url: str, tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
+    # Two server processes of our own on one database: pytest-flask's live_server serves one
+    # app, and the signals each process sends are written to a file the test reads.
     script = tmp_path / "shop_process.py"
     script.write_text(SHOP_PROCESS)
     out = tmp_path / "signals.jsonl"

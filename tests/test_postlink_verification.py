@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask, request
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ledger_support import (
     BACKENDS,
-    LiveServer,
     SignalLog,
     close_shop,
     database_url,
@@ -29,6 +29,7 @@ from ledger_support import (
     new_payment,
     postlink_for,
 )
+from page_helpers import marked_options
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_halyk import HalykEpay
@@ -40,16 +41,18 @@ OTHER_TERMINAL = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture(params=BACKENDS)
-def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The shop on each ledger backend, with the test's ``@pytest.mark.options`` settings;
+    pytest-flask's ``client`` and ``live_server`` serve it."""
     with database_url(request.param, tmp_path) as url:
-        app = make_shop(url, tmp_path)
+        app = make_shop(url, tmp_path, **marked_options(request))
         yield app
         close_shop(app)
 
 
-def post(app: Flask, body: object, path: str = "/halyk/postlink", **kw: Any) -> Any:
+def post(client: FlaskClient, body: object, path: str = "/halyk/postlink", **kw: Any) -> Any:
     data = body if isinstance(body, bytes | str) else json.dumps(body)
-    return app.test_client().post(path, data=data, content_type="application/json", **kw)
+    return client.post(path, data=data, content_type="application/json", **kw)
 
 
 def rehash(app: Flask, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,89 +107,88 @@ FORGERIES = [
 @pytest.mark.parametrize("success", [True, False], ids=["success", "failure"])
 @pytest.mark.parametrize("kind", FORGERIES)
 def test_every_forgery_is_refused_with_no_payment_signal(
-        shop: Flask, signal_log: SignalLog, kind: str, success: bool, path: str) -> None:
-    invoice, other = new_payment(shop), new_payment(shop)
-    body = forge(kind, shop, invoice, other, success)
-    answer = post(shop, body, path)
+        app: Flask, client: FlaskClient, signal_log: SignalLog, kind: str, success: bool,
+        path: str) -> None:
+    invoice, other = new_payment(app), new_payment(app)
+    body = forge(kind, app, invoice, other, success)
+    answer = post(client, body, path)
     assert answer.status_code == 403, (kind, answer.get_json())
     assert answer.get_json()["error"]
-    assert ledger_of(shop).get(invoice).status is PaymentStatus.NEW  # type: ignore[union-attr]
+    assert ledger_of(app).get(invoice).status is PaymentStatus.NEW  # type: ignore[union-attr]
     assert signal_log.named("payment_succeeded") == []
     assert signal_log.named("payment_failed") == []
     [rejected] = signal_log.named("postlink_rejected")
     assert rejected["status"] == 403 and rejected["reason"] == answer.get_json()["error"]
-    [event] = ledger_of(shop).events()
+    [event] = ledger_of(app).events()
     assert event.verdict is EventVerdict.REJECTED and json.loads(event.body) == body
     # The genuine one is still believed afterwards: a forgery spoils nothing.
-    assert post(shop, postlink_for(shop, invoice, 100, success=success), path).status_code == 200
+    assert post(client, postlink_for(app, invoice, 100, success=success), path).status_code == 200
     named = "payment_succeeded" if success else "payment_failed"
     assert len(signal_log.named(named)) == 1
 
 
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_genuine_postlinks_are_believed_once_with_unknown_fields_kept(
-        shop: Flask, signal_log: SignalLog, path: str) -> None:
-    paid, declined = new_payment(shop), new_payment(shop)
+        app: Flask, client: FlaskClient, signal_log: SignalLog, path: str) -> None:
+    paid, declined = new_payment(app), new_payment(app)
     extra = {"ipCity": "Almaty", "tokenRecipient": "", "newBankField": {"nested": [1, "two"]}}
     # The hash was issued for 100; "100.00" is the same amount.
-    body = {**postlink_for(shop, paid, 100, **extra), "amount": "100.00"}
+    body = {**postlink_for(app, paid, 100, **extra), "amount": "100.00"}
     for _ in range(2):
-        assert post(shop, body, path).status_code == 200
+        assert post(client, body, path).status_code == 200
     [succeeded] = signal_log.named("payment_succeeded")
     assert succeeded["payment"].invoice_id == paid
     postlink = succeeded["postlink"]
     assert {k: postlink[k] for k in extra} == extra
     assert postlink["amount"] == Decimal(100) and postlink["reasonCode"] == 0
-    body = postlink_for(shop, declined, 100, success=False, reasonCode=-498)
-    assert post(shop, body, path).status_code == 200
+    body = postlink_for(app, declined, 100, success=False, reasonCode=-498)
+    assert post(client, body, path).status_code == 200
     [failed] = signal_log.named("payment_failed")
     assert failed["payment"].invoice_id == declined and failed["postlink"]["reasonCode"] == -498
     assert signal_log.named("postlink_rejected") == []
 
 
-def test_the_secrethash_spelling_is_read_too(shop: Flask, signal_log: SignalLog) -> None:
-    invoice = new_payment(shop)
-    body = postlink_for(shop, invoice, 100)
+def test_the_secrethash_spelling_is_read_too(
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, 100)
     body["secretHash"] = body.pop("secret_hash")
-    assert post(shop, body).status_code == 200
+    assert post(client, body).status_code == 200
     assert len(signal_log.named("payment_succeeded")) == 1
 
 
-def test_a_malformed_body_gets_a_json_reason(shop: Flask, signal_log: SignalLog) -> None:
-    invoice = new_payment(shop)
-    body = postlink_for(shop, invoice, 100)
+def test_a_malformed_body_gets_a_json_reason(
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, 100)
     del body["reasonCode"]
-    answer = post(shop, body)
+    answer = post(client, body)
     assert answer.status_code == 400 and "reasonCode" in answer.get_json()["error"]
     assert signal_log.named("payment_succeeded") == []
-    assert ledger_of(shop).get(invoice).status is PaymentStatus.NEW  # type: ignore[union-attr]
+    assert ledger_of(app).get(invoice).status is PaymentStatus.NEW  # type: ignore[union-attr]
 
 
 # --- the allow-list behind a reverse proxy ------------------------------------------------------
 
+@pytest.mark.options(halyk_postlink_allowed_ips="203.0.113.0/24")
 def test_allow_list_ignores_forwarded_headers_unless_the_app_trusts_its_proxy(
-        tmp_path: Path, signal_log: SignalLog) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path, HALYK_POSTLINK_ALLOWED_IPS="203.0.113.0/24")
-        try:
-            invoice = new_payment(app)
-            proxy = {"REMOTE_ADDR": "10.0.0.2"}
-            # Anyone can write X-Forwarded-For: without ProxyFix it is not believed.
-            spoofed = post(app, postlink_for(app, invoice, 100), environ_base=proxy,
-                           headers={"X-Forwarded-For": "203.0.113.5"})
-            assert spoofed.status_code == 403 and "10.0.0.2" in spoofed.get_json()["error"]
-            # The app says it sits behind one proxy: the proxy's X-Forwarded-For is the sender.
-            app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
-            outsider = post(app, postlink_for(app, invoice, 100), environ_base=proxy,
-                            headers={"X-Forwarded-For": "198.51.100.9"})
-            assert outsider.status_code == 403
-            forwarded = post(app, postlink_for(app, invoice, 100), environ_base=proxy,
-                             headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.5"})
-            assert forwarded.status_code == 200
-            assert len(signal_log.named("payment_succeeded")) == 1
-            assert ledger_of(app).events(invoice_id=invoice)[-1].remote_addr == "203.0.113.5"
-        finally:
-            close_shop(app)
+        app: Flask, client: FlaskClient, signal_log: SignalLog) -> None:
+    invoice = new_payment(app)
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    # Anyone can write X-Forwarded-For: without ProxyFix it is not believed.
+    spoofed = post(client, postlink_for(app, invoice, 100), environ_base=proxy,
+                   headers={"X-Forwarded-For": "203.0.113.5"})
+    assert spoofed.status_code == 403 and "10.0.0.2" in spoofed.get_json()["error"]
+    # The app says it sits behind one proxy: the proxy's X-Forwarded-For is the sender.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+    outsider = post(client, postlink_for(app, invoice, 100), environ_base=proxy,
+                    headers={"X-Forwarded-For": "198.51.100.9"})
+    assert outsider.status_code == 403
+    forwarded = post(client, postlink_for(app, invoice, 100), environ_base=proxy,
+                     headers={"X-Forwarded-For": "198.51.100.9, 203.0.113.5"})
+    assert forwarded.status_code == 200
+    assert len(signal_log.named("payment_succeeded")) == 1
+    assert ledger_of(app).events(invoice_id=invoice)[-1].remote_addr == "203.0.113.5"
 
 
 # --- Flask-WTF's CSRFProtect, initialised before or after ----------------------------------------
@@ -197,6 +199,8 @@ def test_genuine_postlinks_pass_csrf_protection(
         tmp_path: Path, signal_log: SignalLog, csrf_first: bool, path: str) -> None:
     from flask_wtf.csrf import CSRFProtect
 
+    # Its own app: CSRFProtect must be initialised before or after HalykEpay, which the suite's
+    # `app` (built with HalykEpay) cannot offer.
     app = Flask("csrf-shop", instance_path=str(tmp_path / "instance"))
     app.config.update(SECRET_KEY="k", HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}")
 
@@ -213,12 +217,13 @@ def test_genuine_postlinks_pass_csrf_protection(
         csrf.init_app(app)
     try:
         invoice = new_payment(app)
-        assert app.test_client().post("/orders").status_code == 400  # still guarded
-        answer = post(app, postlink_for(app, invoice, 100), path)
+        client = app.test_client()
+        assert client.post("/orders").status_code == 400  # still guarded
+        answer = post(client, postlink_for(app, invoice, 100), path)
         assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
         assert len(signal_log.named("payment_succeeded")) == 1
         # A forged one is refused by the blueprint's verdict (403), not by CSRF's 400.
-        forged = post(app, postlink_for(app, new_payment(app), 100, genuine=False), path)
+        forged = post(client, postlink_for(app, new_payment(app), 100, genuine=False), path)
         assert forged.status_code == 403 and forged.is_json
     finally:
         close_shop(app)
@@ -260,6 +265,8 @@ def _bound_changes(invoice: str, terminal: str) -> st.SearchStrategy[tuple[str, 
     )
 
 
+# One app per backend for the whole module, under its own name: hypothesis runs its examples in
+# one test, and the app and client of pytest-flask are per test.
 @pytest.fixture(scope="module", params=BACKENDS)
 def fuzz_shop(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
@@ -284,7 +291,7 @@ def test_a_changed_bound_field_is_never_believed(fuzz_shop: Flask, data: st.Data
         return  # hypothesis found the real hash: not a forgery
     log = SignalLog()
     try:
-        answer = post(fuzz_shop, body, path)
+        answer = post(fuzz_shop.test_client(), body, path)
     finally:
         log.disconnect()
     event(f"answered {answer.status_code}")
@@ -308,7 +315,7 @@ def test_other_fields_never_cause_a_5xx_or_a_refusal_as_forged(
         body.pop(key, None)
     log = SignalLog()
     try:
-        answer = post(fuzz_shop, body, path)
+        answer = post(fuzz_shop.test_client(), body, path)
     finally:
         log.disconnect()
     event(f"answered {answer.status_code}")
@@ -327,42 +334,33 @@ def test_other_fields_never_cause_a_5xx_or_a_refusal_as_forged(
 
 # --- the body limit is HALYK_MAX_POSTLINK_BYTES, whatever the app's MAX_CONTENT_LENGTH -----------
 
+@pytest.mark.options(max_content_length=200, halyk_max_postlink_bytes=2000)
 def test_the_apps_smaller_max_content_length_does_not_refuse_postlinks(
-        tmp_path: Path, signal_log: SignalLog) -> None:
-    with database_url("sqlite", tmp_path) as url:
-        app = make_shop(url, tmp_path, MAX_CONTENT_LENGTH=200, HALYK_MAX_POSTLINK_BYTES=2000)
+        app: Flask, client: FlaskClient, live_server: Any, signal_log: SignalLog) -> None:
+    @app.post("/upload")
+    def upload() -> str:
+        return str(len(request.get_data()))
 
-        @app.post("/upload")
-        def upload() -> str:
-            return str(len(request.get_data()))
-
-        try:
-            invoice = new_payment(app)
-            body = postlink_for(app, invoice, 100)
-            assert len(json.dumps(body)) > 200
-            assert post(app, body).status_code == 200
-            assert len(signal_log.named("payment_succeeded")) == 1
-            # Still the app's limit for its own routes.
-            assert app.test_client().post("/upload", data=b"x" * 300).status_code == 413
-            # Beyond HALYK_MAX_POSTLINK_BYTES: refused in JSON and recorded, with or without a
-            # Content-Length.
-            big = postlink_for(app, invoice, 100, padding="x" * 3000)
-            answer = post(app, big)
-            assert answer.status_code == 413 and "2000" in answer.get_json()["error"]
-            server = LiveServer(app)
-            try:
-                conn = http.client.HTTPConnection(urlsplit(server.url).netloc, timeout=10)
-                raw = json.dumps(big).encode()
-                conn.request("POST", "/halyk/postlink", encode_chunked=True,
-                             body=(raw[i:i + 500] for i in range(0, len(raw), 500)),
-                             headers={"Content-Type": "application/json"})
-                chunked = conn.getresponse()
-                assert chunked.status == 413
-                assert "2000" in json.loads(chunked.read())["error"]
-                conn.close()
-            finally:
-                server.close()
-            verdicts = [e.verdict for e in ledger_of(app).events()]
-            assert verdicts.count(EventVerdict.MALFORMED) == 2
-        finally:
-            close_shop(app)
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, 100)
+    assert len(json.dumps(body)) > 200
+    assert post(client, body).status_code == 200
+    assert len(signal_log.named("payment_succeeded")) == 1
+    # Still the app's limit for its own routes.
+    assert client.post("/upload", data=b"x" * 300).status_code == 413
+    # Beyond HALYK_MAX_POSTLINK_BYTES: refused in JSON and recorded, with or without a
+    # Content-Length (a real server for the chunked body; it records in the same ledger).
+    big = postlink_for(app, invoice, 100, padding="x" * 3000)
+    answer = post(client, big)
+    assert answer.status_code == 413 and "2000" in answer.get_json()["error"]
+    conn = http.client.HTTPConnection(urlsplit(live_server.url()).netloc, timeout=10)
+    raw = json.dumps(big).encode()
+    conn.request("POST", "/halyk/postlink", encode_chunked=True,
+                 body=(raw[i:i + 500] for i in range(0, len(raw), 500)),
+                 headers={"Content-Type": "application/json"})
+    chunked = conn.getresponse()
+    assert chunked.status == 413
+    assert "2000" in json.loads(chunked.read())["error"]
+    conn.close()
+    verdicts = [e.verdict for e in ledger_of(app).events()]
+    assert verdicts.count(EventVerdict.MALFORMED) == 2

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from flask import Flask
@@ -36,6 +36,9 @@ class PostLinkSender:
         self.local_app = local_app
         self.timeout = timeout
         self.session = requests.Session()
+        #: Origin the bank was given -> origin the postLink is actually sent to, as a hosts
+        #: file would have it (see :meth:`Sandbox.route_postlinks`).
+        self.routes: dict[str, str] = {}
         self._threads: list[threading.Thread] = []
         # Payments finish on several request threads at once; join() must see every sender.
         self._threads_lock = threading.Lock()
@@ -77,10 +80,18 @@ class PostLinkSender:
                 log.warning("sandbox postLink to %s failed: %s", url, delivery.error)
             self.store.record(delivery)
 
+    def route(self, url: str) -> str:
+        """Where a postLink for ``url`` is sent: ``url`` itself unless its origin is routed."""
+        parts = urlsplit(url)
+        to = self.routes.get(_origin(url))
+        if to is None:
+            return url
+        return to.rstrip("/") + urlunsplit(("", "", parts.path or "/", parts.query, ""))
+
     def _http(self, url: str, body: dict[str, Any]) -> int:
         # Never followed: a 307/308 keeps the body, and with it the secret_hash, for whatever
         # host the answer names.
-        response = self.session.post(url, json=body, timeout=self.timeout,
+        response = self.session.post(self.route(url), json=body, timeout=self.timeout,
                                      allow_redirects=False)
         return response.status_code
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
@@ -83,6 +84,21 @@ class Sandbox:
         return pay_through_page(self, self.app, payment_object, pan, expiry=expiry, cvc=cvc,
                                 holder=holder, secure_code=secure_code, base_url=base_url,
                                 wait=wait)
+
+    def route_postlinks(self, origin: str, to: str) -> None:
+        """Send the postLinks addressed to ``origin`` (``scheme://host[:port]``) to the origin
+        ``to`` instead, path and query kept, as a hosts file would: for a shop that names
+        itself by an address that does not resolve (pytest-flask's ``live_server`` calls its
+        app ``localhost.localdomain:PORT``). The deliveries keep the URL the bank was given.
+        """
+        parts = urlsplit(origin)
+        target = urlsplit(to)
+        if parts.scheme not in ("http", "https") or not parts.netloc or \
+                target.scheme not in ("http", "https") or not target.netloc:
+            raise ValueError(f"route_postlinks takes two http(s) origins, not {origin!r} and "
+                             f"{to!r}")
+        self.sender.routes[f"{parts.scheme}://{parts.netloc}".lower()] = \
+            f"{target.scheme}://{target.netloc}"
 
     def wait_for_postlinks(self, timeout: float = 10) -> None:
         """Block until postLinks in flight are delivered (or ``timeout`` passes)."""

@@ -76,7 +76,11 @@ def shop_config(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def live_shop(shop_config: dict[str, Any]) -> Iterator[LiveShop]:
-    """The shop on the embedded sandbox, served by werkzeug (threaded) on an ephemeral port."""
+    """The shop on the embedded sandbox, served by werkzeug (threaded) on an ephemeral port.
+
+    In this process, not by pytest-flask's live_server (a fork of the test's process): tests
+    flip the embedded sandbox's fault switches and run `flask halyk reconcile` against the
+    sandbox that saw the payments, both of which live in the serving process's memory."""
     from werkzeug.serving import make_server
 
     from examples.shop import create_app

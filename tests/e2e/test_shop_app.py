@@ -14,12 +14,18 @@ SECRET = "Cl13nt-S3cr3t-Never-Rendered-0xBEEF"
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(request, tmp_path):
+    """The example shop on the embedded sandbox, plus the test's ``@pytest.mark.options``
+    settings (pytest-flask's ``client`` requests it; HALYK_* settings must reach create_app)."""
+    options = {}
+    for marker in reversed(list(request.node.iter_markers("options"))):
+        options.update({key.upper(): value for key, value in marker.kwargs.items()})
     app = create_app(
         {
             "SECRET_KEY": "unit",
             "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
             "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
+            **options,
         }
     )
     yield app
@@ -29,6 +35,10 @@ def app(tmp_path):
 def csrf_token(client, url):
     html = client.get(url).get_data(as_text=True)
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+# The next two build the shop themselves: their subject is what create_app makes of no
+# configuration, or of the environment, which the `app` fixture's settings would hide.
 
 
 def test_runs_with_no_configuration_at_all(tmp_path, monkeypatch):
@@ -58,19 +68,17 @@ def test_settings_come_from_the_environment(tmp_path, monkeypatch):
         app.extensions["halyk"].client.close()
 
 
-def test_hostile_product_only_with_its_flag(app):
-    client = app.test_client()
+def test_hostile_product_only_with_its_flag(client):
     assert "window.pwned" not in client.get("/").get_data(as_text=True)
     assert client.get("/products/hostile/checkout").status_code == 404
 
 
-def test_checkout_without_csrf_token_is_refused(app):
-    response = app.test_client().post("/products/tea/checkout", data={"quantity": "1"})
+def test_checkout_without_csrf_token_is_refused(client):
+    response = client.post("/products/tea/checkout", data={"quantity": "1"})
     assert response.status_code == 400
 
 
-def test_checkout_creates_the_order_and_its_payment(app):
-    client = app.test_client()
+def test_checkout_creates_the_order_and_its_payment(app, client):
     token = csrf_token(client, "/products/baursak/checkout")
     response = client.post("/products/baursak/checkout", data={
         "csrf_token": token, "quantity": "2", "name": "Arman", "email": "", "phone": "",
@@ -86,8 +94,7 @@ def test_checkout_creates_the_order_and_its_payment(app):
     assert 'id="pay-widget"' in page and "payment-api.js" in page
 
 
-def test_the_pay_page_survives_a_reload_and_refuses_a_spoilt_object(app):
-    client = app.test_client()
+def test_the_pay_page_survives_a_reload_and_refuses_a_spoilt_object(app, client):
     token = csrf_token(client, "/products/tea/checkout")
     ref = client.post("/products/tea/checkout", data={"csrf_token": token, "quantity": "1"}
                       ).headers["Location"].rsplit("/", 1)[1]
@@ -106,61 +113,45 @@ def test_the_pay_page_survives_a_reload_and_refuses_a_spoilt_object(app):
     assert 'id="pay-widget"' not in page.get_data(as_text=True)
 
 
-def test_every_page_sends_the_strict_policy(app):
-    client = app.test_client()
+def test_every_page_sends_the_strict_policy(client):
     for url in ("/", "/products/tea/checkout", "/admin/", "/no-such-page"):
         policy = client.get(url).headers["Content-Security-Policy"]
         assert re.search(r"script-src 'nonce-[\w-]{20,}' 'self'", policy), url
         assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
 
 
-def test_the_policy_allows_the_real_epay_hosts_from_csp_sources(tmp_path):
-    app = create_app({
-        "SECRET_KEY": "unit", "HALYK_ENV": "test",
-        "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-        "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
-    })
-    try:
-        policy = app.test_client().get("/").headers["Content-Security-Policy"]
-        directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
-        assert re.fullmatch(r"'nonce-[\w-]{20,}' https://test-epay\.epayment\.kz",
-                            directives["script-src"])
-        assert directives["frame-src"] == "https://test-epay.epayment.kz"
-        assert directives["form-action"] == "'self' https://test-epay.epayment.kz"
-        assert directives["connect-src"] == "'self'"
-    finally:
-        app.extensions["halyk"].client.close()
+@pytest.mark.options(halyk_env="test")
+def test_the_policy_allows_the_real_epay_hosts_from_csp_sources(client):
+    policy = client.get("/").headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert re.fullmatch(r"'nonce-[\w-]{20,}' https://test-epay\.epayment\.kz",
+                        directives["script-src"])
+    assert directives["frame-src"] == "https://test-epay.epayment.kz"
+    assert directives["form-action"] == "'self' https://test-epay.epayment.kz"
+    assert directives["connect-src"] == "'self'"
 
 
-def test_language_switch_never_redirects_off_site(app):
-    client = app.test_client()
+def test_language_switch_never_redirects_off_site(client):
     response = client.get("/language/kaz?next=//evil.example/")
     assert response.headers["Location"] == "/"
     assert client.get("/language/xxx").status_code == 404
     assert 'lang="kk"' in client.get("/").get_data(as_text=True)
 
 
-def test_client_secret_never_rendered(tmp_path):
-    app = create_app({
-        "SECRET_KEY": "unit", "HALYK_ENV": "sandbox", "HALYK_CLIENT_ID": "shop",
-        "HALYK_CLIENT_SECRET": SECRET, "HALYK_TERMINAL_ID": "11111111-2222-3333-4444-555555555555",
-        "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
-        "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"), "SHOP_DEMO_HOSTILE_PRODUCT": True,
-    })
-    try:
-        client = app.test_client()
-        token = csrf_token(client, "/products/tea/checkout")
-        response = client.post("/products/tea/checkout", data={"csrf_token": token,
-                                                                "quantity": "1"})
-        order_url = response.headers["Location"]
-        pages = [client.get(url) for url in ("/", "/products/tea/checkout", order_url,
-                                             order_url + "/status.json", "/admin/")]
-        assert 'id="pay-widget"' in pages[2].get_data(as_text=True)
-        for page in pages:
-            assert SECRET not in page.get_data(as_text=True)
-            assert SECRET not in str(page.headers)
-    finally:
-        app.extensions["halyk"].client.close()
+@pytest.mark.options(halyk_env="sandbox", halyk_client_id="shop", halyk_client_secret=SECRET,
+                     halyk_terminal_id="11111111-2222-3333-4444-555555555555",
+                     shop_demo_hostile_product=True)
+def test_client_secret_never_rendered(client):
+    token = csrf_token(client, "/products/tea/checkout")
+    response = client.post("/products/tea/checkout", data={"csrf_token": token,
+                                                            "quantity": "1"})
+    order_url = response.headers["Location"]
+    pages = [client.get(url) for url in ("/", "/products/tea/checkout", order_url,
+                                         order_url + "/status.json", "/admin/")]
+    assert 'id="pay-widget"' in pages[2].get_data(as_text=True)
+    for page in pages:
+        assert SECRET not in page.get_data(as_text=True)
+        assert SECRET not in str(page.headers)
 
 
 def test_fulfilment_is_recorded_once(tmp_path):
@@ -209,10 +200,9 @@ NOT_ENGLISH = {"Dombra", "Tea", "flask", "halyk", "Eng", "English", "KZT", "AUTH
 
 
 @pytest.mark.parametrize("language", ["rus", "kaz"])
-def test_every_text_of_the_shop_speaks_the_visitors_language(app, language):
+def test_every_text_of_the_shop_speaks_the_visitors_language(app, client, language):
     from flask_halyk.ledger import BankReport, PaymentStatus
 
-    client = app.test_client()
     client.get(f"/language/{language}")
     pages = [client.get("/").get_data(as_text=True)]
     token = csrf_token(client, "/products/tea/checkout")
@@ -277,11 +267,11 @@ def place(client, product="tea", quantity="1"):
      (473, "reason_secure_code"), (499, "reason_secure_code"), (464, None), (-498, None),
      (None, None)],
 )
-def test_a_decline_says_why_from_the_reason_code_never_in_the_banks_words(app, code, reason_key):
+def test_a_decline_says_why_from_the_reason_code_never_in_the_banks_words(app, client, code,
+                                                                         reason_key):
     from examples.shop.i18n import text
     from flask_halyk.ledger import BankReport, PaymentStatus
 
-    client = app.test_client()
     client.get("/language/kaz")
     ref = place(client)
     store = app.extensions["shop_store"]
@@ -297,7 +287,7 @@ def test_a_decline_says_why_from_the_reason_code_never_in_the_banks_words(app, c
     assert "Bank Says Something" not in page
 
 
-def test_amounts_read_as_the_visitors_language_writes_them(app):
+def test_amounts_read_as_the_visitors_language_writes_them(client):
     from decimal import Decimal
 
     from examples.shop.i18n import money, number
@@ -306,14 +296,12 @@ def test_amounts_read_as_the_visitors_language_writes_them(app):
     assert money(Decimal("1234.5"), "kaz") == "1\u00a0234,50\u00a0₸"
     assert money(Decimal("1234.5"), "eng") == "1\u00a0234.50\u00a0₸"
     assert number(Decimal("400.00"), "rus") == "400"
-    client = app.test_client()
     assert "45\u00a0000\u00a0₸" in client.get("/").get_data(as_text=True)
     ref = place(client, "tea", quantity="3")
     assert "4\u00a0500\u00a0₸" in client.get(f"/orders/{ref}").get_data(as_text=True)
 
 
-def test_every_post_needs_the_csrf_token(app):
-    client = app.test_client()
+def test_every_post_needs_the_csrf_token(app, client):
     ref = place(client)
     invoice_id = app.extensions["shop_store"].get(ref).invoice_id
     for url in (f"/orders/{ref}/retry", f"/admin/payments/{invoice_id}/refund",

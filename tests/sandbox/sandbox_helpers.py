@@ -14,7 +14,9 @@ from flask_halyk.config import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL
 
 
 class Receiver:
-    """A real Flask app on loopback recording postLinks."""
+    """A real Flask app on loopback recording postLinks (in this process's memory, where the
+    test reads them: pytest-flask's ``live_server`` would serve a forked copy, and it serves the
+    `app` fixture, which is the shop, not this receiver)."""
 
     def __init__(self) -> None:
         self.bodies: list[tuple[str, dict[str, Any], str]] = []

@@ -42,3 +42,41 @@ def test_every_named_card_is_documented():
         assert f"`{name}`" in testing, name
         pan = getattr(cards, name)
         assert cards.luhn_valid(pan) and (pan in CARDS) == (name != "UNLISTED_CARD"), name
+
+
+# docs/testing.md: a shop's project, one file per block headed by its name.
+
+TESTING = (Path(__file__).parents[2] / "docs" / "testing.md").read_text(encoding="utf-8")
+BLOCK = re.compile(r"^```(\w+)\n(.*?)^```$", re.M | re.S)
+FILE_HEADER = re.compile(r"# ([\w.-]+\.(?:py|ini))\n")
+
+
+def shop_files(doc: str) -> dict[str, str]:
+    """The files docs/testing.md shows, by name (blocks of one name are joined in order)."""
+    files: dict[str, str] = {}
+    for language, text in BLOCK.findall(doc):
+        header = FILE_HEADER.match(text)
+        if language == "text":
+            continue
+        assert header, f"a ```{language} block of testing.md names no file:\n{text}"
+        files[header.group(1)] = files.get(header.group(1), "") + text
+    return files
+
+
+def test_every_code_block_of_testing_md_is_a_file_or_a_signature():
+    files = shop_files(TESTING)
+    assert {"shop.py", "conftest.py", "pytest.ini", "test_postlink.py", "test_pay.py",
+            "test_live.py", "test_two_stage.py"} <= set(files)
+
+
+def test_the_shop_tests_of_testing_md_pass_as_written(pytester):
+    """The blocks, copied into an empty folder, are a shop's project whose tests all pass with
+    pytest-flask and the installed plugin (client, live_server, the plugin's fixtures)."""
+    files = shop_files(TESTING)
+    for name, text in files.items():
+        (pytester.path / name).write_text(text, encoding="utf-8")
+    tests = sum(len(re.findall(r"^def test_", text, re.M)) for name, text in files.items()
+                if name.startswith("test_"))
+    assert tests >= 7
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=tests)

@@ -205,6 +205,8 @@ def test_postlink_is_sent_in_the_background(sandbox):
         release.wait(30)
         return "ok"
 
+    # In this process: the view waits on the test's own Events (pytest-flask's live_server
+    # would run a forked copy of them).
     server = make_server("127.0.0.1", 0, shop, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -102,3 +102,28 @@ def test_embedded_a_postlink_changed_to_another_origin_stays_in_process(attacker
         assert attacker.bodies == []
         [delivery] = server.deliveries
         assert delivery.in_process and delivery.status == 200
+
+
+def test_a_routed_origin_is_delivered_where_the_route_says(sandbox, receiver):
+    # A shop that names itself by a host nothing resolves (pytest-flask's live_server calls its
+    # app localhost.localdomain:PORT): the route sends its postLinks to where it listens.
+    sandbox.sandbox.route_postlinks("http://Shop.Invalid:8080", receiver.url)
+    _pay(sandbox, APPROVED, {"postLink": "http://shop.invalid:8080/halyk/postlink?x=1",
+                             "failurePostLink": "http://shop.invalid:8080/halyk/fail"}, {})
+    assert [path for path, _, _ in receiver.bodies] == ["halyk/postlink"]
+    # The delivery keeps the URL the bank was given; other origins are not routed.
+    [delivery] = sandbox.deliveries
+    assert delivery.url == "http://shop.invalid:8080/halyk/postlink?x=1"
+    assert delivery.status == 200 and not delivery.in_process
+    assert sandbox.sandbox.sender.route("http://shop.invalid:8081/p") == \
+        "http://shop.invalid:8081/p"
+    assert sandbox.sandbox.sender.route("https://shop.invalid:8080/p") == \
+        "https://shop.invalid:8080/p"
+
+
+@pytest.mark.parametrize(("origin", "to"), [("shop.invalid", "http://127.0.0.1:1"),
+                                            ("http://shop.invalid", "ftp://127.0.0.1"),
+                                            ("http://", "http://127.0.0.1:1")])
+def test_a_route_takes_two_http_origins(sandbox, origin, to):
+    with pytest.raises(ValueError, match="two http"):
+        sandbox.sandbox.route_postlinks(origin, to)

@@ -4,14 +4,12 @@ without a browser, for a shop's tests."""
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from page_helpers import close, make_shop
 from sandbox_helpers import get_token, payment_object
-from werkzeug.serving import make_server
 
 from flask_halyk import HalykEpay
 from flask_halyk.ledger import PaymentStatus
@@ -196,47 +194,40 @@ def test_embedded_a_postlink_changed_in_the_object_still_reaches_the_shop(shop):
         assert halyk.ledger.get(payment.invoice_id).status is PaymentStatus.PAID
 
 
-# docs/testing.md's recipe: a shop served on loopback, the plugin's halyk_sandbox fixture.
+# docs/testing.md's live recipe: pytest-flask's live_server serving a shop that pays on the
+# plugin's halyk_sandbox, paid with halyk_sandbox.pay().
 
 
-def _docs_shop(tmp_path: Path, sandbox_url: str) -> Flask:
-    app = Flask("shop", instance_path=str(tmp_path / "instance"))
-    app.config.update(SECRET_KEY="test", HALYK_ENV="sandbox", HALYK_SANDBOX_URL=sandbox_url,
-                      HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
-    HalykEpay(app)
-    return app
+class TestLiveShop:
+    @pytest.fixture
+    def app(self, tmp_path, halyk_sandbox):
+        app = Flask("shop", instance_path=str(tmp_path / "instance"))
+        app.config.update(SECRET_KEY="test", HALYK_ENV="sandbox",
+                          HALYK_SANDBOX_URL=halyk_sandbox.url,
+                          HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+        HalykEpay(app)
+        yield app
+        get_state(app).client.close()
 
-
-@pytest.fixture
-def live_shop(tmp_path, halyk_sandbox):
-    app = _docs_shop(tmp_path, halyk_sandbox.url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    halyk_sandbox.sandbox.wait_for_postlinks()
-    server.shutdown()
-    server.server_close()
-    get_state(app).client.close()
-
-
-def test_documented_recipe(live_shop, halyk_sandbox):
-    app, url = live_shop
-    halyk: HalykEpay = get_state(app).extension
-    with app.test_request_context(base_url=url):
-        payment_object = halyk.create_payment(1500, description="Tea").to_js()
-    assert payment_object["postLink"] == f"{url}/halyk/postlink"
-    result = halyk_sandbox.pay(payment_object, cards.APPROVED_CARD)
-    assert result.approved and result.status == "CHARGE"
-    assert [(d.url, d.status, d.in_process) for d in result.deliveries] == [
-        (f"{url}/halyk/postlink", 200, False)]
-    with app.app_context():
-        assert halyk.ledger.get(payment_object["invoiceId"]).status.value == "paid"
-    with pytest.raises(PaymentPageError, match="already paid"):
-        halyk_sandbox.pay(payment_object)
+    def test_documented_recipe(self, app, live_server, halyk_sandbox):
+        url = live_server.url()
+        halyk: HalykEpay = get_state(app).extension
+        with app.test_request_context(base_url=url):
+            payment_object = halyk.create_payment(1500, description="Tea").to_js()
+        assert payment_object["postLink"] == f"{url}/halyk/postlink"
+        result = halyk_sandbox.pay(payment_object, cards.APPROVED_CARD)
+        assert result.approved and result.status == "CHARGE"
+        assert [(d.url, d.status, d.in_process) for d in result.deliveries] == [
+            (f"{url}/halyk/postlink", 200, False)]
+        with app.app_context():
+            assert halyk.ledger.get(payment_object["invoiceId"]).status.value == "paid"
+        with pytest.raises(PaymentPageError, match="already paid"):
+            halyk_sandbox.pay(payment_object)
 
 
 def test_documented_embedded_recipe(app):
-    """docs/testing.md's shortest test, on the suite's `app` (no HALYK_* settings at all)."""
+    """The embedded sandbox's own pay(), on the suite's `app` (no HALYK_* settings at all), as
+    docs/testing.md names it (get_state(app).sandbox.extensions["halyk_sandbox"])."""
     halyk: HalykEpay = get_state(app).extension
     with app.test_request_context():
         payment = halyk.create_payment(1500, description="Tea")

@@ -36,6 +36,8 @@ def shop_app(tmp_path: Path, sandbox_url: str) -> Flask:
 
 @pytest.fixture
 def shop(tmp_path: Path, halyk_sandbox: SandboxServer) -> Iterator[tuple[Flask, str]]:
+    # Served in this process, not by pytest-flask's live_server (a forked copy): the test checks
+    # the signals the shop sends when the postLink arrives, which halyk_signals hears only here.
     app = shop_app(tmp_path, halyk_sandbox.url)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

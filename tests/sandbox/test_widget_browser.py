@@ -50,6 +50,9 @@ def shop_app(script_url: str, sandbox_origin: str) -> Flask:
 
 
 def serve(app):
+    # A server of our own per shop page: each test builds its shop app (and its payment object)
+    # in the test, next to a sandbox on another origin; pytest-flask's live_server serves one
+    # `app` fixture, chosen before the test runs.
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
