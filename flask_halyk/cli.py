@@ -82,7 +82,12 @@ def status_command(invoice_id: str) -> None:
     state = get_state()
     if sandbox_is_elsewhere(state):
         click.echo(f"warning: {SANDBOX_ELSEWHERE}", err=True)
-    result = state.client.status(invoice_id)
+    try:
+        result = state.client.status(invoice_id)
+    except HalykError as exc:
+        # Wrong credentials, a bank out of reach, an invoice id of letters: the typed error's
+        # message says what to fix; a traceback would only bury it.
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result.raw, indent=2, ensure_ascii=False, default=str))
 
 

@@ -58,6 +58,24 @@ def close_shop(app: Flask) -> None:
     app.extensions["halyk"].ledger.dispose()
 
 
+# --- 8. `flask halyk status` with wrong credentials -----------------------------------------
+
+
+def test_status_with_wrong_credentials_prints_the_error_not_a_traceback(
+        bank: SandboxServer, tmp_path: Path) -> None:
+    app = real_host_shop(bank.url, tmp_path, HALYK_CLIENT_SECRET="not-the-shops-secret")
+    try:
+        result = app.test_cli_runner().invoke(args=["halyk", "status", "123456"])
+    finally:
+        close_shop(app)
+    # An uncaught exception is what printed the traceback: click's runner keeps it instead.
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1
+    assert "Error: ePay refused the credentials" in result.output
+    assert "HALYK_CLIENT_SECRET" in result.output
+    assert "not-the-shops-secret" not in result.output
+
+
 # --- 9. the standalone sandbox listens on loopback unless told otherwise ----------------------
 
 
