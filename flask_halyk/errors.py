@@ -1,7 +1,8 @@
 """The exceptions flask-halyk raises.
 
 Every error a shop can meet derives from :class:`HalykError`, so one ``except`` catches them all.
-Messages say what happened and what to do; none of them ever carries the client secret.
+Messages say what happened and what to do; none of them ever carries the client secret, nor
+any other credential of the request an answer quotes (:mod:`flask_halyk.redaction`).
 """
 
 from __future__ import annotations

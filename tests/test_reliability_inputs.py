@@ -11,17 +11,43 @@ run ends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import werkzeug.serving
 from click.testing import CliRunner
+from client_fixtures import (
+    API_PREFIX,
+    INVOICE,
+    SECRET,
+    STATUS_PATH,
+    TERMINAL,
+    TOKEN_PATH,
+    TX_ID,
+    TokenIssuer,
+    json_response,
+    make_client,
+)
 from flask import Flask
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from flask_halyk import HalykEpay
+from flask_halyk.epay import EpayClient
+from flask_halyk.errors import (
+    ApiError,
+    AuthenticationError,
+    EpayConnectionError,
+    HalykError,
+    InvalidResponse,
+)
+from flask_halyk.postlink.verification import make_secret_hash
+from flask_halyk.redaction import scrub
 from flask_halyk.sandbox import Merchant, SandboxServer, create_sandbox_app
 from flask_halyk.sandbox.cli import sandbox_command
 
@@ -109,3 +135,169 @@ def test_standalone_sandbox_on_another_loopback_address_is_quiet(
         monkeypatch: pytest.MonkeyPatch, loopback: str) -> None:
     _host, result = _run_sandbox(monkeypatch, "--host", loopback)
     assert "warning" not in result.output.lower()
+
+
+# --- 7. a bank error that quotes the request shows none of its credentials --------------------
+
+TOKEN_USER, TOKEN_PASS = "proxyuser", "Pr0xy-Pass-Never-Shown"
+API_USER, API_PASS = "apiuser", "Ap1-Pass-Never-Shown"
+TOKEN_QUERY_SECRET = "Qu3ry-Key-Never-Shown"
+SECRET_HASH = make_secret_hash(b"echo-tests", "000123456", "100", "KZT", TERMINAL)
+
+
+def echo(status: int, shape: str) -> Callable[[Request], Response]:
+    """An error answer quoting the whole request, as some proxies, gateways and debug pages do:
+    its line with the query, every header, the body, and the URL with the credentials the
+    Basic header carried."""
+
+    def handler(request: Request) -> Response:
+        auth = request.authorization
+        userinfo = f"{auth.username}:{auth.password}@" if auth and auth.type == "basic" else ""
+        quoted = "\n".join([
+            f"{request.method} {request.full_path}",
+            *(f"{name}: {value}" for name, value in request.headers.items()),
+            "",
+            request.get_data(as_text=True),
+            f"url: http://{userinfo}{request.host}{request.full_path}",
+        ])
+        if shape == "html":
+            return Response(f"<html><body><pre>{quoted}</pre></body></html>", status=status,
+                            content_type="text/html")
+        if shape == "oauth":
+            body: dict[str, Any] = {"error": "invalid_request", "error_description": quoted}
+        elif shape == "oauth-client":
+            body = {"error": "invalid_client", "error_description": quoted}
+        elif shape == "operation":
+            body = {"code": 100, "message": quoted}
+        else:  # status
+            body = {"resultCode": "103", "resultMessage": quoted}
+        return json_response(body, status)
+
+    return handler
+
+
+def _echo_client(server: HTTPServer, api_credentials: bool = True) -> EpayClient:
+    origin = server.url_for("/").rstrip("/")
+    host = origin.split("://", 1)[1]
+    # Credentials in the API URL become a Basic header that replaces the Bearer one; without
+    # them the service token itself is what the echo quotes.
+    api_host = f"{API_USER}:{API_PASS}@{host}" if api_credentials else host
+    return make_client(
+        server,
+        token_url=f"http://{TOKEN_USER}:{TOKEN_PASS}@{host}{TOKEN_PATH}?key={TOKEN_QUERY_SECRET}",
+        api_url=f"http://{api_host}{API_PREFIX}",
+        retries=0,
+    )
+
+
+def _token_echo(shape: str, status: int) -> Callable[[HTTPServer], Callable[[], Any]]:
+    def arrange(server: HTTPServer) -> Callable[[], Any]:
+        server.expect_request(TOKEN_PATH).respond_with_handler(echo(status, shape))
+        client = _echo_client(server)
+        return lambda: client.payment_token("000123456", 100, secret_hash=SECRET_HASH,
+                                            post_link="https://shop.example.kz/halyk/postlink")
+
+    return arrange
+
+
+def _api_echo(path: str, shape: str, status: int, call: Callable[[EpayClient], Any],
+              api_credentials: bool = True) -> Callable[[HTTPServer], Callable[[], Any]]:
+    def arrange(server: HTTPServer) -> Callable[[], Any]:
+        server.expect_request(TOKEN_PATH).respond_with_handler(TokenIssuer())
+        server.expect_request(path).respond_with_handler(echo(status, shape))
+        client = _echo_client(server, api_credentials)
+        return lambda: call(client)
+
+    return arrange
+
+
+ECHOES: dict[str, tuple[Callable[[HTTPServer], Callable[[], Any]], type[HalykError]]] = {
+    "token refused (400 JSON)": (_token_echo("oauth", 400), ApiError),
+    "token credentials refused (401 JSON)": (_token_echo("oauth-client", 401),
+                                             AuthenticationError),
+    "token error page (404 HTML)": (_token_echo("html", 404), InvalidResponse),
+    "token garbage (200 HTML)": (_token_echo("html", 200), InvalidResponse),
+    "status error (103)": (_api_echo(STATUS_PATH, "status", 200,
+                                     lambda c: c.status(INVOICE)), ApiError),
+    "status page (200 HTML)": (_api_echo(STATUS_PATH, "html", 200,
+                                         lambda c: c.status(INVOICE)), InvalidResponse),
+    "status error with the Bearer token (103)": (
+        _api_echo(STATUS_PATH, "status", 200, lambda c: c.status(INVOICE),
+                  api_credentials=False), ApiError),
+    "refund refused with the Bearer token (400 JSON)": (
+        _api_echo(f"{API_PREFIX}/operation/{TX_ID}/refund", "operation", 400,
+                  lambda c: c.refund(TX_ID, 100), api_credentials=False), ApiError),
+    "refund refused (400 JSON)": (_api_echo(f"{API_PREFIX}/operation/{TX_ID}/refund",
+                                            "operation", 400,
+                                            lambda c: c.refund(TX_ID, 100)), ApiError),
+    "charge page (400 HTML)": (_api_echo(f"{API_PREFIX}/operation/{TX_ID}/charge", "html", 400,
+                                         lambda c: c.charge(TX_ID)), InvalidResponse),
+}
+
+
+def _exception_texts(exc: BaseException) -> list[str]:
+    """Everything an exception can show: str, repr, args, attributes, the traceback."""
+    return [str(exc), repr(exc), repr(exc.args), repr(vars(exc)),
+            "".join(traceback.format_exception(exc))]
+
+
+@pytest.mark.parametrize("scenario", sorted(ECHOES))
+def test_a_bank_error_quoting_the_request_shows_none_of_its_credentials(
+        httpserver: HTTPServer, scenario: str) -> None:
+    arrange, expected = ECHOES[scenario]
+    call = arrange(httpserver)
+    with pytest.raises(expected) as info:
+        call()
+    [(request, answer)] = httpserver.log[-1:]
+    quoted = answer.get_data(as_text=True)
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    # The answer did quote them: the test would prove nothing otherwise.
+    assert scheme in ("Basic", "Bearer") and credential and credential in quoted
+    if "oauth2" in request.path:
+        assert SECRET_HASH in quoted and TOKEN_QUERY_SECRET in quoted and SECRET in quoted
+    hidden = [TOKEN_PASS, API_PASS, f"{TOKEN_USER}:", f"{API_USER}:", TOKEN_QUERY_SECRET,
+              SECRET_HASH, SECRET, credential]
+    for text in _exception_texts(info.value):
+        for value in hidden:
+            assert value not in text, (value, text)
+    # What remains still tells the story: the call, and that the bank refused or garbled it.
+    assert "://" in str(info.value)
+
+
+def test_a_connection_error_does_not_quote_the_token_urls_query() -> None:
+    # requests' own message names the URL it could not reach, query included.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    client = EpayClient(
+        client_id="c", client_secret=SECRET, terminal_id=TERMINAL, retries=0,
+        token_url=f"http://{TOKEN_USER}:{TOKEN_PASS}@127.0.0.1:{closed}{TOKEN_PATH}"
+                  f"?key={TOKEN_QUERY_SECRET}",
+        api_url=f"http://127.0.0.1:{closed}{API_PREFIX}")
+    with pytest.raises(EpayConnectionError) as info:
+        client.service_token()
+    assert "ConnectionError" in str(info.value) and TOKEN_PATH in str(info.value)
+    for text in _exception_texts(info.value):
+        for value in (TOKEN_QUERY_SECRET, TOKEN_PASS, SECRET):
+            assert value not in text, (value, text)
+
+
+@pytest.mark.parametrize(("quoted", "hidden"), [
+    ("url: https://user:pa55@epay.example/x", "pa55"),
+    ("Authorization: Basic dXNlcjpwYTU1", "dXNlcjpwYTU1"),
+    ("authorization=Bearer%20TOKEN-123", "TOKEN-123"),
+    ('{"headers": {"Authorization": "Bearer abc.def-ghi"}}', "abc.def-ghi"),
+    ("grant_type=client_credentials&client_secret=s3cr3t&x=1", "s3cr3t"),
+    ('{"secret_hash": "0A1B2C3D4E5F"}', "0A1B2C3D4E5F"),
+    ("{&quot;secretHash&quot;: &quot;0A1B2C3D4E5F&quot;}", "0A1B2C3D4E5F"),
+    ("{'access_token': 'DCEB8O_ZM5U7SO'}", "DCEB8O_ZM5U7SO"),
+])
+def test_scrub_hides_credentials_however_they_are_quoted(quoted: str, hidden: str) -> None:
+    text = scrub(quoted)
+    assert hidden not in text and "***" in text
+
+
+def test_scrub_leaves_ordinary_text_alone() -> None:
+    text = "Invoice 000123456: insufficient funds (reasonCode 484), see https://epay.kz/help"
+    assert scrub(text) == text
