@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from .epay import PaymentToken
-from .errors import ConfigurationError, HalykError, InvalidPayment
+from .errors import ConfigurationError, HalykError, InvalidPayment, LedgerUnavailable
 from .ledger import PaymentRecord
 from .postlink.verification import make_secret_hash
 from .schemas import PaymentObjectSchema, dump_for_js
@@ -240,7 +240,7 @@ def _note_token_expiry(state: HalykState, record: PaymentRecord,
     issued: the ledger then assumes the bank's usual lifetime from the payment's creation."""
     try:
         return state.ledger.record_token(record.invoice_id, token.expires_at)
-    except SQLAlchemyError:
+    except (LedgerUnavailable, SQLAlchemyError):
         log.warning("flask-halyk: could not record the token expiry of invoice %s; reconcile "
                     "will assume the usual token lifetime", record.invoice_id, exc_info=True)
         return record

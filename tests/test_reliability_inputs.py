@@ -11,7 +11,9 @@ run ends.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,8 +35,10 @@ from client_fixtures import (
     make_client,
 )
 from flask import Flask
+from ledger_support import fresh_pg_url
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL
 from pytest_httpserver import HTTPServer
+from sqlalchemy.engine import make_url
 from werkzeug import Request, Response
 
 from flask_halyk import HalykEpay
@@ -45,6 +49,7 @@ from flask_halyk.errors import (
     EpayConnectionError,
     HalykError,
     InvalidResponse,
+    LedgerUnavailable,
 )
 from flask_halyk.postlink.verification import make_secret_hash
 from flask_halyk.redaction import scrub
@@ -301,3 +306,185 @@ def test_scrub_hides_credentials_however_they_are_quoted(quoted: str, hidden: st
 def test_scrub_leaves_ordinary_text_alone() -> None:
     text = "Invoice 000123456: insufficient funds (reasonCode 484), see https://epay.kz/help"
     assert scrub(text) == text
+
+
+# --- 6. the ledger's database made unreachable, then back ------------------------------------
+
+
+class TcpProxy:
+    """A TCP forwarder on a loopback port that can be taken down (listener and every open
+    connection closed: the database is unreachable) and brought back on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> TcpProxy:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self.port = self._listener.getsockname()[1]
+        self._spawn(self._accept, self._listener)
+        return self
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # close() alone would leave a blocked accept() listening (Linux): shut it down.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(10)
+        self._threads = []
+
+    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # shut down by stop()
+                return
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            self._spawn(self._pump, client, upstream)
+            self._spawn(self._pump, upstream, client)
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def _embedded_shop(db_url: str, tmp_path: Path) -> Flask:
+    app = Flask("unreachable", instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="k", TESTING=True, HALYK_DATABASE_URL=db_url)
+    HalykEpay(app)
+    return app
+
+
+def _create(app: Flask) -> Any:
+    with app.test_request_context("/"):
+        return app.extensions["halyk"].extension.create_payment(100, description="tea")
+
+
+def _every_shop_call_is_typed(app: Flask, invoice: str) -> None:
+    """What a shop reaches of the ledger, with its database down: typed errors, and a postLink
+    answered 503 (nothing could be stored, nothing is acknowledged)."""
+    halyk = app.extensions["halyk"].extension
+    with pytest.raises(LedgerUnavailable) as info:
+        _create(app)
+    assert isinstance(info.value, HalykError) and info.value.reason
+    assert "cannot be used" in str(info.value) and "try" in str(info.value)
+    # SQLAlchemy's exception holds the statement's parameters (bodies, names): not shown.
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    shown = "".join(traceback.format_exception(info.value))
+    assert "[parameters:" not in shown and "INSERT" not in shown
+    with app.app_context():
+        for call in (lambda: halyk.ledger.get(invoice), lambda: halyk.ledger.query(),
+                     lambda: halyk.ledger.events(), lambda: halyk.refund(invoice)):
+            with pytest.raises(LedgerUnavailable):
+                call()
+    answer = app.test_client().post("/halyk/postlink", json={"invoiceId": invoice})
+    assert answer.status_code == 503, answer.get_data(as_text=True)
+    result = app.test_cli_runner().invoke(args=["halyk", "init-db"])
+    assert result.exit_code == 1 and "Error: the ledger's database" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sqlite_ledger_unreachable_then_back(tmp_path: Path) -> None:
+    folder = tmp_path / "db"
+    app = _embedded_shop(f"sqlite:///{folder / 'halyk.sqlite3'}", tmp_path)
+    ledger = app.extensions["halyk"].ledger
+    try:
+        invoice = _create(app).invoice_id
+        # The folder goes away (an unmounted volume); pooled connections would still hold the
+        # old file open, so they go too, as in a worker that reconnects.
+        folder.rename(tmp_path / "db-away")
+        ledger.dispose()
+        _every_shop_call_is_typed(app, invoice)
+        # Back: the same ledger serves again, without a restart.
+        (tmp_path / "db-away").rename(folder)
+        assert _create(app).invoice_id != invoice
+        with app.app_context():
+            assert app.extensions["halyk"].extension.ledger.get(invoice) is not None
+    finally:
+        close_shop(app)
+
+
+def test_sqlite_ledger_replaced_by_an_empty_database(tmp_path: Path) -> None:
+    # A restored or replaced database: the tables the process once checked are gone.
+    folder = tmp_path / "db"
+    app = _embedded_shop(f"sqlite:///{folder / 'halyk.sqlite3'}", tmp_path)
+    ledger = app.extensions["halyk"].ledger
+    try:
+        invoice = _create(app).invoice_id
+        folder.rename(tmp_path / "db-old")
+        folder.mkdir()
+        ledger.dispose()
+        with pytest.raises(LedgerUnavailable):
+            ledger.get(invoice)
+        # The next call checks the schema again and creates the tables.
+        assert ledger.get(invoice) is None
+        assert _create(app).record.status == "new"
+    finally:
+        close_shop(app)
+
+
+@pytest.mark.postgres
+def test_postgres_ledger_unreachable_then_back(tmp_path: Path) -> None:
+    with fresh_pg_url() as direct:
+        url = make_url(direct)
+        proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432)).start()
+        app = _embedded_shop(url.set(host="127.0.0.1", port=proxy.port)
+                             .render_as_string(hide_password=False), tmp_path)
+        try:
+            invoice = _create(app).invoice_id
+            proxy.stop()  # the server is gone: every connection cut, the port closed
+            _every_shop_call_is_typed(app, invoice)
+            proxy.start()  # back on the same address
+            assert _create(app).invoice_id != invoice
+            with app.app_context():
+                assert app.extensions["halyk"].extension.ledger.get(invoice) is not None
+        finally:
+            proxy.stop()
+            close_shop(app)
+
+
+@pytest.mark.postgres
+def test_postgres_ledger_replaced_by_an_empty_schema(tmp_path: Path) -> None:
+    with fresh_pg_url() as url:
+        app = _embedded_shop(url, tmp_path)
+        ledger = app.extensions["halyk"].ledger
+        try:
+            invoice = _create(app).invoice_id
+            schema = make_url(url).query["options"].rpartition("=")[2]
+            with ledger.engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+            with pytest.raises(LedgerUnavailable):
+                ledger.get(invoice)
+            assert ledger.get(invoice) is None
+            assert _create(app).record.status == "new"
+        finally:
+            close_shop(app)

@@ -77,7 +77,7 @@ class PaymentStore(LedgerCore):
     def _insert(self, invoice_id: str, row: Mapping[str, Any]) -> bool:
         values = dict(row, invoice_id=invoice_id, invoice_suffix=invoices.suffix_of(invoice_id))
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(insert(payments).values(**values))
         except IntegrityError:
             return False
@@ -87,7 +87,7 @@ class PaymentStore(LedgerCore):
         # Its own committed transaction: a value is consumed even if its id turns out taken,
         # so an id is never handed out twice, across threads and processes alike; the unique
         # index on the suffix is the final guard (a shop-chosen id may hold a suffix).
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = conn.execute(
                 update(invoice_counter)
                 .where(invoice_counter.c.name == "invoice")
