@@ -12,12 +12,14 @@ run ends.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import werkzeug.serving
@@ -35,7 +37,16 @@ from client_fixtures import (
     make_client,
 )
 from flask import Flask
-from ledger_support import fresh_pg_url
+from ledger_support import (
+    BACKENDS,
+    database_url,
+    fresh_pg_url,
+    ledger_of,
+    make_shop,
+    new_payment,
+    postlink_for,
+)
+from ledger_support import close_shop as close_ledger_shop
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL
 from pytest_httpserver import HTTPServer
 from sqlalchemy.engine import make_url
@@ -48,13 +59,16 @@ from flask_halyk.errors import (
     AuthenticationError,
     EpayConnectionError,
     HalykError,
+    InvalidPayment,
     InvalidResponse,
     LedgerUnavailable,
 )
+from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.postlink.verification import make_secret_hash
 from flask_halyk.redaction import scrub
 from flask_halyk.sandbox import Merchant, SandboxServer, create_sandbox_app
 from flask_halyk.sandbox.cli import sandbox_command
+from flask_halyk.schemas.fields import ACCOUNT_ID_MAX, DATA_MAX_BYTES, EMAIL_MAX, NAME_MAX
 
 EXTERNAL = "https://shop.example.kz"
 
@@ -488,3 +502,140 @@ def test_postgres_ledger_replaced_by_an_empty_schema(tmp_path: Path) -> None:
             assert _create(app).record.status == "new"
         finally:
             close_shop(app)
+
+
+# --- 2. lone surrogates, NULs and overlong text -----------------------------------------------
+
+LONE_SURROGATES = ["\ud800", "\udc00", "a\udfffb", "\udbff\ud800"]
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """A shop on the embedded sandbox whose ledger is SQLite or PostgreSQL."""
+    with database_url(request.param, tmp_path) as url:
+        app = make_shop(url, tmp_path)
+        yield app
+        close_ledger_shop(app)
+
+
+def _hostile_bodies(app: Flask, invoice: str) -> list[tuple[str, bytes, str]]:
+    """(what, body, content type): genuine postLinks of ``invoice`` but for one hostile text."""
+    def genuine(**fields: Any) -> dict[str, Any]:
+        return postlink_for(app, invoice, 100, **fields)
+
+    bodies: list[tuple[str, bytes, str]] = []
+    for text in LONE_SURROGATES:
+        # json.dumps writes the surrogate as \\udXXX: json.loads on the shop's side revives it.
+        for field in ("id", "reason", "cardMask", "issuer", "approvalCode", "email", "name",
+                      "secretHash", "dateTime", "unknownKey"):
+            bodies.append((f"{field}={text!r}", json.dumps(genuine(**{field: text})).encode(),
+                           "application/json"))
+        bodies.append((f"key {text!r}", json.dumps({**genuine(), text: "x"}).encode(),
+                       "application/json"))
+        bodies.append((f"nested {text!r}",
+                       json.dumps(genuine(extra={"deep": [text]})).encode(), "application/json"))
+    for field in ("id", "reason", "name", "code"):
+        bodies.append((f"{field} with NUL", json.dumps(genuine(**{field: "a\x00b"})).encode(),
+                       "application/json"))
+        form = {k: str(v) for k, v in genuine().items()}
+        form[field] = "a\x00b"
+        bodies.append((f"form {field} with %00", urlencode(form).encode(),
+                       "application/x-www-form-urlencoded"))
+    bodies.append(("id of 10,000 characters",
+                   json.dumps(genuine(id="7" * 10_000)).encode(), "application/json"))
+    return bodies
+
+
+def test_postlinks_with_lone_surrogates_or_nuls_are_refused_and_judged(
+        ledger_shop: Flask) -> None:
+    app, ledger = ledger_shop, ledger_of(ledger_shop)
+    invoice = new_payment(app)
+    tried = answered_4xx = 0
+    for what, body, content_type in _hostile_bodies(app, invoice):
+        answer = app.test_client().post("/halyk/postlink", data=body, content_type=content_type)
+        tried += 1
+        assert 400 <= answer.status_code < 500, (what, answer.status_code, answer.get_data())
+        answered_4xx += 1
+        assert answer.get_json()["error"], what  # with a reason
+        event = ledger.events()[-1]
+        assert event.verdict is EventVerdict.MALFORMED, (what, event.verdict)
+        assert event.body == body  # stored byte for byte all the same
+    assert tried == answered_4xx == len(LONE_SURROGATES) * 12 + 4 * 2 + 1 == 57
+    assert ledger.get(invoice).status is PaymentStatus.NEW
+    assert ledger.events(verdict=EventVerdict.RECEIVED) == []
+    # And the genuine one still goes through afterwards.
+    genuine = postlink_for(app, invoice, 100)
+    assert app.test_client().post("/halyk/postlink", json=genuine).status_code == 200
+
+
+def test_the_ledger_stores_any_text_it_is_given(ledger_shop: Flask) -> None:
+    # Below the schemas (the ledger is public API too): text is made storable, never a 500.
+    ledger = ledger_of(ledger_shop)
+    config = ledger_shop.extensions["halyk"].config
+    record = ledger.create_payment(
+        invoice_id=None, amount=100, currency="KZT", terminal=config.terminal_id,
+        description="tea\ud800", name="\udc00Arman\x00", email="a\udfff@b.kz",
+        account_id="x" * 1_000_000, phone="\ud800")
+    assert record.name == "\ufffdArman" and record.description == "tea\ufffd"
+    assert record.email == "a\ufffd@b.kz" and record.phone == "\ufffd"
+    assert record.account_id is not None and len(record.account_id) == ACCOUNT_ID_MAX
+    event_id = ledger.record_event(kind="postlink", body=b"{}", headers=[("X-\ud800", "\udc00")],
+                                   remote_addr="\ud800", reason="why\ud800")
+    ledger.judge_event(event_id, EventVerdict.MALFORMED, reason="bad \udc00\x00",
+                       transaction_id="\ud800" * 100)
+    event = ledger.get_event(event_id)
+    assert event is not None and event.reason == "bad \ufffd"
+    assert event.transaction_id == "\ufffd" * 64
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    *[("name", text) for text in LONE_SURROGATES],
+    ("name", "Arman\x00"),
+    ("name", "x" * 1_000_000),
+    ("name", "x" * (NAME_MAX + 1)),
+    ("email", "a\udc00@b.kz"),
+    ("email", "a\x00@b.kz"),
+    ("email", "a" * 250 + "@b.kz"),
+    ("account_id", "\ud800"),
+    ("account_id", "c-\x00"),
+    ("account_id", "7" * (ACCOUNT_ID_MAX + 1)),
+    ("phone", "\ud800"),
+    ("phone", "7" * 1_000_000),
+    ("description", "tea\udc00"),
+    ("description", "tea\x00"),
+    ("data", '{"a": "\udc00"}'),
+    ("data", {"a": "\udc00"}),
+    ("data", {"a": "\x00"}),
+    ("data", {"a": "x" * DATA_MAX_BYTES}),
+    ("back_link", "https://shop.example.kz/\ud800"),
+    ("failure_back_link", "/done/\udc00"),
+])
+def test_create_payment_refuses_text_it_cannot_store_or_send(
+        tmp_path: Path, field: str, value: Any) -> None:
+    app = make_shop(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
+    try:
+        kwargs: dict[str, Any] = {"description": "tea", field: value}
+        with app.test_request_context("/"), pytest.raises(InvalidPayment) as info:
+            app.extensions["halyk"].extension.create_payment(100, **kwargs)
+        assert field in info.value.messages, info.value.messages
+        # Refused before anything was recorded or asked of the bank.
+        assert ledger_of(app).query() == []
+        assert app.extensions["halyk"].sandbox.extensions["halyk_sandbox"].store.tokens == {}
+    finally:
+        close_ledger_shop(app)
+
+
+def test_create_payment_takes_the_longest_texts_allowed(tmp_path: Path) -> None:
+    app = make_shop(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
+    try:
+        with app.test_request_context("/"):
+            payment = app.extensions["halyk"].extension.create_payment(
+                100, description="т" * 62, name="Ә" * NAME_MAX,
+                email="a" * (EMAIL_MAX - len("@b.kz")) + "@b.kz",
+                account_id="7" * ACCOUNT_ID_MAX, phone="+" + "7" * 15,
+                data={"note": "x" * (DATA_MAX_BYTES - 20)})
+        record = payment.record
+        assert record is not None and record.name == "Ә" * NAME_MAX
+        assert len(record.email or "") == EMAIL_MAX
+    finally:
+        close_ledger_shop(app)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import invoices
 from ..errors import InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
 from ..money import to_minor
+from ..schemas import ACCOUNT_ID_MAX, DESCRIPTION_MAX_BYTES, EMAIL_MAX, NAME_MAX, PHONE_MAX
 from .core import LedgerCore
 from .models import PaymentRecord
 from .rows import clean, payment_record
@@ -49,12 +50,14 @@ class PaymentStore(LedgerCore):
             "amount_minor": to_minor(amount),
             "currency": clean(currency, 3) or "",
             "terminal": clean(terminal, 64) or "",
-            "description": clean(description) or "",
-            "account_id": clean(account_id),
+            # The payment object's limits (checked, with a refusal, by create_payment); a
+            # caller of the ledger itself gets its text cut to them.
+            "description": clean(description, DESCRIPTION_MAX_BYTES) or "",
+            "account_id": clean(account_id, ACCOUNT_ID_MAX),
             "language": clean(language, 3),
-            "name": clean(name),
-            "email": clean(email),
-            "phone": clean(phone),
+            "name": clean(name, NAME_MAX),
+            "email": clean(email, EMAIL_MAX),
+            "phone": clean(phone, PHONE_MAX),
             "status": PaymentStatus.NEW.value,
             "refunded_minor": 0,
             "created_at": now,
