@@ -173,7 +173,9 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
     the client in-process through the internal origin."""
     merchants = [Merchant(config.client_id, config.client_secret, config.terminal_id)]
     sandbox = create_sandbox_app(
-        merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False
+        merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False,
+        # The shop's postLinks name these (never a request's Host): delivered in-process.
+        local_origins=lambda: checkout.own_origins(config, app.config),
     )
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {config.sandbox_prefix: sandbox}

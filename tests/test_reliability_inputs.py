@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import requests
 import werkzeug.serving
 from click.testing import CliRunner
 from client_fixtures import (
@@ -36,9 +37,10 @@ from client_fixtures import (
     json_response,
     make_client,
 )
-from flask import Flask
+from flask import Flask, request
 from ledger_support import (
     BACKENDS,
+    LiveServer,
     database_url,
     fresh_pg_url,
     ledger_of,
@@ -53,10 +55,12 @@ from sqlalchemy.engine import make_url
 from werkzeug import Request, Response
 
 from flask_halyk import HalykEpay
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.epay import EpayClient
 from flask_halyk.errors import (
     ApiError,
     AuthenticationError,
+    ConfigurationError,
     EpayConnectionError,
     HalykError,
     InvalidPayment,
@@ -67,6 +71,7 @@ from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.postlink.verification import make_secret_hash
 from flask_halyk.redaction import scrub
 from flask_halyk.sandbox import Merchant, SandboxServer, create_sandbox_app
+from flask_halyk.sandbox.cards import BLOCKED_CARD as DECLINED_CARD
 from flask_halyk.sandbox.cli import sandbox_command
 from flask_halyk.schemas.fields import ACCOUNT_ID_MAX, DATA_MAX_BYTES, EMAIL_MAX, NAME_MAX
 
@@ -639,3 +644,159 @@ def test_create_payment_takes_the_longest_texts_allowed(tmp_path: Path) -> None:
         assert len(record.email or "") == EMAIL_MAX
     finally:
         close_ledger_shop(app)
+
+
+# --- 1. the Host header never decides where the bank posts -----------------------------------
+
+ATTACKER = "attacker.example:8666"
+
+
+class Catcher:
+    """The attacker's server: keeps every body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        app = Flask("catcher")
+
+        @app.post("/<path:anything>")
+        def catch(anything: str) -> str:
+            self.bodies.append(request.get_data())
+            return "ok"
+
+        self.server = LiveServer(app)
+        self.host = self.server.url.split("://", 1)[1]
+
+
+def _served_shop(bank_url: str, tmp_path: Path, **config: Any) -> tuple[Flask, LiveServer]:
+    """A shop on ePay's test hosts (here: the sandbox), served on loopback; ``origin`` in
+    ``config`` (a callable of the server's URL) configures where it says it lives."""
+    app = Flask("served", instance_path=str(tmp_path / "instance"))
+    server = LiveServer(app)  # serves nothing until the app is set up below
+    where = config.pop("origin")(server.url)
+    app.config.update(
+        SECRET_KEY="served-secret-key", HALYK_ENV="test",
+        HALYK_TOKEN_URL=f"{bank_url}/oauth2/token", HALYK_API_URL=bank_url,
+        HALYK_SCRIPT_URL=f"{bank_url}/payform/payment-api.js",
+        HALYK_PAYFORM_URL=f"{bank_url}/payform/",
+        HALYK_CLIENT_ID="reliable-shop", HALYK_CLIENT_SECRET=DISTINCT_SECRET,
+        HALYK_TERMINAL_ID=SHOP_TERMINAL,
+        HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}", **where, **config)
+    halyk = HalykEpay(app)
+
+    @app.post("/buy")
+    def buy() -> Any:
+        return halyk.create_payment("1500", description="Tea").to_js()
+
+    return app, server
+
+
+@pytest.mark.parametrize("origin", [
+    pytest.param(lambda url: {"HALYK_EXTERNAL_URL": url}, id="HALYK_EXTERNAL_URL"),
+    pytest.param(lambda url: {"SERVER_NAME": url.split("://", 1)[1],
+                              "PREFERRED_URL_SCHEME": "http"}, id="SERVER_NAME"),
+])
+def test_a_checkout_with_a_forged_host_cannot_divert_the_failure_postlink(
+        bank: SandboxServer, tmp_path: Path, origin: Callable[[str], dict[str, str]]) -> None:
+    # The attack of issue 10: a checkout request whose Host is the attacker's. Had the links
+    # come from it, the bank would post the declined payment's failure postLink, secret_hash and
+    # all, to the attacker, who turns it into a success and posts it to the shop (with the
+    # status re-check off, as here, the order would be paid).
+    catcher = Catcher()
+    app, shop = _served_shop(bank.url, tmp_path, origin=origin, HALYK_VERIFY_WITH_STATUS=False)
+    try:
+        bought = requests.post(f"{shop.url}/buy", headers={"Host": catcher.host}, timeout=10)
+        assert bought.status_code == 200, bought.text
+        payment_object = bought.json()
+        [token] = [t for t in bank.sandbox.store.tokens.values() if t.invoice_id]
+        # What the token request (server to bank) named: the shop's configured origin.
+        assert token.post_link == f"{shop.url}/halyk/postlink"
+        assert token.failure_post_link == f"{shop.url}/halyk/failure-postlink"
+        for link in ("postLink", "failurePostLink", "backLink", "failureBackLink"):
+            assert payment_object[link].startswith(f"{shop.url}/"), (link, payment_object)
+        result = bank.pay(payment_object, DECLINED_CARD)
+        assert not result.approved
+        assert [(d.url, d.status) for d in result.deliveries] == [
+            (f"{shop.url}/halyk/failure-postlink", 200)]
+        assert catcher.bodies == []
+        record = app.extensions["halyk"].ledger.get(payment_object["invoiceId"])
+        assert record is not None and record.status is PaymentStatus.FAILED
+    finally:
+        for server in (shop, catcher.server):
+            server.close()
+        close_shop(app)
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_bank_hosts_refuse_to_start_without_a_configured_origin(tmp_path: Path,
+                                                                env: str) -> None:
+    app = Flask("no-origin", instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="k", HALYK_ENV=env, HALYK_CLIENT_ID="shop",
+                      HALYK_CLIENT_SECRET=DISTINCT_SECRET, HALYK_TERMINAL_ID=SHOP_TERMINAL,
+                      HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    with pytest.raises(ConfigurationError) as info:
+        HalykEpay(app)
+    assert info.value.key == "HALYK_EXTERNAL_URL"
+    message = str(info.value)
+    assert "Host" in message and "https://shop.example.kz" in message
+    assert "SERVER_NAME" in message
+    assert "halyk" not in app.extensions
+
+
+@pytest.mark.parametrize("setting", [
+    {"HALYK_EXTERNAL_URL": EXTERNAL},
+    {"SERVER_NAME": "shop.example.kz", "PREFERRED_URL_SCHEME": "https"},
+])
+def test_bank_hosts_start_with_a_configured_origin(tmp_path: Path,
+                                                   setting: dict[str, str]) -> None:
+    app = real_host_shop("https://epay.invalid", tmp_path,
+                         **{"HALYK_EXTERNAL_URL": None, **setting})
+    close_shop(app)
+
+
+def test_the_embedded_sandbox_never_posts_where_the_host_header_says(tmp_path: Path) -> None:
+    # No configuration at all: the server-to-server links name a fixed in-process origin, and
+    # the sandbox delivers there in-process. Only the customer's own back link follows the Host
+    # the customer's browser sent (it sends the customer nowhere else).
+    catcher = Catcher()
+    app = _embedded_shop(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
+    halyk = app.extensions["halyk"].extension
+    sandbox = app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+    try:
+        with app.test_request_context("/buy", base_url=f"http://{catcher.host}"):
+            payment_object = halyk.create_payment(100, description="tea").to_js()
+        [token] = [t for t in sandbox.store.tokens.values() if t.invoice_id]
+        assert token.post_link == f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink"
+        assert token.failure_post_link == f"{SHOP_INTERNAL_ORIGIN}/halyk/failure-postlink"
+        assert payment_object["backLink"] == f"http://{catcher.host}/"
+        result = sandbox.pay(payment_object, DECLINED_CARD)
+        assert [(d.status, d.in_process) for d in result.deliveries] == [(200, True)]
+        assert catcher.bodies == []
+        with app.app_context():
+            record = halyk.ledger.get(payment_object["invoiceId"])
+        assert record is not None and record.status is PaymentStatus.FAILED
+    finally:
+        catcher.server.close()
+        close_shop(app)
+
+
+def test_an_external_sandbox_needs_a_configured_origin_for_its_postlinks(
+        bank: SandboxServer, tmp_path: Path) -> None:
+    app = Flask("external", instance_path=str(tmp_path / "instance"))
+    app.config.update(SECRET_KEY="k", HALYK_ENV="sandbox", HALYK_SANDBOX_URL=bank.url,
+                      HALYK_CLIENT_ID="reliable-shop", HALYK_CLIENT_SECRET=DISTINCT_SECRET,
+                      HALYK_TERMINAL_ID=SHOP_TERMINAL,
+                      HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    halyk = HalykEpay(app)
+    try:
+        with app.test_request_context("/buy", base_url=f"http://{ATTACKER}"), \
+                pytest.raises(ConfigurationError) as info:
+            halyk.create_payment(100, description="tea")
+        assert info.value.key == "HALYK_EXTERNAL_URL"
+        assert not [t for t in bank.sandbox.store.tokens.values() if t.invoice_id]
+        app.config["SERVER_NAME"] = "127.0.0.1:5000"
+        with app.test_request_context("/buy", base_url=f"http://{ATTACKER}"):
+            payment_object = halyk.create_payment(100, description="tea").to_js()
+        assert payment_object["postLink"] == "http://127.0.0.1:5000/halyk/postlink"
+        assert payment_object["backLink"] == "http://127.0.0.1:5000/"
+    finally:
+        close_shop(app)

@@ -116,7 +116,7 @@ def test_every_page_sends_the_strict_policy(app):
 
 def test_the_policy_allows_the_real_epay_hosts_from_csp_sources(tmp_path):
     app = create_app({
-        "SECRET_KEY": "unit", "HALYK_ENV": "test",
+        "SECRET_KEY": "unit", "HALYK_ENV": "test", "HALYK_EXTERNAL_URL": "https://shop.example.kz",
         "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
         "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
     })

@@ -14,6 +14,7 @@ from sandbox_helpers import get_token, payment_object
 from werkzeug.serving import make_server
 
 from flask_halyk import HalykEpay
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.ledger import PaymentStatus
 from flask_halyk.sandbox import (
     CARDS,
@@ -190,7 +191,8 @@ def test_embedded_a_postlink_changed_in_the_object_still_reaches_the_shop(shop):
     tampered = {**payment.to_js(), "postLink": "http://127.0.0.1:9/steal"}
     result = get_state(shop).sandbox.extensions["halyk_sandbox"].pay(tampered)
     [delivery] = result.deliveries
-    assert delivery.url == "https://shop.example/halyk/postlink"
+    # The shop's fixed in-process origin, whatever the request's Host (https://shop.example).
+    assert delivery.url == f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink"
     assert delivery.in_process and delivery.status == 200
     with shop.app_context():
         assert halyk.ledger.get(payment.invoice_id).status is PaymentStatus.PAID
@@ -211,6 +213,7 @@ def _docs_shop(tmp_path: Path, sandbox_url: str) -> Flask:
 def live_shop(tmp_path, halyk_sandbox):
     app = _docs_shop(tmp_path, halyk_sandbox.url)
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["SERVER_NAME"] = f"127.0.0.1:{server.server_port}"  # where the sandbox posts
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield app, f"http://127.0.0.1:{server.server_port}"
     halyk_sandbox.sandbox.wait_for_postlinks()
@@ -222,7 +225,7 @@ def live_shop(tmp_path, halyk_sandbox):
 def test_documented_recipe(live_shop, halyk_sandbox):
     app, url = live_shop
     halyk: HalykEpay = get_state(app).extension
-    with app.test_request_context(base_url=url):
+    with app.test_request_context():
         payment_object = halyk.create_payment(1500, description="Tea").to_js()
     assert payment_object["postLink"] == f"{url}/halyk/postlink"
     result = halyk_sandbox.pay(payment_object, cards.APPROVED_CARD)
