@@ -160,8 +160,8 @@ def test_status_nested_arbitrary(transaction: Any, result_code: Any) -> None:
 
 
 def wire_text(**kwargs: Any) -> st.SearchStrategy[str]:
-    """Text a valid body may hold: any code point but NUL (hypothesis leaves out surrogates)."""
-    return st.text(st.characters(exclude_characters="\x00"), **kwargs)
+    """Text a valid body may hold: anything UTF-8 can carry (no lone surrogate) but NUL."""
+    return st.text(st.characters(codec="utf-8", exclude_characters="\x00"), **kwargs)
 
 
 finite_json = st.recursive(
