@@ -573,6 +573,25 @@ def test_postlinks_with_lone_surrogates_or_nuls_are_refused_and_judged(
     assert app.test_client().post("/halyk/postlink", json=genuine).status_code == 200
 
 
+def test_hostile_headers_are_stored_bounded_and_do_not_stop_a_genuine_postlink(
+        ledger_shop: Flask) -> None:
+    app, ledger = ledger_shop, ledger_of(ledger_shop)
+    invoice = new_payment(app)
+    headers = [("X-Latin-1", "Ä\xff\x7f"), ("X-Long", "7" * 100_000),
+               ("Authorization", "Basic dXNlcjpwYXNz"), ("X-" + "N" * 500, "name too long")]
+    headers += [(f"X-Extra-{i}", "v" * i) for i in range(100)]
+    answer = app.test_client().post("/halyk/postlink", json=postlink_for(app, invoice, 100),
+                                    headers=headers)
+    assert answer.status_code == 200
+    [event] = ledger.events(invoice_id=invoice)
+    assert event.verdict is EventVerdict.APPLIED
+    assert len(event.headers) == 32
+    assert all(len(name) <= 100 and len(value) <= 1000 for name, value in event.headers)
+    kept = dict(event.headers)
+    assert kept["X-Latin-1"] == "Ä\xff\x7f" and kept["X-Long"] == "7" * 1000
+    assert kept["Authorization"] == "[redacted]"
+
+
 def test_the_ledger_stores_any_text_it_is_given(ledger_shop: Flask) -> None:
     # Below the schemas (the ledger is public API too): text is made storable, never a 500.
     ledger = ledger_of(ledger_shop)
