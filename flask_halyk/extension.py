@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask
 from sqlalchemy.exc import ArgumentError
@@ -19,7 +20,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from . import checkout, operations, signals
 from .checkout import Payment
 from .cli import halyk_cli
-from .config import SANDBOX_INTERNAL_ORIGIN, HalykConfig, resolve
+from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
 from .csp import csp_sources
 from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
@@ -186,6 +187,16 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
         "Set HALYK_ENV='prod' with your credentials for real ones.",
         config.sandbox_prefix,
     )
+    trusted = app.config.get("TRUSTED_HOSTS")
+    internal = urlsplit(SHOP_INTERNAL_ORIGIN).hostname
+    if trusted and internal not in trusted and \
+            checkout.configured_origin(config, app.config) is None:
+        # Its in-process postLinks carry that Host, which Flask would answer with 400.
+        log.warning(
+            "flask-halyk: TRUSTED_HOSTS does not name %s, where the embedded sandbox posts "
+            "the shop's postLinks when HALYK_EXTERNAL_URL and SERVER_NAME are unset: set "
+            "HALYK_EXTERNAL_URL (or add %s to TRUSTED_HOSTS).", internal, internal,
+        )
     return sandbox
 
 

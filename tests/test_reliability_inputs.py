@@ -819,3 +819,32 @@ def test_an_external_sandbox_needs_a_configured_origin_for_its_postlinks(
         assert payment_object["backLink"] == "http://127.0.0.1:5000/"
     finally:
         close_shop(app)
+
+
+def test_the_embedded_sandbox_with_trusted_hosts(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # Flask answers 400 to a Host outside TRUSTED_HOSTS, the in-process postLink's included:
+    # the shop hears why at start-up, and HALYK_EXTERNAL_URL (a trusted host) is the cure.
+    def shop(**config: Any) -> Flask:
+        app = Flask("trusting", instance_path=str(tmp_path / "instance"))
+        app.config.update(SECRET_KEY="k", TRUSTED_HOSTS=["shop.example.kz"],
+                          HALYK_DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                          **config)
+        HalykEpay(app)
+        return app
+
+    with caplog.at_level("WARNING", logger="flask_halyk"):
+        close_shop(shop())
+    assert "TRUSTED_HOSTS does not name shop.halyk-sandbox.internal" in caplog.text
+    caplog.clear()
+    app = shop(HALYK_EXTERNAL_URL="https://shop.example.kz")
+    try:
+        assert "TRUSTED_HOSTS" not in caplog.text
+        with app.test_request_context("/", base_url="https://shop.example.kz"):
+            payment = app.extensions["halyk"].extension.create_payment(100, description="tea")
+        sandbox = app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+        result = sandbox.pay(payment.to_js(), DECLINED_CARD)
+        assert [(d.url, d.status, d.in_process) for d in result.deliveries] == [
+            ("https://shop.example.kz/halyk/failure-postlink", 200, True)]
+    finally:
+        close_shop(app)
