@@ -1,8 +1,13 @@
 """The checkout: record a payment, get its own token, build the payment object for the page.
 
-:func:`create_payment` is what ``HalykEpay.create_payment`` calls. It needs an app context (a
-request context to build the postLink URLs from the request, or ``HALYK_EXTERNAL_URL`` /
-``SERVER_NAME`` outside one).
+:func:`create_payment` is what ``HalykEpay.create_payment`` calls, in an app context.
+
+Where the links point (:func:`server_origin`, :func:`browser_origin`): the links ePay calls
+(postLink, failurePostLink) come from the shop's configured origin (``HALYK_EXTERNAL_URL``, else
+``SERVER_NAME``), or on the embedded sandbox from a fixed in-process origin, and never from a
+request's Host header, which whoever sends the request chooses. The back links follow the
+configured origin too; only on the sandbox, with none configured, do they follow the request
+(they send its own sender's browser back, nowhere else).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from flask import current_app, has_request_context, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from .config import SHOP_INTERNAL_ORIGIN, HalykConfig
 from .epay import PaymentToken
-from .errors import ConfigurationError, HalykError, InvalidPayment
+from .errors import ConfigurationError, HalykError, InvalidPayment, LedgerUnavailable
 from .ledger import PaymentRecord
 from .postlink.verification import make_secret_hash
 from .schemas import PaymentObjectSchema, dump_for_js
@@ -148,24 +154,28 @@ def create_payment(
     - ``amount``: positive, at most 2 decimals (``Decimal``, int or numeric string).
     - ``invoice_id``: 6-15 digits, unused; ``None`` lets the ledger allocate one.
     - ``back_link`` / ``failure_back_link``: where the customer returns; absolute URLs, or paths
-      ("/orders/5") made absolute like the postLinks. Default: the shop's root; the failure
+      ("/orders/5") made absolute against :func:`browser_origin` (the postLinks: against
+      :func:`server_origin`; never a request's Host). Default: the shop's root; the failure
       link defaults to ``back_link``. ``{invoice_id}`` in them (also percent-encoded, as
       ``url_for`` writes it) becomes the payment's invoice id, once the ledger has allocated
       it; any other ``{`` or ``}`` is refused (a misspelt placeholder would be a broken link).
     - ``language``: ``rus``/``kaz``/``eng`` (``HALYK_LANGUAGE`` by default).
     - ``data``: a JSON string, or a dict/list encoded to one.
 
-    Invalid input raises :class:`InvalidPayment` before anything is recorded or sent. Errors
+    Invalid input (text with a NUL or a lone surrogate, or over its limit, included) raises
+    :class:`InvalidPayment` before anything is recorded or sent; a shop whose origin is not
+    configured where it must be, :class:`ConfigurationError`. Errors
     from the ledger (invoice id used) and from ePay (transport, credentials) are the typed
     errors of :mod:`flask_halyk.errors`. If ePay fails after the payment was recorded, the
     record stays ``new`` and no page ever sees it.
     """
     config = state.config
-    origin = _origin(config.external_url)
+    bank_origin = server_origin(config, current_app.config)
+    origin = browser_origin(config, current_app.config)
     root = _script_root()
     back = _absolute(back_link, origin) if back_link else f"{origin}{root}/"
-    post_link = origin + root + _endpoint_path(POSTLINK_ENDPOINT)
-    failure_post_link = origin + root + _endpoint_path(FAILURE_POSTLINK_ENDPOINT)
+    post_link = bank_origin + root + _endpoint_path(POSTLINK_ENDPOINT)
+    failure_post_link = bank_origin + root + _endpoint_path(FAILURE_POSTLINK_ENDPOINT)
     fields: dict[str, Any] = {
         "invoiceIdAlt": invoice_id_alt,
         "backLink": back,
@@ -240,7 +250,7 @@ def _note_token_expiry(state: HalykState, record: PaymentRecord,
     issued: the ledger then assumes the bank's usual lifetime from the payment's creation."""
     try:
         return state.ledger.record_token(record.invoice_id, token.expires_at)
-    except SQLAlchemyError:
+    except (LedgerUnavailable, SQLAlchemyError):
         log.warning("flask-halyk: could not record the token expiry of invoice %s; reconcile "
                     "will assume the usual token lifetime", record.invoice_id, exc_info=True)
         return record
@@ -290,21 +300,58 @@ def _load(
     return loaded
 
 
-def _origin(external_url: str | None) -> str:
-    """``scheme://host[:port]`` the bank and the browser reach this app at."""
-    if external_url:
-        return external_url.rstrip("/")
-    if has_request_context():
-        return request.host_url.rstrip("/")
-    app = current_app
-    server_name = app.config.get("SERVER_NAME")
+def configured_origin(config: HalykConfig, app_config: Mapping[str, Any]) -> str | None:
+    """The shop's origin as its settings name it (``HALYK_EXTERNAL_URL``, else ``SERVER_NAME``
+    with ``PREFERRED_URL_SCHEME``), or None. Never anything a request says."""
+    if config.external_url:
+        return config.external_url.rstrip("/")
+    server_name = app_config.get("SERVER_NAME")
     if server_name:
-        return f"{app.config.get('PREFERRED_URL_SCHEME') or 'http'}://{server_name}"
+        return f"{app_config.get('PREFERRED_URL_SCHEME') or 'http'}://{server_name}"
+    return None
+
+
+def server_origin(config: HalykConfig, app_config: Mapping[str, Any]) -> str:
+    """Where ePay posts (postLink, failurePostLink): the configured origin; on the embedded
+    sandbox without one, :data:`~flask_halyk.config.SHOP_INTERNAL_ORIGIN`, which it delivers
+    to in-process. Otherwise (an external sandbox) :class:`ConfigurationError`: the request's
+    Host is the sender's to choose, and the bank would post the secret_hash there."""
+    origin = configured_origin(config, app_config)
+    if origin is not None:
+        return origin
+    if config.embedded_sandbox:
+        return SHOP_INTERNAL_ORIGIN
     raise ConfigurationError(
         "HALYK_EXTERNAL_URL",
-        "create_payment outside a request cannot tell the URL the bank should post to: set "
-        "HALYK_EXTERNAL_URL (e.g. 'https://shop.example.kz') or SERVER_NAME.",
+        "the sandbox at HALYK_SANDBOX_URL posts postLinks to the shop over HTTP, and their "
+        "URL is never taken from a request's Host header (whoever sends the request chooses "
+        "it, and the postLink carries the secret_hash): set HALYK_EXTERNAL_URL to where the "
+        "shop listens (e.g. 'http://127.0.0.1:5000'), or SERVER_NAME.",
     )
+
+
+def browser_origin(config: HalykConfig, app_config: Mapping[str, Any]) -> str:
+    """Where the customer's browser is sent back to (default and relative back links): the
+    configured origin; on the sandbox without one, the current request's (the customer's own
+    browser chose it). With ePay's hosts the request is never used."""
+    origin = configured_origin(config, app_config)
+    if origin is not None:
+        return origin
+    if config.env == "sandbox" and has_request_context():
+        return request.host_url.rstrip("/")
+    raise ConfigurationError(
+        "HALYK_EXTERNAL_URL",
+        "create_payment cannot tell the shop's public URL for the links"
+        + (" outside a request" if config.env == "sandbox" else "")
+        + ": set HALYK_EXTERNAL_URL (e.g. 'https://shop.example.kz') or SERVER_NAME.",
+    )
+
+
+def own_origins(config: HalykConfig, app_config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The origins the shop's postLinks may name (:func:`server_origin`): the embedded
+    sandbox delivers to these in-process."""
+    origin = configured_origin(config, app_config)
+    return (SHOP_INTERNAL_ORIGIN,) if origin is None else (SHOP_INTERNAL_ORIGIN, origin)
 
 
 def _script_root() -> str:
@@ -334,7 +381,16 @@ def _absolute(link: str, origin: str) -> str:
     return link
 
 
-__all__ = ["INVOICE_ID_PLACEHOLDER", "Payment", "create_payment", "js_path"]
+__all__ = [
+    "INVOICE_ID_PLACEHOLDER",
+    "Payment",
+    "browser_origin",
+    "configured_origin",
+    "create_payment",
+    "js_path",
+    "own_origins",
+    "server_origin",
+]
 
 
 # Schemas are built once: building one costs more than a load, and load()/dump() keep no state

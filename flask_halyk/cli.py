@@ -3,9 +3,12 @@ init-db, reconcile, reprocess, copy-ledger; ``sandbox`` comes from :mod:`flask_h
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 import click
 from flask.cli import AppGroup, with_appcontext
@@ -23,6 +26,23 @@ __all__ = ["halyk_cli"]
 
 halyk_cli = AppGroup("halyk", help="Halyk ePay: ledger, reconciliation, sandbox.")
 halyk_cli.add_command(sandbox_command)
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def typed_errors(command: Command) -> Command:
+    """Print a :class:`HalykError` as click's one-line error (exit status 1): its message says
+    what to fix (wrong credentials, a bank out of reach, the ledger's database down), and a
+    traceback would only bury it."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except HalykError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return run  # type: ignore[return-value]
 
 
 @halyk_cli.command("config")
@@ -77,6 +97,7 @@ def _shown_database(url: str | None) -> str:
 @halyk_cli.command("status")
 @click.argument("invoice_id")
 @with_appcontext
+@typed_errors
 def status_command(invoice_id: str) -> None:
     """Ask ePay for the status of INVOICE_ID (what the bank says, not the ledger)."""
     state = get_state()
@@ -129,6 +150,7 @@ class OptionalDuration(Duration):
 
 @halyk_cli.command("init-db")
 @with_appcontext
+@typed_errors
 def init_db_command() -> None:
     """Create (or migrate) the ledger's tables."""
     ledger = get_state().ledger
@@ -141,6 +163,7 @@ def init_db_command() -> None:
 @click.option("--stale-after", type=Duration(), default="10m", show_default=True,
               help="Also retry events whose receivers started this long ago and never ended.")
 @with_appcontext
+@typed_errors
 def reprocess_command(stale_after: timedelta) -> None:
     """Run the signal receivers again for postLinks whose receivers raised."""
     report = reprocess(get_state(), stale_after=stale_after)
@@ -161,6 +184,7 @@ def reprocess_command(stale_after: timedelta) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Ask about at most this many payments in this run.")
 @with_appcontext
+@typed_errors
 def reconcile_command(older_than: timedelta, expire_after: timedelta | None,
                       include_expired: bool, limit: int | None) -> None:
     """Ask ePay about pending payments and record what it says (recovers lost postLinks, ends

@@ -30,6 +30,11 @@ LONG_SCOPE = "webapi usermanagement email_send verification statement statistics
 #: extension routes this origin in-process to the sandbox app.
 SANDBOX_INTERNAL_ORIGIN = "http://halyk-sandbox.internal"
 
+#: Where the embedded sandbox posts the shop's postLinks when the shop names no origin of its
+#: own (``HALYK_EXTERNAL_URL``, ``SERVER_NAME``). Never resolved over DNS either: the sandbox
+#: delivers to it in-process. A request's Host never names where a postLink goes.
+SHOP_INTERNAL_ORIGIN = "http://shop.halyk-sandbox.internal"
+
 HOSTS: dict[str, dict[str, str]] = {
     "prod": {
         "HALYK_TOKEN_URL": "https://epay-oauth.homebank.kz/oauth2/token",
@@ -369,6 +374,16 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
     external = config.get("HALYK_EXTERNAL_URL")
     if external:
         external = _check_url("HALYK_EXTERNAL_URL", external.rstrip("/"), "test")
+    elif env != "sandbox" and not config.get("SERVER_NAME"):
+        raise ConfigurationError(
+            "HALYK_EXTERNAL_URL",
+            f"required with HALYK_ENV={env!r}: the postLink and failurePostLink ePay calls, and "
+            "the default back links, are built from it, never from a request's Host header, "
+            "which whoever sends the request chooses (a checkout sent with 'Host: attacker' "
+            "would have ePay post the payment's postLink, secret_hash included, to the "
+            "attacker). Set it to the shop's public origin, e.g. 'https://shop.example.kz', "
+            "or set Flask's SERVER_NAME (with PREFERRED_URL_SCHEME='https').",
+        )
 
     url_prefix = "/" + str(_setting(config, "HALYK_URL_PREFIX")).strip("/")
     sandbox_prefix = "/" + str(_setting(config, "HALYK_SANDBOX_PREFIX")).strip("/")

@@ -1,7 +1,8 @@
 """The exceptions flask-halyk raises.
 
 Every error a shop can meet derives from :class:`HalykError`, so one ``except`` catches them all.
-Messages say what happened and what to do; none of them ever carries the client secret.
+Messages say what happened and what to do; none of them ever carries the client secret, nor
+any other credential of the request an answer quotes (:mod:`flask_halyk.redaction`).
 """
 
 from __future__ import annotations
@@ -94,6 +95,19 @@ class InvalidResponse(HalykError):
         super().__init__(message)
 
 
+class LedgerUnavailable(HalykError):
+    """The ledger's database could not be used: down, unreachable, its file unreadable, its
+    tables gone. The call that raised it recorded nothing (its transaction was rolled back);
+    try again later. The ledger checks (and if need be creates) its tables again on the next
+    call, so a database that comes back, even empty, serves without a restart.
+
+    ``reason`` is the driver's own first line (no SQL, no parameters)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 class InvalidArgument(HalykError, ValueError):
     """A call was given an argument ePay would refuse (an amount with three decimals, a refund
     under 10 tenge, an invoice id of letters...). Nothing was sent. Also a ``ValueError``."""
@@ -149,6 +163,7 @@ __all__ = [
     "InvoiceIdError",
     "InvoiceIdExhausted",
     "InvoiceIdInUse",
+    "LedgerUnavailable",
     "PaymentNotFound",
     "PaymentStateError",
     "TransportError",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask
 from sqlalchemy.exc import ArgumentError
@@ -20,7 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from . import checkout, operations, signals
 from .checkout import Payment
 from .cli import halyk_cli
-from .config import SANDBOX_INTERNAL_ORIGIN, HalykConfig, resolve
+from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
 from .csp import csp_sources
 from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
@@ -175,7 +176,9 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
     the client in-process through the internal origin."""
     merchants = [Merchant(config.client_id, config.client_secret, config.terminal_id)]
     sandbox = create_sandbox_app(
-        merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False
+        merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False,
+        # The shop's postLinks name these (never a request's Host): delivered in-process.
+        local_origins=lambda: checkout.own_origins(config, app.config),
     )
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {config.sandbox_prefix: sandbox}
@@ -186,6 +189,16 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
         "Set HALYK_ENV='prod' with your credentials for real ones.",
         config.sandbox_prefix,
     )
+    trusted = app.config.get("TRUSTED_HOSTS")
+    internal = urlsplit(SHOP_INTERNAL_ORIGIN).hostname
+    if trusted and internal not in trusted and \
+            checkout.configured_origin(config, app.config) is None:
+        # Its in-process postLinks carry that Host, which Flask would answer with 400.
+        log.warning(
+            "flask-halyk: TRUSTED_HOSTS does not name %s, where the embedded sandbox posts "
+            "the shop's postLinks when HALYK_EXTERNAL_URL and SERVER_NAME are unset: set "
+            "HALYK_EXTERNAL_URL (or add %s to TRUSTED_HOSTS).", internal, internal,
+        )
     return sandbox
 
 

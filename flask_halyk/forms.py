@@ -32,7 +32,15 @@ from wtforms.validators import InputRequired, Optional, StopValidation
 
 from .config import LANGUAGES
 from .errors import HalykError
-from .schemas import DESCRIPTION_MAX_BYTES, LANGUAGE_ALIASES, PaymentObjectSchema
+from .schemas import (
+    DESCRIPTION_MAX_BYTES,
+    EMAIL_MAX,
+    LANGUAGE_ALIASES,
+    NAME_MAX,
+    PHONE_MAX,
+    PaymentObjectSchema,
+)
+from .schemas.fields import text_problem
 
 #: Labels of the languages ePay's form speaks, each in its own language.
 LANGUAGE_LABELS = {"rus": "Русский", "kaz": "Қазақша", "eng": "English"}
@@ -59,6 +67,11 @@ class MatchesSchema:
 
     def __call__(self, form: Any, field: Any) -> None:
         value = field.raw_data[0] if field.raw_data else field.data
+        # The schema refuses a NUL or a lone surrogate anywhere in the object; one field alone
+        # must refuse it as well.
+        problem = text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise StopValidation(problem)
         try:
             field.data = self.schema_field.deserialize(value)
         except SchemaError as exc:
@@ -105,11 +118,13 @@ class CustomerFieldsMixin:
     """
 
     name = StringField("Name", validators=[Optional(), MatchesSchema("name")],
-                       render_kw={"autocomplete": "name"})
+                       render_kw={"autocomplete": "name", "maxlength": str(NAME_MAX)})
     email = StringField("Email", validators=[Optional(), MatchesSchema("email")],
-                        render_kw={"type": "email", "autocomplete": "email"})
+                        render_kw={"type": "email", "autocomplete": "email",
+                                   "maxlength": str(EMAIL_MAX)})
     phone = StringField("Phone", validators=[Optional(), MatchesSchema("phone")],
-                        render_kw={"type": "tel", "autocomplete": "tel"})
+                        render_kw={"type": "tel", "autocomplete": "tel",
+                                   "maxlength": str(PHONE_MAX)})
     language = SelectField("Language", choices=_language_choices(), coerce=_language,
                            default=_default_language)
 

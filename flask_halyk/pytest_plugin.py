@@ -59,7 +59,9 @@ def halyk_sandbox() -> Iterator[SandboxServer]:
     """A fresh sandbox (test merchant, one-stage) served on 127.0.0.1 for this test.
 
     ``.url`` is its origin; ``.faults``, ``.transactions``, ``.deliveries`` and ``.sandbox``
-    give access to its state. Point a shop at it with ``HALYK_SANDBOX_URL = halyk_sandbox.url``;
+    give access to its state. Point a shop at it with ``HALYK_SANDBOX_URL = halyk_sandbox.url``,
+    and set the shop's ``SERVER_NAME`` (or ``HALYK_EXTERNAL_URL``) to where it is served: the
+    postLinks go there, never where a request's Host says.
     ``.pay(payment.to_js(), cards.BLOCKED_CARD)`` pays on its payment page without a browser.
     """
     server = SandboxServer()

@@ -461,6 +461,7 @@ def test_from_config(httpserver: HTTPServer) -> None:
     config = resolve(
         {
             "HALYK_ENV": "test",
+            "HALYK_EXTERNAL_URL": "https://shop.example.kz",
             "HALYK_CLIENT_ID": CLIENT_ID,
             "HALYK_CLIENT_SECRET": SECRET,
             "HALYK_TERMINAL_ID": TERMINAL,

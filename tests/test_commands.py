@@ -9,7 +9,8 @@ from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, close, make_app
 
 
 def test_config_shows_every_resolved_setting_and_no_secret(tmp_path):
-    app = make_app(tmp_path, HALYK_ENV="test", HALYK_CLIENT_ID="shop",
+    app = make_app(tmp_path, HALYK_ENV="test", HALYK_EXTERNAL_URL="https://shop.example.kz",
+                   HALYK_CLIENT_ID="shop",
                    HALYK_CLIENT_SECRET=DISTINCT_SECRET, HALYK_TERMINAL_ID=SHOP_TERMINAL,
                    HALYK_TWO_STAGE=True, HALYK_POSTLINK_SECRET="postlink-" + DISTINCT_SECRET)
     try:

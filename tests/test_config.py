@@ -14,8 +14,11 @@ from flask_halyk.config import (
 from flask_halyk.errors import ConfigurationError
 
 BASE = {"SECRET_KEY": "k"}
+# ePay's hosts need the shop's public origin (links are never built from a request's Host).
+ORIGIN = {"HALYK_EXTERNAL_URL": "https://shop.example.kz"}
 PROD = {
     **BASE,
+    **ORIGIN,
     "HALYK_ENV": "prod",
     "HALYK_CLIENT_ID": "shop",
     "HALYK_CLIENT_SECRET": "real-secret-value",
@@ -68,7 +71,7 @@ def test_prod_refuses_plain_http_hosts():
 
 
 def test_test_env_presets_published_merchant():
-    cfg = resolve({**BASE, "HALYK_ENV": "test"})
+    cfg = resolve({**BASE, **ORIGIN, "HALYK_ENV": "test"})
     assert cfg.client_id == "test"
     assert cfg.client_secret == TEST_CLIENT_SECRET
     assert "epayment.kz" in cfg.token_url
@@ -185,7 +188,7 @@ def test_every_default_key_is_documented():
 def test_bad_values_fail_at_resolve_naming_their_key(key, value):
     config = {**BASE, key: value}
     if key == "HALYK_CLIENT_ID":
-        config["HALYK_ENV"] = "test"
+        config.update(ORIGIN, HALYK_ENV="test")
     with pytest.raises(ConfigurationError) as err:
         resolve(config)
     assert err.value.key == key

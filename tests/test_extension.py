@@ -14,6 +14,7 @@ from flask_halyk.state import get_state
 
 PROD = {
     "HALYK_ENV": "prod",
+    "HALYK_EXTERNAL_URL": "https://shop.example.kz",
     "HALYK_CLIENT_ID": "shop",
     "HALYK_CLIENT_SECRET": DISTINCT_SECRET,
     "HALYK_TERMINAL_ID": "11111111-2222-3333-4444-555555555555",
@@ -143,10 +144,11 @@ def test_csp_sources_follow_the_external_url_of_the_embedded_sandbox(app):
 
 @pytest.mark.parametrize(("config", "script", "frame"), [
     (PROD, "https://epay.homebank.kz", "https://epay.homebank.kz"),
-    ({"HALYK_ENV": "test"}, "https://test-epay.epayment.kz", "https://test-epay.epayment.kz"),
+    ({"HALYK_ENV": "test", "SERVER_NAME": "shop.example.kz"}, "https://test-epay.epayment.kz",
+     "https://test-epay.epayment.kz"),
     ({"HALYK_SANDBOX_URL": "http://127.0.0.1:8765/"}, "http://127.0.0.1:8765",
      "http://127.0.0.1:8765"),
-    ({"HALYK_ENV": "test",
+    ({"HALYK_ENV": "test", "HALYK_EXTERNAL_URL": "https://shop.example.kz",
       "HALYK_SCRIPT_URL": "https://user:pw@cdn.example.kz:444/js/payment-api.js?v=2",
       "HALYK_PAYFORM_URL": "https://[2001:db8::1]/payform/"},
      "https://cdn.example.kz:444", "https://[2001:db8::1]"),
@@ -165,7 +167,7 @@ def test_csp_sources_are_the_origins_of_script_and_payment_page(tmp_path, config
 def test_csp_sources_are_per_app(tmp_path):
     halyk = HalykEpay()
     one = Flask("one", instance_path=str(tmp_path / "one"))
-    one.config.update(SECRET_KEY="a", HALYK_ENV="test")
+    one.config.update(SECRET_KEY="a", HALYK_ENV="test", HALYK_EXTERNAL_URL="https://one.kz")
     two = Flask("two", instance_path=str(tmp_path / "two"))
     two.config.update(SECRET_KEY="b")
     halyk.init_app(one)

@@ -64,12 +64,16 @@ class Shop:
 
 
 def make_shop(halyk: HalykEpay, name: str, bank_url: str, db_url: str, tmp_path: Path,
-              **config: Any) -> Flask:
+              **config: Any) -> tuple[Flask, LiveServer]:
+    """The shop, served on loopback: its HALYK_EXTERNAL_URL is where it listens (the sandbox
+    posts there; a request's Host never says where)."""
     app = Flask(name, instance_path=str(tmp_path / name))
+    server = LiveServer(app)  # answers nothing until the app is set up below
     app.config.update(
         SECRET_KEY=f"{name}-secret-key", HALYK_ENV="sandbox", HALYK_SANDBOX_URL=bank_url,
         HALYK_CLIENT_ID="flow-shop", HALYK_CLIENT_SECRET=DISTINCT_SECRET,
-        HALYK_TERMINAL_ID=SHOP_TERMINAL, HALYK_DATABASE_URL=db_url, **config)
+        HALYK_TERMINAL_ID=SHOP_TERMINAL, HALYK_DATABASE_URL=db_url,
+        HALYK_EXTERNAL_URL=server.url, **config)
     halyk.init_app(app)
 
     @app.post("/buy")
@@ -80,7 +84,7 @@ def make_shop(halyk: HalykEpay, name: str, bank_url: str, db_url: str, tmp_path:
             back_link="/orders/{invoice_id}/done", failure_back_link="/orders/{invoice_id}/failed")
         return render_template_string(PAGE, payment=payment)
 
-    return app
+    return app, server
 
 
 @pytest.fixture
@@ -107,8 +111,8 @@ def open_shop(bank: SandboxServer, tmp_path: Path) -> Iterator[Callable[..., Sho
         halyk = halyk or HalykEpay()
         context = database_url(backend, tmp_path / name)
         contexts.append(context)
-        app = make_shop(halyk, name, bank.url, context.__enter__(), tmp_path, **config)
-        shop = Shop(app, LiveServer(app))
+        app, server = make_shop(halyk, name, bank.url, context.__enter__(), tmp_path, **config)
+        shop = Shop(app, server)
 
         def heard(kind: list[Any]) -> Callable[..., None]:
             def receive(sender: Flask, **kwargs: Any) -> None:

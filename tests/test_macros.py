@@ -7,6 +7,7 @@ from flask import render_template_string
 from jinja2 import DictLoader
 from page_helpers import DISTINCT_SECRET, close, js_value, make_shop, scripts_of
 
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.errors import HalykError
 
 HOSTILE = "</script><script>alert(1)</script>"
@@ -61,7 +62,7 @@ def test_script_url_respects_external_url_and_script_root(tmp_path):
 
 
 def test_script_url_of_real_hosts_is_unchanged(tmp_path):
-    app = make_shop(tmp_path, HALYK_ENV="test")
+    app = make_shop(tmp_path, HALYK_ENV="test", HALYK_EXTERNAL_URL="https://shop.example.kz")
     with app.test_request_context("/"):
         html = render("{{ halyk_script() }}")
     close(app)
@@ -84,8 +85,10 @@ def test_widget_carries_the_payment_object(shop):
             "name", "currency", "data", "auth", "email", "phone"} <= set(obj)
     assert obj["auth"] == payment.token.raw  # the whole token response, not the string
     assert obj["invoiceId"] == payment.invoice_id and obj["amount"] == 1500
-    assert obj["postLink"] == "http://shop.test/halyk/postlink"
-    assert obj["failurePostLink"] == "http://shop.test/halyk/failure-postlink"
+    # The embedded sandbox posts to the shop in-process: never where a request's Host says.
+    assert obj["postLink"] == f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink"
+    assert obj["failurePostLink"] == f"{SHOP_INTERNAL_ORIGIN}/halyk/failure-postlink"
+    assert obj["backLink"] == "http://shop.test/"  # the customer's own browser: its own Host
     assert json.loads(obj["data"]) == {"order": 42}
     assert "function createPaymentObject(auth, invoiceId, amount)" in body
     assert "window.halyk.showPaymentWidget(po, callBk)" in body

@@ -10,6 +10,7 @@ from flask import Flask
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, close, make_shop
 
 from flask_halyk.checkout import Payment, create_payment, js_path
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.errors import (
     ConfigurationError,
     HalykError,
@@ -60,8 +61,9 @@ def test_token_request_reaches_the_sandbox_with_the_right_secret_hash(shop):
     assert issued.merchant.terminal_id == SHOP_TERMINAL
     assert issued.secret_hash == make_secret_hash(
         config.postlink_secret, payment.invoice_id, Decimal("1500.5"), "KZT", SHOP_TERMINAL)
-    assert issued.post_link == "http://shop.test/halyk/postlink"
-    assert issued.failure_post_link == "http://shop.test/halyk/failure-postlink"
+    # The embedded sandbox's postLinks go to the shop in-process, whatever the request's Host.
+    assert issued.post_link == f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink"
+    assert issued.failure_post_link == f"{SHOP_INTERNAL_ORIGIN}/halyk/failure-postlink"
 
 
 def test_payment_is_recorded_and_its_object_passes_the_schema(shop):
@@ -229,7 +231,7 @@ def test_url_prefix_is_followed(tmp_path):
     try:
         with app.test_request_context("/", base_url="http://shop.test/"):
             obj = pay(app).to_js()
-        assert obj["postLink"] == "http://shop.test/payments/epay/postlink"
+        assert obj["postLink"] == f"{SHOP_INTERNAL_ORIGIN}/payments/epay/postlink"
     finally:
         close(app)
 

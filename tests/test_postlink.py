@@ -275,11 +275,18 @@ def test_reprocess_from_the_command_line(app: Flask, client: FlaskClient) -> Non
         signals.payment_succeeded.disconnect(receiver)
 
 
+# Text at its worst as well as its ordinary: lone surrogates (a JSON body's "\\ud800" makes
+# one), NULs, text far longer than any column.
+_HOSTILE_TEXT = st.one_of(
+    st.builds(lambda a, code, b: a + chr(code) + b, st.text(max_size=8),
+              st.integers(0xD800, 0xDFFF), st.text(max_size=8)),
+    st.builds(lambda a, b: a + "\x00" + b, st.text(max_size=8), st.text(max_size=8)),
+    st.integers(100, 20_000).map(lambda n: "7" * n),
+)
+_TEXT = st.text(max_size=30) | _HOSTILE_TEXT
 _JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
-    | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
-                                                               max_size=6),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=6),
     max_leaves=20,
 )
 _KEYS = st.sampled_from(["id", "invoiceId", "amount", "currency", "terminal", "code",
@@ -296,7 +303,9 @@ def bodies(draw: st.DrawFn) -> bytes:
     fields = draw(st.dictionaries(_KEYS, _JSONISH, max_size=11))
     if kind == 2:
         return json.dumps(fields).encode()
-    return urlencode({k: str(v) for k, v in fields.items()}).encode()
+    # Form bodies are bytes: a surrogate has no UTF-8 form, so it goes as the replacement
+    # character percent-encoding would give (NULs and length stay).
+    return urlencode({k: str(v).encode("utf-8", "replace") for k, v in fields.items()}).encode()
 
 
 _HEADER_VALUE = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
@@ -326,3 +335,45 @@ def test_no_body_or_header_gets_a_5xx(fuzz_shop: Flask, body: bytes, content_typ
                                           headers=extra)
     assert answer.status_code < 500, answer.get_data()
     assert answer.status_code in (200, 400, 403, 413)
+
+
+# One genuine postLink of a real payment with one field (or an extra key) replaced by text at
+# its worst: the shop answers 200, 400 or 403, never 5xx, and judges every event.
+_GENUINE_FIELDS = st.sampled_from(["id", "reason", "cardMask", "cardType", "issuer",
+                                   "approvalCode", "reference", "email", "name", "phone",
+                                   "description", "accountId", "dateTime", "ip", "language",
+                                   "code", "secretHash", "newField"])
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def hostile_shop(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    with database_url(request.param, tmp) as url:
+        app = make_shop(url, tmp)
+        yield app
+        close_shop(app)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(field=_GENUINE_FIELDS, text=_HOSTILE_TEXT | st.text(max_size=30),
+       as_json=st.booleans(), success=st.booleans())
+def test_genuine_postlinks_with_hostile_text_are_judged_never_5xx(
+        hostile_shop: Flask, field: str, text: str, as_json: bool, success: bool) -> None:
+    ledger = ledger_of(hostile_shop)
+    invoice = new_payment(hostile_shop)
+    body = postlink_for(hostile_shop, invoice, 100, success=success, **{field: text})
+    if as_json:
+        data = json.dumps(body).encode()
+    else:
+        data = urlencode({k: str(v).encode("utf-8", "replace") for k, v in body.items()}).encode()
+    answer = hostile_shop.test_client().post(
+        "/halyk/failure-postlink" if not success else "/halyk/postlink", data=data,
+        content_type="application/json" if as_json else "application/x-www-form-urlencoded")
+    assert answer.status_code in (200, 400, 403), answer.get_data()
+    [event] = ledger.events(invoice_id=invoice) or ledger.events()[-1:]
+    assert event.verdict not in (EventVerdict.RECEIVED, EventVerdict.DISPATCHING), event
+    if answer.status_code == 200:
+        payment = ledger.get(invoice)
+        assert payment is not None and payment.status is (S.PAID if success else S.FAILED)

@@ -13,6 +13,10 @@ from hypothesis import strategies as st
 from marshmallow import Schema, ValidationError
 
 from flask_halyk.schemas import (
+    ACCOUNT_ID_MAX,
+    DATA_MAX_BYTES,
+    EMAIL_MAX,
+    NAME_MAX,
     OperationErrorSchema,
     PaymentObjectSchema,
     PostLinkSchema,
@@ -30,6 +34,14 @@ SETTINGS = settings(
 
 # Text including lone surrogates (json.loads can produce them) and any other code point.
 any_text = st.text(st.characters(exclude_categories=()), max_size=40)
+# What the outside world sends at its worst: lone surrogates, NULs, text far too long.
+LONE_SURROGATE = st.integers(0xD800, 0xDFFF).map(chr)
+hostile_text = st.one_of(
+    st.builds(lambda a, s, b: a + s + b, any_text, LONE_SURROGATE, any_text),
+    st.builds(lambda a, b: a + "\x00" + b, any_text, any_text),
+    st.integers(200, 300_000).map(lambda n: "x" * n),
+    st.integers(1, 2_000).map(lambda n: "Ә\ud800" * n),
+)
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -38,6 +50,7 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.decimals(allow_nan=True, allow_infinity=True),
     any_text,
+    hostile_text,
     st.from_regex(r"\A[+-]?[0-9]{1,30}(\.[0-9]{0,5})?\Z"),
     st.sampled_from(["", " ", "0", "-498", "NaN", "Infinity", "1e999", "RU", "ok", "OK",
                      "https://example.kz/", "javascript:alert(1)", "{}", "[1", "١٢٣٤٥٦"]),
@@ -46,7 +59,7 @@ json_like = st.recursive(
     scalars,
     lambda children: st.one_of(
         st.lists(children, max_size=4),
-        st.dictionaries(any_text, children, max_size=4),
+        st.dictionaries(st.one_of(any_text, hostile_text), children, max_size=4),
     ),
     max_leaves=12,
 )
@@ -70,17 +83,36 @@ def keyed_input(schema_cls: type[Schema]) -> st.SearchStrategy[dict[str, Any]]:
     return st.dictionaries(st.sampled_from(names), json_like, max_size=len(names))
 
 
+def storable(value: Any) -> bool:
+    """Every text in ``value`` (keys too, at any depth) is one any database and HTTP body can
+    carry: encodable as UTF-8, with no NUL."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(storable(v) for v in value)
+    return True
+
+
 def load_or_validation_error(schema_cls: type[Schema], data: Any) -> None:
     """Load must succeed or raise ValidationError (anything else propagates and fails the test);
-    what loads must dump without error, with every loaded key present."""
+    what loads must dump without error, with every loaded key present, and hold only text that
+    can be stored and sent (a lone surrogate or a NUL is refused, never passed on)."""
     schema = schema_cls()
     try:
         loaded = schema.load(data)
     except ValidationError:
         return
     assert isinstance(loaded, dict)
+    assert storable(loaded), loaded
     dumped = schema.dump(loaded)
     assert set(dumped) >= set(loaded)
+    assert storable(dumped)
 
 
 @pytest.mark.parametrize("schema_cls", SCHEMAS, ids=lambda c: c.__name__)
@@ -126,11 +158,17 @@ def test_status_nested_arbitrary(transaction: Any, result_code: Any) -> None:
 
 # --- round trips -------------------------------------------------------------------------------
 
+
+def wire_text(**kwargs: Any) -> st.SearchStrategy[str]:
+    """Text a valid body may hold: anything UTF-8 can carry (no lone surrogate) but NUL."""
+    return st.text(st.characters(codec="utf-8", exclude_characters="\x00"), **kwargs)
+
+
 finite_json = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6),
-              st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)),
+              st.floats(allow_nan=False, allow_infinity=False), wire_text(max_size=20)),
     lambda children: st.one_of(
-        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+        st.lists(children, max_size=3), st.dictionaries(wire_text(max_size=8), children, max_size=3)
     ),
     max_leaves=8,
 )
@@ -140,7 +178,7 @@ wire_amount = st.one_of(
     cents.map(lambda c: f"{Decimal(c) / 100:f}"),
     st.integers(min_value=0, max_value=10**9),
 )
-optional_text = st.one_of(st.none(), st.just(""), st.text(max_size=30))
+optional_text = st.one_of(st.none(), st.just(""), wire_text(max_size=30))
 
 
 @st.composite
@@ -157,10 +195,10 @@ def valid_postlinks(draw: st.DrawFn) -> dict[str, Any]:
     }
     optional: dict[str, Any] = {
         "language": st.sampled_from(["RUS", "RU", "rus", "KZ", "kaz", "EN", "eng", "", "uzb"]),
-        "secretHash": st.text(min_size=1, max_size=40),
+        "secretHash": wire_text(min_size=1, max_size=40),
         "ipLatitude": st.one_of(st.just(""), st.floats(-90, 90), st.just("43.2638")),
         "invoiceIdAlt": st.one_of(st.just(""), st.from_regex(r"\A[0-9]{6,15}\Z")),
-        "approvalCode": st.one_of(st.text(max_size=8), st.integers(0, 999999)),
+        "approvalCode": st.one_of(wire_text(max_size=8), st.integers(0, 999999)),
         "reason": optional_text,
         "cardMask": optional_text,
         "email": optional_text,
@@ -170,8 +208,9 @@ def valid_postlinks(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             body[key] = draw(strategy)
     known = set(PostLinkSchema().fields) | {"secretHash"}
-    extra = draw(st.dictionaries(st.text(min_size=1, max_size=12).filter(lambda k: k not in known),
-                                 finite_json, max_size=4))
+    extra = draw(st.dictionaries(
+        wire_text(min_size=1, max_size=12).filter(lambda k: k not in known), finite_json,
+        max_size=4))
     body.update(extra)
     return body
 
@@ -194,10 +233,10 @@ def test_postlink_load_dump_reload_is_stable(body: dict[str, Any]) -> None:
 @given(
     amount=st.integers(min_value=1, max_value=10**15 - 1).map(lambda c: Decimal(c) / 100),
     invoice=st.from_regex(r"\A[0-9]{6,15}\Z"),
-    description=st.text(min_size=1, max_size=40).filter(
+    description=wire_text(min_size=1, max_size=40).filter(
         lambda t: t.strip() and len(t.encode()) <= 125),
-    data=st.one_of(st.none(), st.dictionaries(st.text(max_size=5), finite_json, max_size=3)),
-    extra_auth=st.dictionaries(st.text(min_size=1, max_size=8).filter(
+    data=st.one_of(st.none(), st.dictionaries(wire_text(max_size=5), finite_json, max_size=3)),
+    extra_auth=st.dictionaries(wire_text(min_size=1, max_size=8).filter(
         lambda k: k not in TokenResponseSchema().fields), finite_json, max_size=3),
 )
 def test_payment_object_js_round_trip(
@@ -212,3 +251,42 @@ def test_payment_object_js_round_trip(
     js = json.loads(json.dumps(dump_for_js(loaded)))
     assert PaymentObjectSchema().load(js) == loaded
     assert Decimal(str(js["amount"])) == amount
+
+
+# --- the free fields' limits -------------------------------------------------------------------
+
+FREE_FIELDS = {"name": NAME_MAX, "accountId": ACCOUNT_ID_MAX, "email": EMAIL_MAX}
+
+
+@SETTINGS
+@given(key=st.sampled_from(sorted(FREE_FIELDS)), value=st.one_of(any_text, hostile_text))
+def test_payment_object_free_fields_are_bounded_and_storable(key: str, value: str) -> None:
+    body = {
+        "invoiceId": "000123456", "backLink": "https://e.kz/ok", "postLink": "https://e.kz/pl",
+        "language": "rus", "description": "Заказ", "terminal": "t", "amount": 100,
+        "currency": "KZT", "auth": dict(VALID_TOKEN), key: value,
+    }
+    try:
+        loaded = PaymentObjectSchema().load(body)
+    except ValidationError as exc:
+        assert key in exc.messages
+        return
+    assert len(loaded[key]) <= FREE_FIELDS[key]
+    assert storable(loaded)
+
+
+@SETTINGS
+@given(data=st.one_of(json_like, hostile_text))
+def test_payment_object_data_is_bounded_and_storable(data: Any) -> None:
+    body = {
+        "invoiceId": "000123456", "backLink": "https://e.kz/ok", "postLink": "https://e.kz/pl",
+        "language": "rus", "description": "Заказ", "terminal": "t", "amount": 100,
+        "currency": "KZT", "auth": dict(VALID_TOKEN), "data": data,
+    }
+    try:
+        loaded = PaymentObjectSchema().load(body)
+    except ValidationError:
+        return
+    if "data" in loaded:
+        assert len(loaded["data"].encode("utf-8")) <= DATA_MAX_BYTES
+        assert storable(json.loads(loaded["data"]))

@@ -68,9 +68,13 @@ class Catcher:
         self.url = self.server.url
 
 
-def _real_host_shop(bank_url: str, tmp_path: Path, **config: Any) -> Flask:
-    """A shop configured for ePay's real test hosts (here: the sandbox on loopback)."""
+def _real_host_shop(bank_url: str, tmp_path: Path, **config: Any) -> tuple[Flask, LiveServer]:
+    """A shop configured for ePay's real test hosts (here: the sandbox on loopback), served on
+    loopback; its public origin (HALYK_EXTERNAL_URL) is where it is served unless ``config``
+    says otherwise."""
     app = Flask("review", instance_path=str(tmp_path / "instance"))
+    server = LiveServer(app)  # answers nothing until the app is set up below
+    config.setdefault("HALYK_EXTERNAL_URL", server.url)
     app.config.update(
         SECRET_KEY="review-secret-key", HALYK_ENV="test",
         HALYK_TOKEN_URL=f"{bank_url}/oauth2/token", HALYK_API_URL=bank_url,
@@ -86,7 +90,7 @@ def _real_host_shop(bank_url: str, tmp_path: Path, **config: Any) -> Flask:
         return render_template_string(PAGE, payment=halyk.create_payment(
             "1500", description="Tea"))
 
-    return app
+    return app, server
 
 
 def test_a_failed_attempt_does_not_hand_the_customer_a_forgeable_success(
@@ -96,8 +100,7 @@ def test_a_failed_attempt_does_not_hand_the_customer_a_forgeable_success(
     # of the token request (the sandbox does) is not published: where it follows the browser's,
     # a customer who points both links at a server of their own and fails a payment on purpose
     # receives this failure postLink, secret_hash included: the same hash a success carries.
-    shop_app = _real_host_shop(bank.url, tmp_path)
-    shop = LiveServer(shop_app)
+    shop_app, shop = _real_host_shop(bank.url, tmp_path)
     succeeded: list[Any] = []
 
     def heard(sender: Flask, **kwargs: Any) -> None:
@@ -152,8 +155,7 @@ def test_a_confirmed_success_records_the_banks_transaction_not_the_senders(
     # A customer who paid for real, with the postLink pointed at themselves, forwards it with
     # another transaction id: the status API confirms the payment, but refunds and charges must
     # go to the bank's transaction, not to an id the sender chose.
-    shop_app = _real_host_shop(bank.url, tmp_path)
-    shop = LiveServer(shop_app)
+    shop_app, shop = _real_host_shop(bank.url, tmp_path)
     try:
         invoice, genuine = _pay_and_intercept(bank, shop, "4405639704015096")
         assert genuine["code"] == "ok"
@@ -176,8 +178,7 @@ def test_a_confirmed_success_for_another_amount_is_refused(
         bank: SandboxServer, tmp_path: Path) -> None:
     # The status API is the last word: if the bank's paid transaction for this invoice is for
     # another sum than the order's, it is not this order's payment.
-    shop_app = _real_host_shop(bank.url, tmp_path)
-    shop = LiveServer(shop_app)
+    shop_app, shop = _real_host_shop(bank.url, tmp_path)
     try:
         invoice, genuine = _pay_and_intercept(bank, shop, "4405639704015096")
         [transaction] = bank.transactions
@@ -249,7 +250,8 @@ def test_flask_halyk_config_shows_no_credentials(tmp_path: Path) -> None:
 
     app = Flask("cli", instance_path=str(tmp_path / "instance"))
     app.config.update(
-        SECRET_KEY="k", HALYK_ENV="test", HALYK_CLIENT_ID="review-shop",
+        SECRET_KEY="k", HALYK_ENV="test", HALYK_EXTERNAL_URL="https://shop.example.kz",
+        HALYK_CLIENT_ID="review-shop",
         HALYK_CLIENT_SECRET=DISTINCT_SECRET, HALYK_TERMINAL_ID=SHOP_TERMINAL,
         HALYK_POSTLINK_SECRET="postlink-key-never-shown",
         HALYK_TOKEN_URL="https://proxyuser:proxy-pass-never-shown@epay.example/oauth2/token",
@@ -307,6 +309,7 @@ def _shop_on_real_hosts(tmp_path: Path, **config: Any) -> Flask:
     from examples.shop import create_app
 
     return create_app({"SECRET_KEY": "unit", "HALYK_ENV": "test",
+                       "HALYK_EXTERNAL_URL": "https://shop.example.kz",
                        "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
                        "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"), **config})
 
@@ -411,8 +414,7 @@ def test_the_sandbox_does_not_follow_a_redirect_with_a_postlink(
 
     hop = LiveServer(redirector)
     # The shop's public URL (where the bank posts) answers with a redirect.
-    shop_app = _real_host_shop(bank.url, tmp_path, HALYK_EXTERNAL_URL=hop.url)
-    shop = LiveServer(shop_app)
+    shop_app, shop = _real_host_shop(bank.url, tmp_path, HALYK_EXTERNAL_URL=hop.url)
     try:
         _pay(bank, shop, DECLINED_CARD)
         assert _wait(lambda: len(bank.deliveries) == 1)

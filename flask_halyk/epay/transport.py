@@ -30,7 +30,7 @@ from ..errors import (
     HalykError,
     InvalidResponse,
 )
-from ..redaction import safe_url, scrub
+from ..redaction import request_secrets, safe_url, scrub
 from ..schemas import OperationErrorSchema
 
 __all__ = ["DEFAULT_DEADLINE", "NOT_RETRIED", "Deadline", "Reply", "Transport", "check_deadline"]
@@ -114,9 +114,11 @@ class Transport:
         """The monotonic clock retries and token lifetimes are measured on."""
         return _monotonic()
 
-    def scrub(self, text: str) -> str:
-        """``text`` without the client secret."""
-        return scrub(text, self.secret)
+    def scrub(self, text: str, *more: str) -> str:
+        """``text`` without the client secret, the values ``more`` (a request's own credentials:
+        :func:`~flask_halyk.redaction.request_secrets`), and any credential it quotes
+        (:func:`~flask_halyk.redaction.scrub`)."""
+        return scrub(text, self.secret, *more)
 
     def send(
         self,
@@ -141,10 +143,13 @@ class Transport:
 
         Errors are built inside ``except`` but raised outside it, so that they carry no
         ``__context__``: requests' exceptions hold the prepared request, form body and client
-        secret included.
+        secret included. Whatever an answer or an exception quotes of the request's credentials
+        (the URL's user:password and query, the form's secrets, the Authorization header) is
+        scrubbed from every message.
         """
         safe = safe_url(url)
         budget = self.begin(deadline)
+        hidden = request_secrets(url, data, headers)
         attempts = 1 + (self.retries if retry else 0)
         failure: HalykError | None = None
         made = 0
@@ -176,7 +181,7 @@ class Transport:
             except requests.RequestException as exc:
                 failure = EpayConnectionError(
                     f"Could not reach ePay for the {what} at {safe} "
-                    f"({self._reason(exc)}){_attempts(attempt)}: check the host setting "
+                    f"({self._reason(exc, hidden)}){_attempts(attempt)}: check the host setting "
                     "(HALYK_TOKEN_URL / HALYK_API_URL), DNS and the network."
                     + ("" if retry else NOT_RETRIED)
                 )
@@ -190,7 +195,7 @@ class Transport:
                 raise self._past_deadline(budget, what, safe, made, None, retry)
             if response is not None:
                 if response.status_code < 500:
-                    return Reply(response, what, safe, self)
+                    return Reply(response, what, safe, self, hidden)
                 failure = EpayUnavailable(
                     f"ePay answered HTTP {response.status_code} to the {what} at {safe}"
                     f"{_attempts(attempt)}: the bank is unavailable; try again later."
@@ -237,11 +242,11 @@ class Transport:
             "raise HALYK_TIMEOUT." + ("" if retry else NOT_RETRIED)
         )
 
-    def _reason(self, exc: BaseException) -> str:
-        """A short, secret-free description of a requests exception (its text names the host
-        and path, never the body)."""
-        text = " ".join(str(exc).split())[:300]
-        return self.scrub(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+    def _reason(self, exc: BaseException, hidden: tuple[str, ...] = ()) -> str:
+        """A short, secret-free description of a requests exception (its text names the host,
+        path and query, never the body)."""
+        text = self.scrub(" ".join(str(exc).split()), *hidden)[:300]
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _attempts(attempt: int) -> str:
@@ -251,12 +256,14 @@ def _attempts(attempt: int) -> str:
 @dataclass(frozen=True)
 class Reply:
     """An answer below 500 from ePay, with the call's name (``what``) and its URL without
-    credentials or query (``url``), for every message written about it."""
+    credentials or query (``url``), for every message written about it. ``hidden``: the
+    request's own credentials, scrubbed from whatever the answer quotes."""
 
     response: requests.Response
     what: str
     url: str
     transport: Transport = field(repr=False)
+    hidden: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def status(self) -> int:
@@ -273,8 +280,9 @@ class Reply:
             return None
 
     def scrub(self, text: str) -> str:
-        """``text`` without the client secret."""
-        return self.transport.scrub(text)
+        """``text`` without the client secret, the request's credentials, or any credential
+        it quotes."""
+        return self.transport.scrub(text, *self.hidden)
 
     def is_html(self) -> bool:
         """The body is a page (a proxy's, a login form's), not an API answer."""
@@ -284,9 +292,7 @@ class Reply:
     def invalid(self, problem: str, hide: Iterable[str] = ()) -> InvalidResponse:
         """The error for an answer that breaks the protocol, with a secret-free start of its
         body (``hide``: other values to scrub from it, such as tokens)."""
-        text = self.scrub(self.response.text)
-        for value in hide:
-            text = scrub(text, value)
+        text = self.transport.scrub(self.response.text, *self.hidden, *hide)
         if self.is_html():
             problem = f"{problem} (an HTML page)"
         preview = " ".join(text[:_BODY_PREVIEW].split())

@@ -8,14 +8,25 @@ processes) and PostgreSQL (any number of app instances).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import (
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import (
+    TimeoutError as PoolTimeout,
+)
 
+from ..errors import LedgerUnavailable
 from ..invoices import check_prefix
 from .engine import READ_ONLY, make_engine
 from .schema import migrate
@@ -25,9 +36,34 @@ __all__ = ["DISPATCH_LEASE", "LedgerCore"]
 #: How long a claim on an event's receivers holds unless its holder renews it, by default.
 DISPATCH_LEASE = timedelta(seconds=10)
 
+log = logging.getLogger("flask_halyk.ledger")
+
+# PostgreSQL's SQLSTATEs for a table or schema that is not there: the database was replaced.
+_MISSING = frozenset({"42P01", "3F000"})
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _unusable(exc: Exception) -> bool:
+    """Whether ``exc`` says the database cannot be used (rather than that a statement is
+    wrong): no connection, a lost one, a file that cannot be opened, tables that are gone."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, ProgrammingError):
+        return getattr(exc.orig, "sqlstate", None) in _MISSING
+    return False
+
+
+def _first_line(exc: Exception) -> str:
+    # The driver's own words only: SQLAlchemy's text adds the statement and its parameters
+    # (names, e-mails, postLink bodies with their secret_hash).
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return (lines[0] if lines else type(orig).__name__)[:300]
 
 
 class LedgerCore:
@@ -70,8 +106,8 @@ class LedgerCore:
 
     def init_db(self) -> int:
         """Create or migrate the tables; idempotent and safe to run concurrently. Returns the
-        schema version."""
-        with self.engine.begin() as conn:
+        schema version. :class:`LedgerUnavailable` if the database cannot be used."""
+        with self._guard(), self.engine.begin() as conn:
             version = migrate(conn)
         self._ready = True
         return version
@@ -88,12 +124,45 @@ class LedgerCore:
             if not self._ready:
                 self.init_db()
 
-    def _read(self) -> Connection:
-        """A connection that only reads (SQLite then takes no write lock up front)."""
-        self._ensure()
-        return self.engine.connect().execution_options(**{READ_ONLY: True})
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn a database that cannot be used into :class:`LedgerUnavailable`, and forget
+        that the schema was ready: the database that comes back may be another one (restored,
+        replaced, empty), so the next call checks the tables again."""
+        problem: Exception
+        try:
+            yield
+            return
+        except DBAPIError as exc:
+            if not _unusable(exc):
+                raise
+            problem = exc
+        except PoolTimeout as exc:
+            problem = exc
+        self._ready = False
+        reason = _first_line(problem)
+        where = self.engine.url.render_as_string(hide_password=True)
+        log.warning("flask-halyk: the ledger's database at %s cannot be used: %s", where, reason)
+        # Not chained: SQLAlchemy's exception holds the statement's parameters.
+        raise LedgerUnavailable(
+            f"the ledger's database at {where} cannot be used ({reason}); nothing was "
+            "recorded by this call. Check that the database is up and reachable, then try "
+            "again: the ledger checks its tables again on the next call.",
+            reason=reason,
+        ) from None
 
-    def _write(self) -> AbstractContextManager[Connection]:
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection that only reads (SQLite then takes no write lock up front)."""
+        with self._guard():
+            self._ensure()
+            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+                yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
         """One transaction, committed when the ``with`` block ends without an exception."""
-        self._ensure()
-        return self.engine.begin()
+        with self._guard():
+            self._ensure()
+            with self.engine.begin() as conn:
+                yield conn

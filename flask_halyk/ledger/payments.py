@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import invoices
 from ..errors import InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
 from ..money import to_minor
+from ..schemas import ACCOUNT_ID_MAX, DESCRIPTION_MAX_BYTES, EMAIL_MAX, NAME_MAX, PHONE_MAX
 from .core import LedgerCore
 from .models import PaymentRecord
 from .rows import clean, payment_record
@@ -49,12 +50,14 @@ class PaymentStore(LedgerCore):
             "amount_minor": to_minor(amount),
             "currency": clean(currency, 3) or "",
             "terminal": clean(terminal, 64) or "",
-            "description": clean(description) or "",
-            "account_id": clean(account_id),
+            # The payment object's limits (checked, with a refusal, by create_payment); a
+            # caller of the ledger itself gets its text cut to them.
+            "description": clean(description, DESCRIPTION_MAX_BYTES) or "",
+            "account_id": clean(account_id, ACCOUNT_ID_MAX),
             "language": clean(language, 3),
-            "name": clean(name),
-            "email": clean(email),
-            "phone": clean(phone),
+            "name": clean(name, NAME_MAX),
+            "email": clean(email, EMAIL_MAX),
+            "phone": clean(phone, PHONE_MAX),
             "status": PaymentStatus.NEW.value,
             "refunded_minor": 0,
             "created_at": now,
@@ -77,7 +80,7 @@ class PaymentStore(LedgerCore):
     def _insert(self, invoice_id: str, row: Mapping[str, Any]) -> bool:
         values = dict(row, invoice_id=invoice_id, invoice_suffix=invoices.suffix_of(invoice_id))
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(insert(payments).values(**values))
         except IntegrityError:
             return False
@@ -87,7 +90,7 @@ class PaymentStore(LedgerCore):
         # Its own committed transaction: a value is consumed even if its id turns out taken,
         # so an id is never handed out twice, across threads and processes alike; the unique
         # index on the suffix is the final guard (a shop-chosen id may hold a suffix).
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             row = conn.execute(
                 update(invoice_counter)
                 .where(invoice_counter.c.name == "invoice")

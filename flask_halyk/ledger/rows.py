@@ -15,10 +15,17 @@ from .states import Change, EventVerdict, PaymentStatus
 
 
 def clean(value: object, length: int | None = None) -> str | None:
-    """Text fit for any backend's column: NULs dropped (PostgreSQL refuses them), cut to size."""
+    """Text fit for any backend's column: NULs dropped (PostgreSQL refuses them), lone
+    surrogates (which ``json.loads`` makes of ``"\\ud800"``, and no driver can encode) made
+    U+FFFD, cut to ``length`` characters."""
     if value is None:
         return None
     text_value = str(value).replace("\x00", "")
+    try:
+        text_value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16 with surrogatepass: a stray surrogate becomes U+FFFD, the rest stays.
+        text_value = text_value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if length is not None:
         text_value = text_value[:length]
     return text_value

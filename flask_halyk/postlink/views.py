@@ -20,6 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from .. import signals
 from ..dispatch import dispatch_event
+from ..errors import LedgerUnavailable
 from ..ledger import EventVerdict
 from ..ledger.reports import report_from_postlink
 from ..ledger.rows import clean
@@ -47,7 +48,14 @@ def create_blueprint() -> Blueprint:
     blueprint.add_url_rule(
         "/failure-postlink", "failure_postlink", _failure_postlink, methods=["POST"]
     )
+    blueprint.register_error_handler(LedgerUnavailable, _ledger_unavailable)
     return blueprint
+
+
+def _ledger_unavailable(exc: LedgerUnavailable) -> tuple[Response, int]:
+    # The database is down: nothing could be stored, so nothing may be acknowledged. 503 tells
+    # the bank to try again (if it does); reconcile recovers the payment otherwise.
+    return _answer(503, error="the ledger is unavailable; try again later")
 
 
 def _postlink() -> tuple[Response, int]:

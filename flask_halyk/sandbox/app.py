@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Flask
 
@@ -12,13 +12,16 @@ from .merchants import Merchant
 
 
 def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage: bool = False,
-                       local_app: Flask | None = None, postlink_timeout: float = 10,
-                       admin_routes: bool = True) -> Flask:
+                       local_app: Flask | None = None,
+                       local_origins: Callable[[], Iterable[str]] | None = None,
+                       postlink_timeout: float = 10, admin_routes: bool = True) -> Flask:
     """Build a sandbox speaking ePay's protocol on one origin (token, REST API, payment page).
 
     ``merchants`` default to the vendor's published test merchant; ``two_stage`` makes payments
     stop at AUTH until charged; ``local_app`` (embedded mode) receives postLinks in-process when
-    their origin is the one the browser used; ``postlink_timeout`` bounds each HTTP delivery.
+    their origin is one of ``local_origins()`` (default: the fixed
+    :data:`~flask_halyk.config.SHOP_INTERNAL_ORIGIN`), never because of what a request said;
+    ``postlink_timeout`` bounds each HTTP delivery.
     ``admin_routes`` serves ``/_sandbox/*`` (fault switches, deliveries with their secret_hash):
     the embedded sandbox leaves them out, since it is served by the shop to anyone who reaches it;
     its faults are switched through the :class:`Sandbox` object instead.
@@ -26,7 +29,7 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
     """
     app = Flask(__name__, static_folder=None)
     sandbox = Sandbox(merchants, two_stage=two_stage, local_app=local_app,
-                      postlink_timeout=postlink_timeout)
+                      local_origins=local_origins, postlink_timeout=postlink_timeout)
     sandbox.app = app
     app.extensions["halyk_sandbox"] = sandbox
     for blueprint in (oauth.bp, api.bp, payform.bp):

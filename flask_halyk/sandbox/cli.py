@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import click
 import werkzeug.serving
 from flask import Flask
@@ -27,6 +29,26 @@ def _shop_merchants(app: Flask | None) -> tuple[list[Merchant], bool]:
     return merchants, bool(config.two_stage)
 
 
+#: Printed when the sandbox is told to listen beyond loopback.
+EXPOSED_WARNING = (
+    "warning: the sandbox on {host} can be reached from other machines. Its /_sandbox/ pages "
+    "(faults, transactions, postlinks) have no password, and /_sandbox/postlinks shows the "
+    "secret_hash of every payment it reported: anyone who loads it can forge postLinks to the "
+    "shops that trust this sandbox. Use it on a network you control, for tests only."
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and addresses of the loopback networks (127.0.0.0/8, ::1)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
 def _loaded_app() -> Flask | None:
     info = click.get_current_context().find_object(ScriptInfo)
     if info is None:
@@ -38,7 +60,9 @@ def _loaded_app() -> Flask | None:
 
 
 @click.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to listen on. Anything but loopback exposes /_sandbox/postlinks "
+                   "(every secret_hash) to whoever can reach it.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to listen on.")
 @click.option("--two-stage", is_flag=True,
               help="Stop payments at AUTH until charged (default: the app's HALYK_TWO_STAGE).")
@@ -46,8 +70,12 @@ def sandbox_command(host: str, port: int, two_stage: bool) -> None:
     """Run the offline ePay sandbox (set HALYK_SANDBOX_URL to its URL in the shop).
 
     It knows the vendor's test merchant and, when the app is configured with
-    ``HALYK_ENV="sandbox"``, the app's own client id, secret and terminal.
+    ``HALYK_ENV="sandbox"``, the app's own client id, secret and terminal. It listens on
+    127.0.0.1 unless ``--host`` says otherwise, with a warning: its ``/_sandbox/postlinks``
+    page shows every ``secret_hash`` to whoever can load it.
     """
+    if not is_loopback(host):
+        click.echo(EXPOSED_WARNING.format(host=host), err=True)
     merchants, shop_two_stage = _shop_merchants(_loaded_app())
     app = create_sandbox_app(merchants=merchants, two_stage=two_stage or shop_two_stage)
     ids = ", ".join(repr(m.client_id) for m in merchants)

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,6 +14,7 @@ import requests
 from flask import Flask
 from werkzeug.test import Client
 
+from ..config import SHOP_INTERNAL_ORIGIN
 from .faults import Faults
 from .state import Delivery, Store
 
@@ -26,14 +28,18 @@ def _origin(url: str) -> str:
 
 class PostLinkSender:
     """Delivers postLink bodies over a :class:`requests.Session`, or in-process to
-    ``local_app`` when the URL's origin is the one the browser used to reach the sandbox (the
-    embedded sandbox: the shop may be behind NAT or single-threaded)."""
+    ``local_app`` when the URL's origin is one of ``local_origins()`` (the embedded sandbox:
+    the shop's own origins, fixed by its settings, never by a request; the shop may be behind
+    NAT or single-threaded). ``local_origins`` defaults to
+    :data:`~flask_halyk.config.SHOP_INTERNAL_ORIGIN` alone."""
 
     def __init__(self, store: Store, faults: Faults, *, local_app: Flask | None = None,
+                 local_origins: Callable[[], Iterable[str]] | None = None,
                  timeout: float = 10) -> None:
         self.store = store
         self.faults = faults
         self.local_app = local_app
+        self.local_origins = local_origins or (lambda: (SHOP_INTERNAL_ORIGIN,))
         self.timeout = timeout
         self.session = requests.Session()
         #: Origin the bank was given -> origin the postLink is actually sent to, as a hosts
@@ -43,7 +49,7 @@ class PostLinkSender:
         # Payments finish on several request threads at once; join() must see every sender.
         self._threads_lock = threading.Lock()
 
-    def send(self, url: str, body: dict[str, Any], browser_origin: str) -> None:
+    def send(self, url: str, body: dict[str, Any]) -> None:
         """Schedule delivery of ``body`` to ``url`` (honouring the fault switches)."""
         if not url:
             return
@@ -52,7 +58,8 @@ class PostLinkSender:
             return
         copies = 2 if self.faults.duplicate_postlink else 1
         delay = self.faults.postlink_delay
-        local = self.local_app is not None and _origin(url) == _origin(browser_origin)
+        local = self.local_app is not None and _origin(url) in {
+            _origin(origin) for origin in self.local_origins()}
         thread = threading.Thread(target=self._run, args=(url, body, copies, delay, local),
                                   name="halyk-sandbox-postlink", daemon=True)
         with self._threads_lock:

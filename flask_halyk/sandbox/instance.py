@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,13 +22,15 @@ class Sandbox:
     """One offline ePay. Found at ``app.extensions["halyk_sandbox"]``."""
 
     def __init__(self, merchants: Iterable[Merchant] | None = None, *, two_stage: bool = False,
-                 local_app: Flask | None = None, postlink_timeout: float = 10) -> None:
+                 local_app: Flask | None = None,
+                 local_origins: Callable[[], Iterable[str]] | None = None,
+                 postlink_timeout: float = 10) -> None:
         self.merchants: tuple[Merchant, ...] = tuple(merchants or (TEST_MERCHANT,))
         self.two_stage = two_stage
         self.store = Store()
         self.faults = Faults()
         self.sender = PostLinkSender(self.store, self.faults, local_app=local_app,
-                                     timeout=postlink_timeout)
+                                     local_origins=local_origins, timeout=postlink_timeout)
         #: The sandbox app serving this sandbox (set by :func:`create_sandbox_app`).
         self.app: Flask | None = None
 
@@ -68,10 +70,10 @@ class Sandbox:
         ``pan``, ``expiry`` (``MM/YY``), ``cvc`` and ``holder`` fill the card form (test cards:
         :mod:`flask_halyk.sandbox.cards`). A card with a 3-D Secure step gets ``secure_code``
         (default: the right one, :data:`~flask_halyk.sandbox.cards.THREE_DS_CODE`).
-        ``base_url`` is the origin the simulated browser uses; by default the shop's, from its
-        postLink (an embedded sandbox then delivers the postLink in-process, as for a browser
-        on the shop's pages). Waits up to ``wait`` seconds for postLinks in flight (0: not at
-        all).
+        ``base_url`` is the origin the simulated browser uses; by default the origin of the
+        shop's postLink (where the postLink goes does not depend on it: an embedded sandbox
+        delivers the shop's postLinks in-process whatever the browser). Waits up to ``wait``
+        seconds for postLinks in flight (0: not at all).
 
         Returns a :class:`~flask_halyk.sandbox.payer.PaymentResult` for approvals and declines
         alike. Raises :class:`~flask_halyk.sandbox.payer.PaymentPageError` when the page refuses

@@ -92,8 +92,7 @@ def page() -> ResponseReturnValue:
     reason, token = _refusal(sandbox, payment)
     if reason:
         return _error(lang, reason)
-    checkout = sandbox.store.add_checkout(
-        token, payment, request.args.get("isShortForm") == "true", request.host_url)
+    checkout = sandbox.store.add_checkout(token, payment, request.args.get("isShortForm") == "true")
     return _form(checkout, {}, {})
 
 
@@ -208,8 +207,7 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
     if not sandbox.store.add_payment(transaction):
         return _error(lang, "this invoice is already paid")
     success_link, failure_link = delivery_targets(token, payment)
-    sandbox.sender.send(success_link if ok else failure_link, postlink_body(transaction),
-                        checkout.browser_origin)
+    sandbox.sender.send(success_link if ok else failure_link, postlink_body(transaction))
     back = payment.get("backLink") if ok else payment.get("failureBackLink")
     return render_template(
         "result.html", t=TEXTS[lang], lang=lang, ok=ok, reason=reason, reason_code=reason_code,

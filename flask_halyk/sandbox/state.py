@@ -45,7 +45,6 @@ class Checkout:
     token: Token
     payment: dict[str, Any]
     short_form: bool
-    browser_origin: str
     pending_3ds: dict[str, Any] | None = None
 
 
@@ -108,9 +107,8 @@ class Store:
         with self.lock:
             return self.tokens.get(access_token)
 
-    def add_checkout(self, token: Token, payment: dict[str, Any], short_form: bool,
-                     browser_origin: str) -> Checkout:
-        checkout = Checkout(secrets.token_urlsafe(16), token, payment, short_form, browser_origin)
+    def add_checkout(self, token: Token, payment: dict[str, Any], short_form: bool) -> Checkout:
+        checkout = Checkout(secrets.token_urlsafe(16), token, payment, short_form)
         with self.lock:
             self.checkouts[checkout.id] = checkout
         return checkout

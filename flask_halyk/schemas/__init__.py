@@ -18,7 +18,15 @@ Where each part lives: :mod:`.numbers` (integers and amounts as marshmallow read
 
 from __future__ import annotations
 
-from .fields import DESCRIPTION_MAX_BYTES, LANGUAGE_ALIASES
+from .fields import (
+    ACCOUNT_ID_MAX,
+    DATA_MAX_BYTES,
+    DESCRIPTION_MAX_BYTES,
+    EMAIL_MAX,
+    LANGUAGE_ALIASES,
+    NAME_MAX,
+    PHONE_MAX,
+)
 from .incoming import (
     KNOWN_STATUS_NAMES,
     FailurePostLinkSchema,
@@ -37,9 +45,14 @@ from .outgoing import (
 )
 
 __all__ = [
+    "ACCOUNT_ID_MAX",
+    "DATA_MAX_BYTES",
     "DESCRIPTION_MAX_BYTES",
+    "EMAIL_MAX",
     "KNOWN_STATUS_NAMES",
     "LANGUAGE_ALIASES",
+    "NAME_MAX",
+    "PHONE_MAX",
     "FailurePostLinkSchema",
     "OperationErrorSchema",
     "PaymentObjectSchema",

@@ -26,6 +26,20 @@ from .numbers import INT_MAX, to_decimal, to_int
 #: vendor pages say nothing. Cyrillic letters take two bytes each, so ~62 Russian letters.
 DESCRIPTION_MAX_BYTES = 125
 
+# The bank publishes no limit for the payment object's free fields. These are ours: far above
+# any real name, e-mail address or customer id, far below what would make a payment object
+# (which travels in the payment page's URL) or a ledger row a burden.
+#: ``name`` (the customer's): at most this many characters.
+NAME_MAX = 255
+#: ``email``: at most this many characters (the longest address SMTP can carry, RFC 5321).
+EMAIL_MAX = 254
+#: ``accountId`` (the shop's customer id): at most this many characters.
+ACCOUNT_ID_MAX = 255
+#: ``phone``: ``+`` and at most 15 digits (E.164).
+PHONE_MAX = 16
+#: ``data`` (JSON text): at most this many bytes in UTF-8.
+DATA_MAX_BYTES = 4096
+
 #: Every spelling of a language seen on the wire, mapped to the one we send.
 LANGUAGE_ALIASES: dict[str, str] = {
     "rus": "rus", "ru": "rus",
@@ -42,6 +56,83 @@ def _utf8_length(text: str) -> int:
     except UnicodeEncodeError:
         # A lone surrogate (possible from json.loads) is not text the bank can take.
         raise ValidationError("Not valid Unicode text.") from None
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or sent as it is, or None: a NUL (PostgreSQL refuses it in
+    text; no bank field holds one) or a lone surrogate (``json.loads`` makes one of
+    ``"\\ud800"``; it has no UTF-8 form, so no database driver or HTTP body can carry it)."""
+    if "\x00" in text:
+        return "Must not contain NUL characters."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Not valid Unicode text (a lone surrogate)."
+    return None
+
+
+def unstorable_text(data: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Problems of the texts anywhere in ``data`` (keys and values, at any depth), by top-level
+    key (``_schema`` for a key that is itself bad text)."""
+    problems: dict[str, list[str]] = {}
+    for key, value in data.items():
+        key_problem = text_problem(key) if isinstance(key, str) else None
+        if key_problem is not None:
+            problems.setdefault("_schema", []).append(f"A key: {key_problem}")
+            continue
+        problem = _first_problem(value, depth=0)
+        if problem is not None:
+            problems[str(key)] = [problem]
+    return problems
+
+
+def _first_problem(value: Any, depth: int) -> str | None:
+    if isinstance(value, str):
+        return text_problem(value)
+    if depth > 32:  # deeper than any body the bank sends: not worth walking
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            problem = (text_problem(key) if isinstance(key, str) else None) or \
+                _first_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+    elif isinstance(value, list | tuple):
+        for item in value:
+            problem = _first_problem(item, depth + 1)
+            if problem is not None:
+                return problem
+    return None
+
+
+class BoundedText(fields.String):
+    """A string of at most ``max_length`` characters, checked before any other validator (a
+    megabyte of text is refused at once, not run through a regular expression)."""
+
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > self.max_length:
+            raise ValidationError(f"At most {self.max_length} characters.")
+        return text
+
+
+class BoundedEmail(fields.Email):
+    """An e-mail address of at most :data:`EMAIL_MAX` characters (checked before the address's
+    form)."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > EMAIL_MAX:
+            raise ValidationError(f"At most {EMAIL_MAX} characters.")
+        return text
 
 
 class WireText(fields.String):
@@ -231,21 +322,33 @@ class Description(fields.String):
 
 
 class JsonText(fields.Field[str]):
-    """``data``: a string that parses as strict JSON, or a dict/list we encode to one."""
+    """``data``: a string that parses as strict JSON, or a dict/list we encode to one; at most
+    :data:`DATA_MAX_BYTES` bytes of UTF-8, with no NUL and no lone surrogate (also none
+    written as ``\\u0000`` or ``\\ud800``: the text the page receives must decode to text
+    any database can keep)."""
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> str:
         try:
             if isinstance(value, str):
-                _utf8_length(value)
-                json.loads(value, parse_constant=_reject_constant)
-                return value
-            if isinstance(value, dict | list):
-                return json.dumps(value, ensure_ascii=False, allow_nan=False)
-        except (ValueError, TypeError, RecursionError):
+                text = value
+                if _utf8_length(text) > DATA_MAX_BYTES:
+                    raise ValidationError(f"At most {DATA_MAX_BYTES} bytes in UTF-8.")
+                decoded = json.loads(text, parse_constant=_reject_constant)
+            elif isinstance(value, dict | list):
+                decoded = value
+                text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+                if _utf8_length(text) > DATA_MAX_BYTES:
+                    raise ValidationError(f"At most {DATA_MAX_BYTES} bytes in UTF-8.")
+            else:
+                raise ValidationError("Must be a JSON string, an object or a list.")
+        except (ValueError, TypeError, RecursionError):  # not marshmallow's: a bad JSON
             raise ValidationError("Not valid JSON.") from None
-        raise ValidationError("Must be a JSON string, an object or a list.")
+        problem = _first_problem(decoded, depth=0)
+        if problem is not None:
+            raise ValidationError(problem)
+        return text
 
 
 def _reject_constant(name: str) -> Any:
@@ -277,9 +380,16 @@ class Currency(fields.String):
 
 
 __all__ = [
+    "ACCOUNT_ID_MAX",
+    "DATA_MAX_BYTES",
     "DESCRIPTION_MAX_BYTES",
+    "EMAIL_MAX",
     "LANGUAGE_ALIASES",
+    "NAME_MAX",
+    "PHONE_MAX",
     "Amount",
+    "BoundedEmail",
+    "BoundedText",
     "Currency",
     "Description",
     "FlexibleDecimal",
@@ -294,4 +404,6 @@ __all__ = [
     "OptionalInvoiceId",
     "StrictBool",
     "WireText",
+    "text_problem",
+    "unstorable_text",
 ]

@@ -31,7 +31,12 @@ from .fields import (
     OptionalInt,
     OptionalInvoiceId,
     WireText,
+    unstorable_text,
 )
+
+#: The longest transaction id kept (the ledger's column; the bank's are 36-character UUIDs):
+#: a longer one would be cut when stored, and refunds sent to the cut id.
+TRANSACTION_ID_MAX = 64
 
 #: Statuses the status API documents. Others are kept as sent (see :class:`TransactionSchema`).
 KNOWN_STATUS_NAMES = frozenset(
@@ -41,7 +46,9 @@ KNOWN_STATUS_NAMES = frozenset(
 
 
 class IncomingSchema(Schema):
-    """What the bank sends: unknown keys kept on load and on dump; ``None`` tolerated."""
+    """What the bank sends: unknown keys kept on load and on dump; ``None`` tolerated. Text
+    anywhere in it (unknown keys, nested values, keys) with a NUL or a lone surrogate is refused:
+    no database can keep it and no bank sends it (:func:`~.fields.text_problem`)."""
 
     class Meta:
         unknown = INCLUDE
@@ -51,6 +58,9 @@ class IncomingSchema(Schema):
         # One hook, because marshmallow runs several in name order, not definition order.
         if not isinstance(data, Mapping):
             raise ValidationError("Invalid input type.", "_schema")
+        problems = unstorable_text(data)
+        if problems:
+            raise ValidationError(problems)
         return self.normalise(dict(data))
 
     def normalise(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +104,8 @@ class PostLinkSchema(IncomingSchema):
     fields accept ``""`` and ``null``; unknown keys are kept.
     """
 
-    id = NonEmptyText(required=True)
+    id = NonEmptyText(required=True, validate=validate.Length(
+        max=TRANSACTION_ID_MAX, error=f"At most {TRANSACTION_ID_MAX} characters."))
     invoiceId = InvoiceId(required=True)
     invoiceIdAlt = OptionalInvoiceId(allow_none=True)
     amount = FlexibleDecimal(required=True, validate=validate.Range(min=0))
@@ -252,6 +263,7 @@ class OperationErrorSchema(IncomingSchema):
 
 __all__ = [
     "KNOWN_STATUS_NAMES",
+    "TRANSACTION_ID_MAX",
     "FailurePostLinkSchema",
     "IncomingSchema",
     "OperationErrorSchema",

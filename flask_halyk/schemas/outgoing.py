@@ -10,10 +10,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from .fields import (
+    ACCOUNT_ID_MAX,
+    NAME_MAX,
+    PHONE_MAX,
     Amount,
+    BoundedEmail,
+    BoundedText,
     Currency,
     Description,
     HttpUrl,
@@ -22,6 +27,7 @@ from .fields import (
     Language,
     NonEmptyText,
     StrictBool,
+    unstorable_text,
 )
 from .incoming import TokenResponseSchema
 
@@ -49,10 +55,27 @@ class TokenResponseField(fields.Field[dict[str, Any]]):
 
 
 class OutgoingSchema(Schema):
-    """What we build and send: unknown keys are a programming error."""
+    """What we build and send: unknown keys are a programming error. Text with a NUL or a lone
+    surrogate is refused wherever it is: it could be neither stored nor sent
+    (:func:`~.fields.text_problem`)."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _pre_load(self, data: Any, **kwargs: Any) -> Any:
+        # One hook, because marshmallow runs several in name order, not definition order.
+        if not isinstance(data, Mapping):
+            return data  # marshmallow refuses it ("Invalid input type.")
+        data = self.normalise(dict(data))
+        problems = unstorable_text(data)
+        if problems:
+            raise ValidationError(problems)
+        return data
+
+    def normalise(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Rewrite the input (a fresh dict) before its fields load. Subclasses override."""
+        return data
 
 
 class ServiceTokenRequestSchema(OutgoingSchema):
@@ -102,25 +125,23 @@ class PaymentObjectSchema(OutgoingSchema):
     failurePostLink = HttpUrl()
     language = Language(required=True)
     description = Description(required=True)
-    accountId = fields.String()
+    accountId = BoundedText(max_length=ACCOUNT_ID_MAX)
     terminal = NonEmptyText(required=True)
     amount = Amount(required=True)
-    name = fields.String()
+    name = BoundedText(max_length=NAME_MAX)
     currency = Currency(required=True)
     data = JsonText()
     auth = TokenResponseField(required=True)
-    email = fields.Email()
-    phone = fields.String(validate=validate.Regexp(_PHONE, error="Digits only, optional +."))
+    email = BoundedEmail()
+    phone = BoundedText(max_length=PHONE_MAX,
+                        validate=validate.Regexp(_PHONE, error="Digits only, optional +."))
     cardSave = StrictBool()
     recurrent = StrictBool()
     autoBackLink = StrictBool()
 
-    @pre_load
-    def _drop_none(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, Mapping):
-            return {k: v for k, v in data.items() if v is not None}
-        return data
-
+    def normalise(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``None`` values dropped (not given)."""
+        return {k: v for k, v in data.items() if v is not None}
 
 
 def dump_for_js(payment_object: Mapping[str, Any]) -> dict[str, Any]:

@@ -120,7 +120,7 @@ def test_every_page_sends_the_strict_policy(client):
         assert "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
 
 
-@pytest.mark.options(halyk_env="test")
+@pytest.mark.options(halyk_env="test", halyk_external_url="https://shop.example.kz")
 def test_the_policy_allows_the_real_epay_hosts_from_csp_sources(client):
     policy = client.get("/").headers["Content-Security-Policy"]
     directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))

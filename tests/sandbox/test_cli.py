@@ -59,7 +59,8 @@ def test_sandbox_command_never_takes_production_credentials(tmp_path, monkeypatc
     calls = []
     monkeypatch.setattr(werkzeug.serving, "run_simple",
                         lambda host, port, app, **kw: calls.append(app))
-    shop = _shop(tmp_path, HALYK_ENV="prod", HALYK_CLIENT_ID="shop",
+    shop = _shop(tmp_path, HALYK_ENV="prod", HALYK_EXTERNAL_URL="https://shop.example.kz",
+                 HALYK_CLIENT_ID="shop",
                  HALYK_CLIENT_SECRET=SHOP_SECRET, HALYK_TERMINAL_ID=SHOP_TERMINAL)
     assert shop.test_cli_runner().invoke(args=["halyk", "sandbox"]).exit_code == 0
     assert calls[0].extensions["halyk_sandbox"].merchant("shop", SHOP_SECRET) is None

@@ -9,6 +9,7 @@ from flask import Flask, request
 from sandbox_helpers import full_payment, service_token
 from werkzeug.serving import make_server
 
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.sandbox import SandboxServer, create_sandbox_app
 
 VENDOR_SUCCESS_KEYS = {
@@ -66,12 +67,35 @@ def test_embedded_delivers_in_process():
         return "ok"
 
     with SandboxServer(create_sandbox_app(local_app=shop)) as server:
-        # The postLink's origin is the one the browser uses: nothing listens on that path over
-        # HTTP, so only an in-process delivery can reach the shop.
-        full_payment(server.url, postLink=f"{server.url}/halyk/postlink")
+        # The postLink names the shop's fixed in-process origin: nothing listens there over
+        # HTTP (it is not even resolved), so only an in-process delivery can reach the shop.
+        full_payment(server.url, postLink=f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink")
         server.sandbox.wait_for_postlinks(10)
         assert got and got[0][1]["code"] == "ok"
+        assert got[0][0] == f"{SHOP_INTERNAL_ORIGIN}/"
         assert server.deliveries[0].in_process and server.deliveries[0].status == 200
+
+
+def test_embedded_delivers_in_process_to_the_shops_own_origins_only():
+    shop = Flask("shop")
+    got = []
+
+    @shop.post("/halyk/postlink")
+    def postlink() -> str:
+        got.append(request.host_url)
+        return "ok"
+
+    own = ["https://shop.example.kz"]
+    with SandboxServer(create_sandbox_app(local_app=shop, local_origins=lambda: own)) as server:
+        full_payment(server.url, postLink="https://Shop.Example.kz/halyk/postlink")
+        server.sandbox.wait_for_postlinks(10)
+        assert got == ["https://shop.example.kz/"]
+        assert server.deliveries[0].in_process
+        # The page's own origin (what a browser's Host said) is not the shop's: over HTTP.
+        full_payment(server.url, invoice_id="100002", postLink=f"{server.url}/halyk/postlink")
+        server.sandbox.wait_for_postlinks(10)
+        assert not server.deliveries[1].in_process
+        assert got == ["https://shop.example.kz/"]
 
 
 def _api(url, method, path, token, **kw):

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask, request
 from sandbox_helpers import Receiver, get_token, open_page, pay, payment_object
 
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.sandbox import SandboxServer, create_sandbox_app
 
 APPROVED, BLOCKED = "4405639704015096", "4003032704547597"
@@ -96,9 +97,9 @@ def test_embedded_a_postlink_changed_to_another_origin_stays_in_process(attacker
         return "ok"
 
     with SandboxServer(create_sandbox_app(local_app=shop)) as server:
-        _pay(server, APPROVED, {"postLink": f"{server.url}/halyk/postlink"},
+        _pay(server, APPROVED, {"postLink": f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink"},
              {"postLink": f"{attacker.url}/steal"})
-        assert got == [f"{server.url}/halyk/postlink"]
+        assert got == [f"{SHOP_INTERNAL_ORIGIN}/halyk/postlink"]
         assert attacker.bodies == []
         [delivery] = server.deliveries
         assert delivery.in_process and delivery.status == 200
