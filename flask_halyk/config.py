@@ -373,7 +373,8 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
     ips = _allowed_ips(config.get("HALYK_POSTLINK_ALLOWED_IPS"))
     external = config.get("HALYK_EXTERNAL_URL")
     if external:
-        external = _check_url("HALYK_EXTERNAL_URL", external.rstrip("/"), "test")
+        # On prod the bank posts secret_hash there and sends customers back: https only.
+        external = _check_url("HALYK_EXTERNAL_URL", external.rstrip("/"), env)
     elif env != "sandbox" and not config.get("SERVER_NAME"):
         raise ConfigurationError(
             "HALYK_EXTERNAL_URL",

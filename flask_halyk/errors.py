@@ -86,6 +86,22 @@ class ApiError(HalykError):
         super().__init__(message)
 
 
+class OperationNotRecorded(HalykError):
+    """ePay performed a charge, cancel or refund, and the ledger could not record it (its
+    database failed: ``__cause__`` is the :class:`LedgerUnavailable`). The money moved: do not
+    repeat the operation. ``operation``, ``invoice_id``, ``amount`` say what was done and
+    ``result`` is ePay's answer; once the database is back, record it with
+    ``halyk.ledger.record_refund(invoice_id, amount)`` (``record_charge``, ``record_cancel``)."""
+
+    def __init__(self, message: str, *, operation: str, invoice_id: str,
+                 amount: Any, result: Any) -> None:
+        self.operation = operation
+        self.invoice_id = invoice_id
+        self.amount = amount
+        self.result = result
+        super().__init__(message)
+
+
 class InvalidResponse(HalykError):
     """ePay answered something that is not what the protocol promises (garbage, HTML, fields
     missing). ``body`` holds the start of what came back, for the logs."""
@@ -164,6 +180,7 @@ __all__ = [
     "InvoiceIdExhausted",
     "InvoiceIdInUse",
     "LedgerUnavailable",
+    "OperationNotRecorded",
     "PaymentNotFound",
     "PaymentStateError",
     "TransportError",

@@ -9,6 +9,7 @@ fires once, however many processes race.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,8 +17,8 @@ from flask import current_app
 
 from .dispatch import fire
 from .epay import OperationResult
-from .errors import PaymentStateError
-from .ledger import PaymentRecord
+from .errors import LedgerUnavailable, OperationNotRecorded, PaymentStateError
+from .ledger import ApplyResult, PaymentRecord
 from .ledger.states import Operation, operation_refusal
 from .money import parse_amount
 from .state import HalykState
@@ -55,7 +56,8 @@ def refund(
     except BaseException:
         _release(state, invoice_id, value)
         raise
-    recorded = state.ledger.record_refund(invoice_id, value, reserved=True)
+    recorded = _record(state, "refund", invoice_id, value, result,
+                       lambda: state.ledger.record_refund(invoice_id, value, reserved=True))
     if recorded.change is not None:
         fire(current_app._get_current_object(),  # type: ignore[attr-defined]
              recorded.change, recorded.payment, amount=value)
@@ -75,7 +77,8 @@ def cancel(state: HalykState, invoice_id: str) -> OperationResult:
     ``payment_cancelled``."""
     payment = _operable(state, invoice_id, "cancel", None)
     result = state.client.cancel(_transaction_id(payment))
-    recorded = state.ledger.record_cancel(invoice_id)
+    recorded = _record(state, "cancel", invoice_id, None, result,
+                       lambda: state.ledger.record_cancel(invoice_id))
     if recorded.change is not None:
         fire(current_app._get_current_object(),  # type: ignore[attr-defined]
              recorded.change, recorded.payment)
@@ -90,11 +93,30 @@ def charge(
     value = None if amount is None else parse_amount(amount)
     payment = _operable(state, invoice_id, "charge", value)
     result = state.client.charge(_transaction_id(payment), value)
-    recorded = state.ledger.record_charge(invoice_id, value)
+    recorded = _record(state, "charge", invoice_id, value, result,
+                       lambda: state.ledger.record_charge(invoice_id, value))
     if recorded.change is not None:
         fire(current_app._get_current_object(),  # type: ignore[attr-defined]
              recorded.change, recorded.payment, amount=value or payment.amount)
     return result
+
+
+def _record(state: HalykState, operation: Operation, invoice_id: str, amount: Decimal | None,
+            result: OperationResult, record: Callable[[], ApplyResult]) -> ApplyResult:
+    """Record what ePay did. Past this point the money has moved: a ledger that fails now must
+    not read as a failed operation, or the shop would repeat it."""
+    try:
+        return record()
+    except LedgerUnavailable as exc:
+        log.error("flask-halyk: ePay performed the %s of invoice %s (amount %s) but the ledger "
+                  "could not record it: %s", operation, invoice_id, amount, exc)
+        raise OperationNotRecorded(
+            f"ePay performed the {operation} of invoice {invoice_id}"
+            f"{'' if amount is None else f' ({amount})'}, but the ledger could not record it "
+            f"({exc}). Do not repeat it: record it once the database is back "
+            f"(halyk.ledger.record_{operation}).",
+            operation=operation, invoice_id=invoice_id, amount=amount, result=result,
+        ) from exc
 
 
 def _operable(state: HalykState, invoice_id: str, operation: Operation,

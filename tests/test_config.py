@@ -303,3 +303,13 @@ def test_currency_is_folded_as_ascii_only():
     # U+017F LATIN SMALL LETTER LONG S upper-cases to "S" under Unicode rules.
     assert make_secret_hash(b"k", "100001", 100, "\u017fos", TEST_TERMINAL_ID) != (
         make_secret_hash(b"k", "100001", 100, "SOS", TEST_TERMINAL_ID))
+
+
+def test_production_links_are_https_only():
+    # The bank posts each payment's secret_hash to that origin and sends customers back to it.
+    with pytest.raises(ConfigurationError) as info:
+        resolve({**PROD, "HALYK_EXTERNAL_URL": "http://shop.example.kz"})
+    assert info.value.key == "HALYK_EXTERNAL_URL" and "https" in str(info.value)
+    test_env = {**PROD, "HALYK_ENV": "test", "HALYK_EXTERNAL_URL": "http://127.0.0.1:5000"}
+    test_env.pop("HALYK_CLIENT_SECRET")
+    assert resolve(test_env).external_url == "http://127.0.0.1:5000"

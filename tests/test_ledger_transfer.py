@@ -109,6 +109,11 @@ def test_the_command_moves_a_shop_and_it_keeps_working(
         assert again.exit_code == 1 and "copy into an empty one" in again.output
         wrong = runner.invoke(args=["halyk", "copy-ledger", "sqlite://"])
         assert wrong.exit_code == 2
+        # A source that cannot be reached: the typed error, no traceback, no password.
+        down = runner.invoke(args=["halyk", "copy-ledger",
+                                   "postgresql+psycopg://halyk:s3cret@127.0.0.1:9/none"])
+        assert down.exit_code == 1 and "cannot be used" in down.output, down.output
+        assert "Traceback" not in down.output and "s3cret" not in down.output
         # A postLink for a payment made before the move lands in the new ledger.
         answer = app.test_client().post("/halyk/postlink",
                                         json=postlink_for(app, pending, 100))

@@ -22,7 +22,14 @@ from ledger_support import (
     sandbox_of,
 )
 
-from flask_halyk.errors import ApiError, PaymentNotFound, PaymentStateError
+from flask_halyk.errors import (
+    ApiError,
+    HalykError,
+    LedgerUnavailable,
+    OperationNotRecorded,
+    PaymentNotFound,
+    PaymentStateError,
+)
 from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.ledger.tables import SCHEMA_VERSION
 from flask_halyk.operations import cancel, charge, refund
@@ -312,3 +319,28 @@ def test_a_receiver_raising_during_reconcile_is_reprocessed(shop: Flask,
         signals.payment_succeeded.disconnect(receiver)
     assert calls == [(lost, None), (lost, None)]  # status news: no postLink to hand over
     assert ledger.events(invoice_id=lost)[0].verdict is EventVerdict.APPLIED
+
+
+def test_a_refund_the_ledger_cannot_record_is_not_reported_as_failed(
+        shop: Flask, monkeypatch: pytest.MonkeyPatch, signal_log: SignalLog) -> None:
+    # ePay refunded; then the database fails. A plain LedgerUnavailable would read as "nothing
+    # happened" and invite a second refund: the error says the money moved, and carries it.
+    invoice = pay(shop)
+    ledger = shop.extensions["halyk"].ledger
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise LedgerUnavailable("the ledger's database cannot be used (test)")
+
+    monkeypatch.setattr(ledger, "record_refund", down)
+    with shop.app_context(), pytest.raises(OperationNotRecorded) as info:
+        refund(get_state(), invoice, 40)
+    error = info.value
+    assert isinstance(error, HalykError) and isinstance(error.__cause__, LedgerUnavailable)
+    assert (error.operation, error.invoice_id, error.amount) == ("refund", invoice, Decimal(40))
+    assert error.result.operation == "refund" and "Do not repeat it" in str(error)
+    transaction = sandbox_of(shop).store.transactions[ledger.get(invoice).transaction_id]
+    assert transaction.refunded == Decimal(40)  # the bank did refund
+    assert signal_log.named("payment_refunded") == []
+    monkeypatch.undo()
+    # Recorded by hand once the database is back, as the error says.
+    assert ledger.record_refund(invoice, Decimal(40)).payment.refunded_amount == Decimal(40)

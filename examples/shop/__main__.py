@@ -12,7 +12,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
-    # threaded: the embedded sandbox calls back into this same server for the postLink.
+    # threaded: a customer's page, the sandbox's payment page in its frame and the widget's
+    # script are requests in flight at once.
     create_app().run(host=args.host, port=args.port, threaded=True)
 
 

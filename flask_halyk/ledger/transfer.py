@@ -28,7 +28,8 @@ def copy_ledger(source: Ledger, target: Ledger) -> dict[str, int]:
     source.init_db()  # the same schema version on both sides
     target.init_db()
     copied: dict[str, int] = {}
-    with target.engine.begin() as dst:
+    # A database lost on the way is LedgerUnavailable, like any ledger call's.
+    with source._guard(), target._guard(), target.engine.begin() as dst:
         held = sum(int(dst.execute(select(func.count()).select_from(t)).scalar_one())
                    for t in (payments, events))
         if held:
