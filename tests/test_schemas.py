@@ -387,6 +387,14 @@ def test_auth_keeps_unknown_keys_for_the_widget() -> None:
     assert js["auth"] == auth and js["auth"]["expires_in"] == "7200"
 
 
+@pytest.mark.parametrize("link", ["myapp://orders/5?paid=1", "kaspi-shop:done",
+                                  "intent://pay#Intent;scheme=shop;end", "ftp://example.kz/"])
+def test_back_links_may_be_app_deep_links(link: str) -> None:
+    # The bank takes them (PROTOCOL.md: only javascript:, data:, vbscript: are dangerous).
+    loaded = PaymentObjectSchema().load(payment_object(backLink=link, failureBackLink=link))
+    assert loaded["backLink"] == loaded["failureBackLink"] == link
+
+
 @pytest.mark.parametrize("language", ["rus", "RUS", "ru", "RU", "Ru"])
 def test_language_russian_spellings(language: str) -> None:
     assert PaymentObjectSchema().load(payment_object(language=language))["language"] == "rus"
@@ -460,7 +468,9 @@ def test_payment_object_accepts(field: str, value: Any) -> None:
         ("backLink", "/success"),
         ("backLink", "example.kz/success"),
         ("backLink", "javascript:alert(1)"),
-        ("backLink", "ftp://example.kz/"),
+        ("backLink", "VBScript:msgbox(1)"),
+        ("failureBackLink", "data:text/html,hi"),
+        ("backLink", "myapp://paid now"),
         ("postLink", "https://"),
         ("postLink", "https://exa mple.kz/"),
         ("postLink", "https://example.kz:99999/"),

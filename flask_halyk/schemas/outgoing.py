@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, fields, pre_load, validate
 
 from .fields import (
     Amount,
+    BackLink,
     Currency,
     Description,
     HttpUrl,
@@ -97,8 +98,8 @@ class PaymentObjectSchema(OutgoingSchema):
 
     invoiceId = InvoiceId(required=True)
     invoiceIdAlt = InvoiceId()
-    backLink = HttpUrl(required=True)
-    failureBackLink = HttpUrl()
+    backLink = BackLink(required=True)
+    failureBackLink = BackLink()
     postLink = HttpUrl(required=True)
     failurePostLink = HttpUrl()
     language = Language(required=True)
