@@ -8,7 +8,10 @@ import requests
 from sandbox_helpers import bank_params, full_payment, get_token, open_page, pay, payment_object
 
 from flask_halyk.sandbox.handover import decode_params, read_pairs
-from flask_halyk.sandbox.lzstring import compress_to_encoded_uri_component
+from flask_halyk.sandbox.lzstring import (
+    compress_to_encoded_uri_component,
+    decompress_from_encoded_uri_component,
+)
 
 UNICODE = "Оплата в интернет магазине: «ёлка» Қазақстан"
 
@@ -38,7 +41,6 @@ def test_page_decodes_the_bank_params_field_by_field(sandbox):
 
 
 def _flat(params: str) -> str:
-    from flask_halyk.sandbox.lzstring import decompress_from_encoded_uri_component
     return decompress_from_encoded_uri_component(params)
 
 
