@@ -11,6 +11,12 @@ from urllib.parse import urlsplit
 from .config import HalykConfig
 
 SELF = "'self'"
+UNSAFE_INLINE = "'unsafe-inline'"
+
+#: The bank's two test hosts of the payment page. The bank's script decides which one its
+#: widget frames (its own ``halyk.Config()``), whatever ``HALYK_PAYFORM_URL`` says: the script on
+#: test-epay.epayment.kz has been seen framing test-epay.homebank.kz (EPAY-REFERENCE.md 0.1).
+TEST_PAYFORM_ORIGINS = ("https://test-epay.homebank.kz", "https://test-epay.epayment.kz")
 
 
 def origin_of(url: str) -> str:
@@ -33,16 +39,30 @@ def _source(url: str, config: HalykConfig) -> str:
 
 
 def csp_sources(config: HalykConfig) -> dict[str, list[str]]:
-    """The sources each CSP directive needs for ePay: ``script-src`` (payment-api.js) and
-    ``frame-src`` (the payment page in the widget's iframe).
+    """The sources each CSP directive needs for ePay: ``script-src`` (payment-api.js),
+    ``frame-src`` (the payment page in the widget's iframe) and ``style-src``.
+
+    ``style-src`` is ``'unsafe-inline'``: the bank's script styles its overlay with a
+    ``<style>`` element it creates itself, with no nonce, from text it may change at any time
+    (two versions are in circulation), so neither a nonce nor a hash can allow it for good. It
+    only works if the shop's ``style-src`` holds no nonce or hash (a browser then ignores
+    ``'unsafe-inline'``). docs/configuration.md says why in full.
+
+    With ``HALYK_ENV="test"`` ``frame-src`` names both test hosts of the payment page
+    (:data:`TEST_PAYFORM_ORIGINS`), since the bank's script, not the configuration, picks the
+    one it frames.
 
     No ``connect-src``: the protocol knows of no request the script makes from the shop's page
     (``halyk.pay`` navigates, the widget frames). Fresh lists on every call: extend them freely.
     """
+    frames = [_source(config.payform_url, config)]
+    if config.env == "test":
+        frames += [origin for origin in TEST_PAYFORM_ORIGINS if origin not in frames]
     return {
         "script-src": [_source(config.script_url, config)],
-        "frame-src": [_source(config.payform_url, config)],
+        "frame-src": frames,
+        "style-src": [UNSAFE_INLINE],
     }
 
 
-__all__ = ["csp_sources", "origin_of"]
+__all__ = ["TEST_PAYFORM_ORIGINS", "UNSAFE_INLINE", "csp_sources", "origin_of"]

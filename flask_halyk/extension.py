@@ -96,8 +96,10 @@ class HalykEpay:
     def csp_sources(self) -> dict[str, list[str]]:
         """What the current app's Content-Security-Policy must allow for ePay, by directive:
         ``{"script-src": [origin of payment-api.js], "frame-src": [origin of the payment
-        page]}``; ``["'self'"]`` for the embedded sandbox, whose pages are paths in the shop.
-        Add them to your own policy, next to your nonce (docs/usage.md)."""
+        page, both test hosts with HALYK_ENV="test"], "style-src": ["'unsafe-inline'"]}``
+        (the bank's script injects a ``<style>``); ``'self'`` for the embedded sandbox's
+        script and page, which are paths in the shop. Add them to your own policy, next to
+        your nonce (docs/usage.md)."""
         return csp_sources(get_state().config)
 
     def create_payment(

@@ -106,20 +106,30 @@ def js_value(body: str, name: str) -> Any:
     return json.loads(match.group(1))
 
 
+def bank_flatten(value: Any) -> str:
+    """The bank's payment-api.js ``encodeParams``, written again here from PROTOCOL.md (apart
+    from the sandbox's own, so that the two check each other): ``""`` for null, ``"" + v`` for
+    a non-object, and for an object ``name=encodeURIComponent(encode(value))`` pairs joined with
+    ``&``. A nested object (``auth``) is ONE value: its own ``k=v&...`` text, URI-encoded once
+    more (``auth=access_token%3DX%26expires_in%3D7200``). Floats are spelled as JavaScript does
+    for the amounts a page holds (``12.5``, ``100``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dict):
+        return "&".join(f"{key}={quote(bank_flatten(item), safe=URI_COMPONENT_SAFE)}"
+                        for key, item in value.items() if key)
+    return str(value)
+
+
+#: What ``encodeURIComponent`` leaves as it is, besides ASCII letters and digits.
+URI_COMPONENT_SAFE = "-_.!~*'()"
+
+
 def bank_params(obj: dict[str, Any]) -> str:
-    """The ``params`` the bank's payment-api.js gives the payment page: the object flattened
-    to ``k=v&outer[inner]=v`` (values URI-encoded), then LZString-compressed (PROTOCOL.md 2)."""
-
-    def flatten(value: dict[str, Any], prefix: str = "") -> list[str]:
-        parts: list[str] = []
-        for key, item in value.items():
-            name = f"{prefix}[{key}]" if prefix else key
-            if isinstance(item, dict):
-                parts.extend(flatten(item, name))
-            else:
-                if isinstance(item, bool):
-                    item = "true" if item else "false"
-                parts.append(name + "=" + quote(str(item), safe="!*'()"))
-        return parts
-
-    return compress_to_encoded_uri_component("&".join(flatten(obj)))
+    """The ``params`` the bank's payment-api.js gives the payment page (PROTOCOL.md 2):
+    :func:`bank_flatten`, then LZString ``compressToEncodedURIComponent``."""
+    return compress_to_encoded_uri_component(bank_flatten(obj))

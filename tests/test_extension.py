@@ -130,7 +130,8 @@ def test_embedded_sandbox_answers_the_client_in_process(app):
 def test_csp_sources_of_the_embedded_sandbox_are_self(app):
     with app.app_context():
         sources = get_state(app).extension.csp_sources()
-    assert sources == {"script-src": ["'self'"], "frame-src": ["'self'"]}
+    assert sources == {"script-src": ["'self'"], "frame-src": ["'self'"],
+                       "style-src": ["'unsafe-inline'"]}
 
 
 @pytest.mark.options(halyk_external_url="https://Shop.Example.kz:8443/app")
@@ -139,26 +140,34 @@ def test_csp_sources_follow_the_external_url_of_the_embedded_sandbox(app):
     with app.app_context():
         sources = get_state(app).extension.csp_sources()
     assert sources == {"script-src": ["https://shop.example.kz:8443"],
-                       "frame-src": ["https://shop.example.kz:8443"]}
+                       "frame-src": ["https://shop.example.kz:8443"],
+                       "style-src": ["'unsafe-inline'"]}
 
 
-@pytest.mark.parametrize(("config", "script", "frame"), [
-    (PROD, "https://epay.homebank.kz", "https://epay.homebank.kz"),
+TEST_HOSTS = ["https://test-epay.homebank.kz", "https://test-epay.epayment.kz"]
+
+
+@pytest.mark.parametrize(("config", "script", "frames"), [
+    (PROD, "https://epay.homebank.kz", ["https://epay.homebank.kz"]),
+    # The bank's script picks the test host it frames: both are allowed.
     ({"HALYK_ENV": "test", "SERVER_NAME": "shop.example.kz"}, "https://test-epay.epayment.kz",
-     "https://test-epay.epayment.kz"),
+     ["https://test-epay.epayment.kz", "https://test-epay.homebank.kz"]),
     ({"HALYK_SANDBOX_URL": "http://127.0.0.1:8765/"}, "http://127.0.0.1:8765",
-     "http://127.0.0.1:8765"),
-    ({"HALYK_ENV": "test", "HALYK_EXTERNAL_URL": "https://shop.example.kz",
+     ["http://127.0.0.1:8765"]),
+    ({"HALYK_ENV": "test",
+      "HALYK_EXTERNAL_URL": "https://shop.example.kz",
       "HALYK_SCRIPT_URL": "https://user:pw@cdn.example.kz:444/js/payment-api.js?v=2",
       "HALYK_PAYFORM_URL": "https://[2001:db8::1]/payform/"},
-     "https://cdn.example.kz:444", "https://[2001:db8::1]"),
+     "https://cdn.example.kz:444", ["https://[2001:db8::1]", *TEST_HOSTS]),
 ])
-def test_csp_sources_are_the_origins_of_script_and_payment_page(tmp_path, config, script, frame):
+def test_csp_sources_are_the_origins_of_script_and_payment_page(tmp_path, config, script,
+                                                               frames):
     app = make_app(tmp_path, **config)
     halyk = get_state(app).extension
     with app.app_context():
         sources = halyk.csp_sources()
-        assert sources == {"script-src": [script], "frame-src": [frame]}
+        assert sources == {"script-src": [script], "frame-src": frames,
+                           "style-src": ["'unsafe-inline'"]}
         sources["script-src"].append("'unsafe-inline'")  # the caller's copy, not ours
         assert halyk.csp_sources()["script-src"] == [script]
     assert DISTINCT_SECRET not in repr(sources)
@@ -173,7 +182,8 @@ def test_csp_sources_are_per_app(tmp_path):
     halyk.init_app(one)
     halyk.init_app(two)
     with one.app_context():
-        assert halyk.csp_sources()["frame-src"] == ["https://test-epay.epayment.kz"]
+        assert halyk.csp_sources()["frame-src"] == ["https://test-epay.epayment.kz",
+                                                    "https://test-epay.homebank.kz"]
     with two.app_context():
         assert halyk.csp_sources()["frame-src"] == ["'self'"]
 

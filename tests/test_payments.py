@@ -146,6 +146,18 @@ def test_back_links(shop):
     assert both["failureBackLink"] == "http://shop.test/oops"
 
 
+def test_back_links_may_be_app_deep_links_and_the_sandbox_page_takes_them(shop):
+    with shop.test_request_context("/", base_url="http://shop.test/"):
+        payment = pay(shop, back_link="myapp://orders/{invoice_id}/paid",
+                      failure_back_link="myapp://orders/{invoice_id}/failed")
+    obj = payment.to_js()
+    assert obj["backLink"] == f"myapp://orders/{payment.invoice_id}/paid"
+    result = sandbox_of(shop).pay(obj)
+    assert result.approved
+    with shop.test_request_context("/"), pytest.raises(InvalidPayment):
+        pay(shop, back_link="javascript:alert(1)")
+
+
 def test_back_links_may_name_the_invoice_id_before_it_exists(shop):
     from flask import url_for
 

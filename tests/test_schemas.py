@@ -383,7 +383,16 @@ def test_auth_keeps_unknown_keys_for_the_widget() -> None:
     auth = {**VENDOR_TOKEN_RESPONSE, "expires_in": "7200", "extra": "kept"}
     js = dump_for_js(PaymentObjectSchema().load(payment_object(auth=auth)))
     assert js["auth"]["extra"] == "kept"
-    assert js["auth"]["expires_in"] == 7200
+    # Exactly as the bank sent it: the page gets the token response, not our reading of it.
+    assert js["auth"] == auth and js["auth"]["expires_in"] == "7200"
+
+
+@pytest.mark.parametrize("link", ["myapp://orders/5?paid=1", "kaspi-shop:done",
+                                  "intent://pay#Intent;scheme=shop;end", "ftp://example.kz/"])
+def test_back_links_may_be_app_deep_links(link: str) -> None:
+    # The bank takes them (PROTOCOL.md: only javascript:, data:, vbscript: are dangerous).
+    loaded = PaymentObjectSchema().load(payment_object(backLink=link, failureBackLink=link))
+    assert loaded["backLink"] == loaded["failureBackLink"] == link
 
 
 @pytest.mark.parametrize("language", ["rus", "RUS", "ru", "RU", "Ru"])
@@ -459,7 +468,9 @@ def test_payment_object_accepts(field: str, value: Any) -> None:
         ("backLink", "/success"),
         ("backLink", "example.kz/success"),
         ("backLink", "javascript:alert(1)"),
-        ("backLink", "ftp://example.kz/"),
+        ("backLink", "VBScript:msgbox(1)"),
+        ("failureBackLink", "data:text/html,hi"),
+        ("backLink", "myapp://paid now"),
         ("postLink", "https://"),
         ("postLink", "https://exa mple.kz/"),
         ("postLink", "https://example.kz:99999/"),

@@ -16,7 +16,7 @@ from ..errors import HalykError
 from ..ledger import BankReport, EventVerdict, Ledger, PaymentRecord, PaymentStatus
 from ..state import HalykState
 
-__all__ = ["Unconfirmed", "confirm_with_status"]
+__all__ = ["Unconfirmed", "confirm_unhashed", "confirm_with_status"]
 
 log = logging.getLogger("flask_halyk.postlink")
 
@@ -85,3 +85,31 @@ def _differs_from_order(transaction: Transaction | None, payment: PaymentRecord)
     if currency and currency != payment.currency.upper():
         return f"currency {transaction.currency} instead of {payment.currency}"
     return None
+
+
+# --- postLinks without secret_hash ------------------------------------------------------------
+
+
+def confirm_unhashed(
+    state: HalykState, event_id: int, payment: PaymentRecord, news: BankReport
+) -> BankReport | Unconfirmed:
+    """A postLink that carries no ``secret_hash`` (the vendor's own examples carry none) is
+    believed only as far as the bank's status answer confirms it, whatever
+    ``HALYK_VERIFY_WITH_STATUS`` says: that answer is the stronger proof, and without it the
+    body proves nothing. A success goes through :func:`confirm_with_status`; a failure must be
+    one the bank reports failed (REJECT, FAILED, resultCode 101). Not final yet, or ePay out of
+    reach: 503 (deferred); anything else: 403."""
+    if news.status.is_success:
+        return confirm_with_status(state, event_id, payment, news)
+    invoice_id = payment.invoice_id
+    try:
+        status = state.client.status(invoice_id)
+    except HalykError as exc:
+        return _defer(state.ledger, event_id, invoice_id, news,
+                      f"status re-check failed: {type(exc).__name__}")
+    if status.failed:
+        return news
+    if status.pending:
+        return _defer(state.ledger, event_id, invoice_id, news, "ePay's status is not final yet")
+    return Unconfirmed("a failure without secret_hash that ePay's status does not confirm "
+                       f"({status.status_name})", 403)

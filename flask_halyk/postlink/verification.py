@@ -28,6 +28,7 @@ from ..money import canonical, same_amount
 __all__ = [
     "SECRET_HASH_LENGTH",
     "check_secret_hash",
+    "has_secret_hash",
     "ip_allowed",
     "make_secret_hash",
     "verify_postlink",
@@ -79,6 +80,14 @@ def _received_hash(postlink: Mapping[str, Any]) -> str | None:
     return value.strip()
 
 
+def has_secret_hash(postlink: Mapping[str, Any]) -> bool:
+    """Whether the postLink carries a ``secret_hash`` (or ``secretHash``) at all. The vendor's
+    two postLink examples carry none, though its page says the value is returned: a postLink
+    without one is believed only when the status API confirms it
+    (:func:`flask_halyk.postlink.confirmation.confirm_unhashed`)."""
+    return _received_hash(postlink) is not None
+
+
 def check_secret_hash(secret: bytes, postlink: Mapping[str, Any]) -> bool:
     """Whether the postLink's ``secret_hash`` is the one issued for its own invoice id, amount,
     currency and terminal. Compared in constant time; any missing or malformed field is False."""
@@ -107,7 +116,7 @@ def _field(postlink: Mapping[str, Any], key: str) -> str:
 
 
 def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
-                    payment: Any | None = None) -> str | None:
+                    payment: Any | None = None, *, require_secret_hash: bool = True) -> str | None:
     """The verdict on a (parsed) postLink body: ``None`` when genuine, else a short reason.
 
     Checks, in order: a ``secret_hash`` is present; the terminal is this shop's; the hash matches
@@ -115,8 +124,13 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
     record: ``amount``, ``currency``, ``terminal``, optionally ``invoice_id``) is given, the
     postLink must also agree with it. Reasons are safe to log and to return to the sender: they
     never contain the expected hash.
+
+    ``require_secret_hash=False`` lets a postLink *without* a hash through these checks (the
+    caller must then confirm it with the status API); one with a wrong hash is refused all the
+    same.
     """
-    if _received_hash(postlink) is None:
+    hashed = _received_hash(postlink) is not None
+    if not hashed and require_secret_hash:
         return "secret_hash missing"
     terminal = postlink.get("terminal")
     if not isinstance(terminal, str) or not terminal.strip():
@@ -126,7 +140,7 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
     for key in ("invoiceId", "amount", "currency"):
         if postlink.get(key) in (None, ""):
             return f"{key} missing"
-    if not check_secret_hash(config.postlink_secret, postlink):
+    if hashed and not check_secret_hash(config.postlink_secret, postlink):
         return "secret_hash does not match invoice, amount, currency and terminal"
     if payment is not None:
         recorded_invoice = getattr(payment, "invoice_id", None)

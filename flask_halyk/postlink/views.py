@@ -26,9 +26,9 @@ from ..ledger.reports import report_from_postlink
 from ..ledger.rows import clean
 from ..recovery import finish_interrupted
 from ..state import get_state
-from .confirmation import Unconfirmed, confirm_with_status
+from .confirmation import Unconfirmed, confirm_unhashed, confirm_with_status
 from .intake import loggable, parse_body, read_bounded, stored_headers, validate
-from .verification import ip_allowed, verify_postlink
+from .verification import has_secret_hash, ip_allowed, verify_postlink
 
 __all__ = ["create_blueprint", "receive_postlink"]
 
@@ -103,13 +103,15 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
         return _refuse(app, event_id, body, 403, f"address {remote} is not allowed",
                        invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
     payment = ledger.get(invoice_id)
-    forged = verify_postlink(state.config, postlink, payment)
+    forged = verify_postlink(state.config, postlink, payment, require_secret_hash=False)
     if forged is not None or payment is None:
         return _refuse(app, event_id, body, 403, forged or "unknown invoice",
                        invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
     news = report_from_postlink(postlink, two_stage=state.config.two_stage)
-    if news.status.is_success and state.config.verify_with_status:
-        checked = confirm_with_status(state, event_id, payment, news)
+    hashed = has_secret_hash(postlink)  # without it, only the bank's status can confirm
+    if not hashed or (news.status.is_success and state.config.verify_with_status):
+        confirm = confirm_with_status if hashed else confirm_unhashed
+        checked = confirm(state, event_id, payment, news)
         if isinstance(checked, Unconfirmed):
             if checked.http_status == 403:
                 return _refuse(app, event_id, body, 403, checked.reason, invoice_id=invoice_id,

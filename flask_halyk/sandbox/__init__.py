@@ -11,6 +11,7 @@ from .cards import CARDS, THREE_DS_CODE, CardBehaviour
 from .faults import Faults
 from .instance import Sandbox
 from .merchants import TEST_MERCHANT, Merchant
+from .options import Options
 from .payer import PaymentPageError, PaymentResult
 from .server import SandboxServer
 
@@ -21,6 +22,7 @@ __all__ = [
     "CardBehaviour",
     "Faults",
     "Merchant",
+    "Options",
     "PaymentPageError",
     "PaymentResult",
     "Sandbox",

@@ -1,4 +1,5 @@
-"""``/_sandbox/...``: inspection and fault switches over HTTP, for a standalone sandbox."""
+"""``/_sandbox/...``: inspection, fault switches and behaviour options over HTTP, for a
+standalone sandbox."""
 
 from __future__ import annotations
 
@@ -33,6 +34,30 @@ def set_faults() -> Any:
     except ValueError as exc:
         return jsonify({"error": str(exc)}), 400
     return jsonify(faults.as_dict())
+
+
+@bp.get("/options")
+def get_options() -> Any:
+    """The current behaviour switches (docs/sandbox.md, "Fidelity")."""
+    return jsonify(current_sandbox().options.as_dict())
+
+
+@bp.post("/options")
+def set_options() -> Any:
+    """Set behaviour switches from a JSON object; ``{"reset": true}`` restores the defaults
+    first."""
+    options = current_sandbox().options
+    values = request.get_json(silent=True)
+    if not isinstance(values, dict):
+        return jsonify({"error": "send a JSON object of sandbox options"}), 400
+    values = dict(values)
+    if values.pop("reset", False):
+        options.reset()
+    try:
+        options.update(values)
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(options.as_dict())
 
 
 @bp.get("/transactions")

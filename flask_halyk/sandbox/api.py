@@ -1,4 +1,8 @@
-"""The REST API: status, charge, cancel, refund (Bearer service token)."""
+"""The REST API: status, charge, cancel, refund (``Authorization: Bearer <token>``).
+
+Served at ``/`` and under ``/api`` (app.py). Service tokens reach every invoice of their
+merchant's terminal; a payment token only its own invoice (integrations call the API with it).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..money import amount_or_none
+from ..money import AmountError, parse_amount, same_amount
 from .faults import inject
 from .instance import Sandbox, current_sandbox
-from .merchants import Merchant
-from .state import Transaction
+from .state import Token, Transaction
 from .wire import status_transaction
 
 bp = Blueprint("halyk_sandbox_api", __name__)
@@ -19,20 +22,23 @@ bp = Blueprint("halyk_sandbox_api", __name__)
 MIN_REFUND = Decimal(10)
 
 
+class _Refusal(Exception):
+    """An operation request the bank refuses (HTTP 400 ``{"code": 100, "message": ...}``)."""
+
+
 def _unauthorized() -> tuple[Response, int]:
     return jsonify({"error": "invalid_token", "error_description": "a valid Bearer token "
                     "for the REST API is required"}), 401
 
 
-def _merchant(sandbox: Sandbox) -> Merchant | None:
+def _token(sandbox: Sandbox) -> Token | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value:
         return None
     token = sandbox.store.token(value.strip())
-    # Payment tokens are bound to one invoice; the API takes service tokens only.
-    if token is None or token.expired or token.invoice_id is not None:
+    if token is None or token.expired:
         return None
-    return token.merchant
+    return token
 
 
 def _refused(message: str) -> tuple[Response, int]:
@@ -43,17 +49,20 @@ def _refused(message: str) -> tuple[Response, int]:
 def status(invoice_id: str) -> Any:
     """The status of the latest transaction of an invoice."""
     sandbox = current_sandbox()
-    merchant = _merchant(sandbox)
-    if merchant is None:
+    token = _token(sandbox)
+    if token is None or token.invoice_id not in (None, invoice_id):
         return _unauthorized()
     fault = inject(sandbox.faults, "status")
     if fault:
         return fault
+    if not token.terminal_named:
+        return jsonify({"resultCode": "104", "resultMessage": "terminal is absent in token"})
     with sandbox.store.lock:
-        found = sandbox.store.latest_for_invoice(invoice_id, merchant.terminal_id)
+        found = sandbox.store.latest_for_invoice(invoice_id, token.merchant.terminal_id)
         if found is None:
             return jsonify({"resultCode": "102", "resultMessage": "transaction not found"})
-        body = status_transaction(found)
+        body = status_transaction(
+            found, amount_after_refunds=sandbox.options.status_amount_after_refunds)
         rejected = found.status == "REJECT"
     return jsonify({
         "resultCode": "101" if rejected else "100",
@@ -62,70 +71,108 @@ def status(invoice_id: str) -> Any:
     })
 
 
-def _operation_args() -> tuple[str | None, str | None]:
-    body = request.get_json(silent=True) if request.data else None
-    body = body if isinstance(body, dict) else {}
-    amount = request.args.get("amount", body.get("amount"))
-    external = request.args.get("externalID", body.get("externalID"))
-    return (None if amount in (None, "") else str(amount)), \
-        (None if external in (None, "") else str(external))
+def _body_fields() -> dict[str, Any]:
+    """The request body's fields: a JSON object (whatever the Content-Type says, as clients
+    send it) or a form. A body that is neither is refused: its amount would otherwise be
+    lost and the whole amount taken."""
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form.to_dict()
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise _Refusal("the body is neither a JSON object nor a form")
+    return body
+
+
+def _one_value(name: str, body: dict[str, Any]) -> str | None:
+    """``name`` from the query and/or the body; given in both, they must name the same value
+    (the vendor's charge page: "the values must be identical")."""
+    query = request.args.get(name)
+    query = None if query in (None, "") else query
+    given = body.get(name)
+    given = None if given in (None, "") else given
+    if query is not None and given is not None:
+        same = same_amount(query, given) if name == "amount" else str(query) == str(given)
+        if not same:
+            raise _Refusal(f"{name} in the query ({query}) and in the body ({given}) differ")
+    value = query if query is not None else given
+    return None if value is None else str(value)
+
+
+def _operation_args() -> tuple[Decimal | None, str | None]:
+    body = _body_fields()
+    raw_amount = _one_value("amount", body)
+    external_id = _one_value("externalID", body)
+    if raw_amount is None:
+        return None, external_id
+    try:
+        return parse_amount(raw_amount), external_id
+    except AmountError:
+        raise _Refusal("amount must be a positive number with at most two decimals") from None
 
 
 @bp.post("/operation/<transaction_id>/<operation>")
 def operate(transaction_id: str, operation: str) -> Any:
     """charge / cancel / refund of a transaction, with the bank's state rules."""
     sandbox = current_sandbox()
-    merchant = _merchant(sandbox)
-    if merchant is None:
+    token = _token(sandbox)
+    if token is None:
         return _unauthorized()
     if operation not in ("charge", "cancel", "refund"):
         return jsonify({"code": 100, "message": f"unknown operation {operation}"}), 404
     fault = inject(sandbox.faults, "operation")
     if fault:
         return fault
-    raw_amount, external_id = _operation_args()
-    amount: Decimal | None = None
-    if raw_amount is not None:
-        amount = amount_or_none(raw_amount)
-        if amount is None:
-            return _refused("amount must be a positive number")
-    with sandbox.store.lock:
-        found = sandbox.store.transactions.get(transaction_id)
-        if found is None or found.terminal != merchant.terminal_id:
-            return _refused("transaction not found")
-        error = _apply(found, operation, amount, external_id)
-    if error:
-        return _refused(error)
+    try:
+        amount, external_id = _operation_args()
+        with sandbox.store.lock:
+            found = sandbox.store.transactions.get(transaction_id)
+            if found is None or found.terminal != token.merchant.terminal_id or \
+                    token.invoice_id not in (None, found.invoice_id):
+                raise _Refusal("transaction not found")
+            _apply(sandbox, found, operation, amount, external_id)
+    except _Refusal as refusal:
+        return _refused(str(refusal))
     return Response(status=200)
 
 
-def _apply(t: Transaction, operation: str, amount: Decimal | None,
-           external_id: str | None) -> str | None:
-    """Change ``t`` (caller holds the lock); the bank's refusal text, or None on success."""
+def _apply(sandbox: Sandbox, t: Transaction, operation: str, amount: Decimal | None,
+           external_id: str | None) -> None:
+    """Change ``t`` (caller holds the lock), or raise :class:`_Refusal` with the reason."""
     if operation == "charge":
         if t.status != "AUTH":
-            return f"charge is only possible from AUTH, the transaction is {t.status}"
+            raise _Refusal(f"charge is only possible from AUTH, the transaction is {t.status}")
         charge = t.amount if amount is None else amount
         if charge > t.amount:
-            return "charge amount exceeds the authorised amount"
+            raise _Refusal("charge amount exceeds the authorised amount")
         t.charged, t.status = charge, "CHARGE"
     elif operation == "cancel":
         if t.status != "AUTH":
-            return f"cancel is only possible from AUTH, the transaction is {t.status}"
+            raise _Refusal(f"cancel is only possible from AUTH, the transaction is {t.status}")
         t.status = "CANCEL"
     else:
-        if t.status != "CHARGE":
-            return f"refund is only possible from CHARGE, the transaction is {t.status}"
-        remaining = t.charged - t.refunded
-        refund = remaining if amount is None else amount
-        if refund < MIN_REFUND:
-            return f"refund amount must be at least {MIN_REFUND}"
-        if refund > remaining:
-            return f"refund amount exceeds what is left to refund ({remaining})"
-        if external_id and any(r["externalID"] == external_id for r in t.refunds):
-            return f"externalID {external_id} was already refunded"
-        t.refunded += refund
-        t.refunds.append({"amount": refund, "externalID": external_id or ""})
-        if t.refunded == t.charged:
-            t.status = "REFUND"
-    return None
+        _refund(sandbox, t, amount, external_id)
+
+
+def _refund(sandbox: Sandbox, t: Transaction, amount: Decimal | None,
+            external_id: str | None) -> None:
+    if t.status != "CHARGE":
+        raise _Refusal(f"refund is only possible from CHARGE, the transaction is {t.status}")
+    if external_id and any(r["externalID"] == external_id for r in t.refunds):
+        mode = sandbox.options.refund_external_id
+        if mode == "refuse":
+            raise _Refusal(f"externalID {external_id} was already refunded")
+        if mode == "idempotent":
+            return
+    remaining = t.charged - t.refunded
+    refund = remaining if amount is None else amount
+    if refund < MIN_REFUND:
+        raise _Refusal(f"refund amount must be at least {MIN_REFUND}")
+    if refund > remaining:
+        raise _Refusal(f"refund amount exceeds what is left to refund ({remaining})")
+    t.refunded += refund
+    t.refunds.append({"amount": refund, "externalID": external_id or ""})
+    if t.refunded == t.charged:
+        t.status = "REFUND"

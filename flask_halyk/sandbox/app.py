@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from flask import Flask
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from . import admin, api, oauth, payform
 from .instance import Sandbox
 from .merchants import Merchant
+from .options import Options
 
 
 def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage: bool = False,
                        local_app: Flask | None = None,
                        local_origins: Callable[[], Iterable[str]] | None = None,
-                       postlink_timeout: float = 10, admin_routes: bool = True) -> Flask:
+                       postlink_timeout: float = 10, admin_routes: bool = True,
+                       options: Options | None = None) -> Flask:
     """Build a sandbox speaking ePay's protocol on one origin (token, REST API, payment page).
 
     ``merchants`` default to the vendor's published test merchant; ``two_stage`` makes payments
@@ -22,6 +25,8 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
     their origin is one of ``local_origins()`` (default: the fixed
     :data:`~flask_halyk.config.SHOP_INTERNAL_ORIGIN`), never because of what a request said;
     ``postlink_timeout`` bounds each HTTP delivery.
+    ``options`` are the behaviour switches where the bank's material is silent (a fresh
+    :class:`Options` by default; ``two_stage=True`` sets its ``two_stage``).
     ``admin_routes`` serves ``/_sandbox/*`` (fault switches, deliveries with their secret_hash):
     the embedded sandbox leaves them out, since it is served by the shop to anyone who reaches it;
     its faults are switched through the :class:`Sandbox` object instead.
@@ -29,11 +34,24 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
     """
     app = Flask(__name__, static_folder=None)
     sandbox = Sandbox(merchants, two_stage=two_stage, local_app=local_app,
-                      local_origins=local_origins, postlink_timeout=postlink_timeout)
+                      local_origins=local_origins, postlink_timeout=postlink_timeout,
+                      options=options)
     sandbox.app = app
     app.extensions["halyk_sandbox"] = sandbox
     for blueprint in (oauth.bp, api.bp, payform.bp):
         app.register_blueprint(blueprint)
+    # Vendor pages give the REST API with and without /api (testepay.homebank.kz/api,
+    # epay-api.homebank.kz): both are served (EPAY-REFERENCE.md 0.1).
+    app.register_blueprint(api.bp, url_prefix="/api", name="halyk_sandbox_api_prefixed")
     if admin_routes:
         app.register_blueprint(admin.bp)
+    app.register_error_handler(HTTPException, _json_error)
     return app
+
+
+def _json_error(error: HTTPException) -> tuple[Response, int]:
+    """An unknown path or method answers the bank's error shape, ``{"code", "message"}``, not
+    an HTML page: clients decode it as they decode the operations' refusals."""
+    status = error.code or 500
+    message = f"{request.method} {request.path}: {error.name.lower()}"
+    return jsonify({"code": 100, "message": message}), status

@@ -16,6 +16,7 @@ from werkzeug.test import Client
 
 from ..config import SHOP_INTERNAL_ORIGIN
 from .faults import Faults
+from .links import http_url
 from .state import Delivery, Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ class PostLinkSender:
     def send(self, url: str, body: dict[str, Any]) -> None:
         """Schedule delivery of ``body`` to ``url`` (honouring the fault switches)."""
         if not url:
+            return
+        if not http_url(url):
+            # A link only a payment object can carry (the token endpoint takes http(s) only):
+            # nothing the bank could POST to.
+            self.store.record(Delivery(url, body, error="not an http(s) URL: not sent"))
             return
         if self.faults.drop_postlink:
             self.store.record(Delivery(url, body, error="dropped by fault switch"))

@@ -13,6 +13,7 @@ from .cards import APPROVED_CARD
 from .delivery import PostLinkSender
 from .faults import Faults
 from .merchants import TEST_MERCHANT, Merchant
+from .options import Options
 from .payer import PaymentResult, pay_through_page
 from .state import Delivery, Store, Transaction
 from .wire import status_transaction
@@ -24,9 +25,12 @@ class Sandbox:
     def __init__(self, merchants: Iterable[Merchant] | None = None, *, two_stage: bool = False,
                  local_app: Flask | None = None,
                  local_origins: Callable[[], Iterable[str]] | None = None,
-                 postlink_timeout: float = 10) -> None:
+                 postlink_timeout: float = 10, options: Options | None = None) -> None:
         self.merchants: tuple[Merchant, ...] = tuple(merchants or (TEST_MERCHANT,))
-        self.two_stage = two_stage
+        #: Behaviour switches where the bank's own material is silent (docs/sandbox.md).
+        self.options = options if options is not None else Options()
+        if two_stage:
+            self.options.two_stage = True
         self.store = Store()
         self.faults = Faults()
         self.sender = PostLinkSender(self.store, self.faults, local_app=local_app,
@@ -42,6 +46,15 @@ class Sandbox:
                     merchant.client_secret.encode(), client_secret.encode()):
                 return merchant
         return None
+
+    @property
+    def two_stage(self) -> bool:
+        """Whether payments stop at AUTH until charged (``options.two_stage``)."""
+        return self.options.two_stage
+
+    @two_stage.setter
+    def two_stage(self, value: bool) -> None:
+        self.options.update({"two_stage": value})
 
     @property
     def transactions(self) -> list[Transaction]:

@@ -11,6 +11,7 @@ alone).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,8 +20,15 @@ from .state import Token
 
 log = logging.getLogger(__name__)
 
-#: The links a payment object may carry; each must be an absolute http(s) URL when present.
+#: The links a payment object may carry; none may be a script (:func:`dangerous_link`).
 LINKS = ("backLink", "failureBackLink", "postLink", "failurePostLink")
+#: Schemes that run or render in the page that follows the link. Every other one is taken:
+#: back links may be app deep links (``myapp://paid``), as integrations use them.
+DANGEROUS_SCHEMES = ("javascript", "data", "vbscript")
+# Browsers drop ASCII tab and newlines anywhere in a URL, and leading C0 controls and spaces,
+# before they read its scheme: "java\tscript:" is javascript:.
+_IGNORED_BY_BROWSERS = re.compile(r"[\t\n\r]")
+_LEADING_IGNORED = "".join(chr(code) for code in range(0x21))
 #: The two that receive postLinks, in the token request's and the object's spelling.
 DELIVERY_LINKS = ("postLink", "failurePostLink")
 
@@ -29,6 +37,14 @@ def http_url(value: object) -> bool:
     """True if ``value`` is an absolute http(s) URL (scheme and host)."""
     parts = urlsplit(str(value))
     return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def dangerous_link(value: object) -> bool:
+    """True if ``value`` would run as script or render as a document where a browser follows it
+    (``javascript:``, ``data:``, ``vbscript:``, in any case and spelling a browser reads)."""
+    text = _IGNORED_BY_BROWSERS.sub("", str(value)).lstrip(_LEADING_IGNORED)
+    scheme, colon, _ = text.partition(":")
+    return bool(colon) and scheme.lower() in DANGEROUS_SCHEMES
 
 
 def delivery_targets(token: Token, payment: Mapping[str, Any]) -> tuple[str, str]:

@@ -32,6 +32,7 @@ def _new_access_token() -> str:
 
 
 @bp.post("/oauth2/token")
+@bp.post("/epay2/oauth2/token")  # the older test host's path (EPAY-REFERENCE.md 0.1)
 def token() -> Any:
     """Issue a token; form-encoded or multipart body, fields as the bank takes them."""
     sandbox = current_sandbox()
@@ -53,7 +54,8 @@ def token() -> Any:
     expires_at = time.time() + TOKEN_LIFETIME
     invoice_id, raw_amount = form.get("invoiceID", ""), form.get("amount", "")
     if not invoice_id and not raw_amount:
-        issued = Token(_new_access_token(), merchant, scope, expires_at)
+        issued = Token(_new_access_token(), merchant, scope, expires_at,
+                       terminal_named=bool(terminal))
     else:
         if not terminal:
             return _error(400, "invalid_request", "missing field(s): terminal")
@@ -76,7 +78,10 @@ def token() -> Any:
     sandbox.store.issue(issued)
     return jsonify({
         "access_token": issued.access_token,
-        "expires_in": TOKEN_LIFETIME,
+        # The bank's own SDK decodes a string (a number would not decode); the widget page's
+        # example shows a number: options.expires_in_as_text chooses.
+        "expires_in": str(TOKEN_LIFETIME) if sandbox.options.expires_in_as_text
+        else TOKEN_LIFETIME,
         "refresh_token": "",
         "scope": scope,
         "token_type": "Bearer",

@@ -1,17 +1,15 @@
 """Paying a payment object without a browser, for a shop's tests: :meth:`Sandbox.pay`.
 
 It does what a customer's browser does, through the sandbox's own routes (a test client of its
-app): open ``/payform/`` with the object, post the card form, answer the 3-D Secure step when
-the card asks for one. So the page's every check applies (token, amount, invoice already paid,
-the card form's validation) and the postLink is sent by the page as after any payment; nothing
-is recorded any other way.
+app): open ``/payform/`` with the object handed over as the bank's script does (``?params=``),
+post the card form, answer the 3-D Secure step when the card asks for one. So the page's every
+check applies (token, amount, invoice already paid, the card form's validation) and the postLink
+is sent by the page as after any payment; nothing is recorded any other way.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from werkzeug.test import TestResponse
 
 from ..errors import HalykError
 from .cards import THREE_DS_CODE
+from .handover import encode_params
 from .links import http_url
 from .state import Delivery, Transaction
 
@@ -70,15 +69,6 @@ class PaymentResult:
     deliveries: tuple[Delivery, ...] = field(default=(), repr=False)
 
 
-def _encode(payment_object: Mapping[str, Any]) -> str:
-    def plain(value: object) -> object:
-        # A Mapping that is not a dict (auth as a MappingProxy...), a Decimal amount.
-        return dict(value) if isinstance(value, Mapping) else str(value)
-
-    raw = json.dumps(dict(payment_object), default=plain, ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
-
-
 def browser_origin(sandbox: Sandbox, payment_object: Mapping[str, Any]) -> str:
     """Where a customer's browser would reach the sandbox from: the shop's origin, as its
     postLink shows it (the token request's, else the object's), else its backLink's; an
@@ -122,7 +112,8 @@ def pay_through_page(sandbox: Sandbox, app: Flask, payment_object: Mapping[str, 
 
     client = app.test_client()
     origin = base_url or browser_origin(sandbox, payment_object)
-    page = client.get("/payform/", query_string={"object": _encode(payment_object)},
+    # The bank's hand-over, as its payment-api.js writes it (halyk.pay: no isShortForm).
+    page = client.get("/payform/", query_string={"params": encode_params(payment_object)},
                       base_url=origin)
     checkout = _CHECKOUT.search(_text(page))
     if page.status_code != 200 or checkout is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import uuid
@@ -17,11 +18,15 @@ from . import cards
 from .handover import HandoverError, decode_object, decode_params
 from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
-from .links import LINKS, delivery_targets, http_url
+from .links import LINKS, dangerous_link, delivery_targets
 from .state import Checkout, Transaction
 from .wire import postlink_body
 
+log = logging.getLogger(__name__)
+
 STATIC = Path(__file__).parent / "static"
+#: The bank script's flags for its transfer calls (``halyk.p2p``, ``aft``, ``oct``).
+TRANSFER_FLAGS = ("isTransfer", "isAFT", "isOCT")
 ALMATY = timezone(timedelta(hours=5))
 
 bp = Blueprint("halyk_sandbox_payform", __name__, url_prefix="/payform",
@@ -37,23 +42,33 @@ def script() -> ResponseReturnValue:
 
 
 def _error(lang: str, message: str, status: int = 400) -> ResponseReturnValue:
+    """The page that cannot pay. Inside a frame (the widget) it posts ``{"success": false}``
+    to the shop's page (static/payform.js), so the bank's script closes the overlay: that
+    script has no close button, and a page that posts nothing keeps the customer there."""
+    log.warning("sandbox: the payment page refused: %s", message)
     return render_template("error.html", t=TEXTS[lang], lang=lang, message=message), status
 
 
-def _payment_object() -> dict[str, Any]:
+def _payment_object(sandbox: Sandbox) -> dict[str, Any]:
     if request.args.get("params"):
         return decode_params(request.args["params"])
     if request.args.get("object"):
-        return decode_object(request.args["object"])
+        if sandbox.options.legacy_object_handover:
+            return decode_object(request.args["object"])
+        raise HandoverError(
+            "?object= is the sandbox's old hand-over, not the bank's: hand the object over "
+            "with the bank's payment-api.js (?params=), or turn on the sandbox's "
+            "options.legacy_object_handover")
     raise HandoverError("the payment object is missing (params)")
 
 
 def _refusal(sandbox: Sandbox, payment: dict[str, Any]) -> tuple[str, Any]:
     """Why the bank would refuse this object ("" if it would not), and the token."""
     for key in LINKS:
-        # A javascript: backLink would run in the page's origin, the shop's own when embedded.
-        if payment.get(key) and not http_url(payment[key]):
-            return f"{key} must be an absolute http(s) URL", None
+        # A javascript: backLink would run in the page's origin, the shop's own when embedded;
+        # any other scheme is taken (app deep links), as the bank takes them.
+        if payment.get(key) and dangerous_link(payment[key]):
+            return f"{key} must not be a javascript:, data: or vbscript: link", None
     auth = payment.get("auth")
     access = auth.get("access_token") if isinstance(auth, dict) else None
     if not access:
@@ -84,15 +99,20 @@ def _refusal(sandbox: Sandbox, payment: dict[str, Any]) -> tuple[str, Any]:
 def page() -> ResponseReturnValue:
     """The card form for the handed-over payment object."""
     sandbox = current_sandbox()
+    widget = request.args.get("isShortForm") == "true"
     try:
-        payment = _payment_object()
+        payment = _payment_object(sandbox)
     except HandoverError as exc:
         return _error("rus", str(exc))
     lang = language(payment.get("language"))
+    flag = next((f for f in TRANSFER_FLAGS if request.args.get(f) == "true"), None)
+    if flag is not None:
+        return _error(lang, f"transfers ({flag}: halyk.p2p, aft, oct) are not emulated by the "
+                            "sandbox")
     reason, token = _refusal(sandbox, payment)
     if reason:
         return _error(lang, reason)
-    checkout = sandbox.store.add_checkout(token, payment, request.args.get("isShortForm") == "true")
+    checkout = sandbox.store.add_checkout(token, payment, widget)
     return _form(checkout, {}, {})
 
 
@@ -190,7 +210,12 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
     token, payment = checkout.token, checkout.payment
     assert token.invoice_id is not None and token.amount is not None
     ok = reason_code == 0
-    status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
+    if not ok:
+        status = "REJECT"
+    elif token.amount == 0:
+        status = "VERIFIED"  # card verification (amount 0): nothing to charge
+    else:
+        status = "AUTH" if sandbox.two_stage else "CHARGE"
     transaction = Transaction(
         id=str(uuid.uuid4()), invoice_id=token.invoice_id, amount=token.amount,
         currency=token.currency, terminal=token.merchant.terminal_id, status=status,
@@ -202,12 +227,15 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
         holder=holder.upper(), payment=dict(payment), secret_hash=token.secret_hash,
         secure=secure, ip=request.remote_addr or "",
         charged=token.amount if status == "CHARGE" else token.amount * 0,
+        processing_terminal=token.merchant.tid,
+        int_reference=secrets.token_hex(8).upper() if ok else "",
     )
     lang = language(payment.get("language"))
     if not sandbox.store.add_payment(transaction):
         return _error(lang, "this invoice is already paid")
     success_link, failure_link = delivery_targets(token, payment)
-    sandbox.sender.send(success_link if ok else failure_link, postlink_body(transaction))
+    body = postlink_body(transaction, secret_hash=sandbox.options.postlink_secret_hash)
+    sandbox.sender.send(success_link if ok else failure_link, body)
     back = payment.get("backLink") if ok else payment.get("failureBackLink")
     return render_template(
         "result.html", t=TEXTS[lang], lang=lang, ok=ok, reason=reason, reason_code=reason_code,

@@ -14,6 +14,7 @@ from .app import create_sandbox_app
 from .cards import APPROVED_CARD
 from .faults import Faults
 from .instance import Sandbox
+from .options import Options
 from .payer import PaymentResult
 from .state import Delivery, Transaction
 
@@ -40,6 +41,11 @@ class SandboxServer:
     @property
     def faults(self) -> Faults:
         return self.sandbox.faults
+
+    @property
+    def options(self) -> Options:
+        """The behaviour switches where the bank's material is silent (docs/sandbox.md)."""
+        return self.sandbox.options
 
     @property
     def transactions(self) -> list[Transaction]:

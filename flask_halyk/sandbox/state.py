@@ -31,6 +31,8 @@ class Token:
     secret_hash: str = field(default="", repr=False)
     post_link: str = ""
     failure_post_link: str = ""
+    #: The token request named the terminal (the status API answers resultCode 104 without).
+    terminal_named: bool = True
 
     @property
     def expired(self) -> bool:
@@ -57,7 +59,7 @@ class Transaction:
     amount: Decimal
     currency: str
     terminal: str
-    status: str  # AUTH, CHARGE, CANCEL, REFUND, REJECT
+    status: str  # AUTH, CHARGE, CANCEL, REFUND, REJECT, VERIFIED (amount 0)
     reason_code: int
     reason: str
     created: str
@@ -72,6 +74,10 @@ class Transaction:
     secret_hash: str = field(default="", repr=False)
     secure: str = "no"
     ip: str = ""
+    #: The 8-digit processing terminal (the status answer's ``terminal``).
+    processing_terminal: str = ""
+    #: The 16-character internal reference (the status answer's ``intReference``).
+    int_reference: str = ""
     charged: Decimal = Decimal(0)
     refunded: Decimal = Decimal(0)
     refunds: list[dict[str, Any]] = field(default_factory=list)

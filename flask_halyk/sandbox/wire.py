@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 from ..money import js_amount
@@ -22,11 +21,13 @@ def language_code(language: Any) -> str:
     return {"ru": "RUS", "kz": "KAZ", "en": "ENG"}.get(value, value.upper())
 
 
-def postlink_body(t: Transaction) -> dict[str, Any]:
-    """The postLink JSON of ``t``: every field of the vendor's success and failure examples."""
+def postlink_body(t: Transaction, *, secret_hash: bool = True) -> dict[str, Any]:
+    """The postLink JSON of ``t``: every field of the vendor's success and failure examples,
+    and the token request's ``secret_hash`` unless ``secret_hash`` is False (the vendor's
+    examples have none; docs/sandbox.md, "Fidelity")."""
     p = t.payment
     ok = t.reason_code == 0
-    return {
+    body: dict[str, Any] = {
         "id": t.id,
         "dateTime": t.created,
         "invoiceId": t.invoice_id,
@@ -59,26 +60,41 @@ def postlink_body(t: Transaction) -> dict[str, Any]:
         "ipDistrict": "",
         "ipLongitude": 0,
         "ipLatitude": 0,
-        "secret_hash": t.secret_hash,
     }
+    if secret_hash:
+        body["secret_hash"] = t.secret_hash
+    return body
 
 
-def status_transaction(t: Transaction) -> dict[str, Any]:
-    """The ``transaction`` object of the status answer, with the API's spellings."""
+#: ``statusID`` is text in every client that reads it; its values are not published. The
+#: sandbox numbers the statuses it uses.
+STATUS_IDS = {"NEW": "1", "AUTH": "2", "CHARGE": "3", "CANCEL": "4", "REFUND": "5",
+              "REJECT": "6", "VERIFIED": "7"}
+
+
+def status_transaction(t: Transaction, *, amount_after_refunds: bool = False) -> dict[str, Any]:
+    """The ``transaction`` object of the status answer: the vendor example's fields in its
+    order, then those production clients read (``statusID``, ``xlsRRN``, the ``ip*`` fields),
+    in the API's spellings: ``terminal`` the 8-digit processing terminal, ``terminalID`` the
+    TerminalID, ``secure`` a boolean, ``reasonCode`` text. ``payoutAmount`` is what was
+    refunded (the statement API calls ``payout_amount`` the refund amount); ``amount`` is the
+    transaction's own amount, or what is left of it after refunds with
+    ``amount_after_refunds`` (the vendor's example reads so: 22.22 - 10 = 12.22)."""
     p = t.payment
+    ok = t.reason_code == 0
+    amount = t.amount - t.refunded if amount_after_refunds else t.amount
     return {
         "id": t.id,
         "createdDate": t.created,
         "invoiceID": t.invoice_id,
-        "amount": js_amount(t.amount),
+        "amount": js_amount(amount),
         "amountBonus": 0,
-        "payoutAmount": js_amount(t.charged if t.status != "AUTH" else Decimal(0)),
+        "payoutAmount": js_amount(t.refunded),
         "orgAmount": js_amount(t.amount),
-        "refundedAmount": js_amount(t.refunded),
         "approvalCode": t.approval_code,
         "data": _text(p.get("data", "")),
         "currency": t.currency,
-        "terminal": t.terminal,
+        "terminal": t.processing_terminal,
         "terminalID": t.terminal,
         "accountID": str(p.get("accountId", "")),
         "description": str(p.get("description", "")),
@@ -87,17 +103,23 @@ def status_transaction(t: Transaction) -> dict[str, Any]:
         "cardType": t.card_type,
         "issuer": t.issuer,
         "reference": t.reference,
+        "intReference": t.int_reference,
+        "secure": t.secure == "yes",
+        "secureDetails": "F",
+        "statusID": STATUS_IDS.get(t.status, ""),
+        "statusName": t.status,
         "reason": t.reason,
         "reasonCode": str(t.reason_code),
-        "intReference": t.reference,
-        "secure": t.secure,
-        "secureDetails": "F",
-        "statusName": t.status,
         "name": t.holder,
         "email": str(p.get("email", "")),
         "phone": str(p.get("phone", "")),
-        "cardID": t.card_id if t.reason_code == 0 else "",
+        "cardID": t.card_id if ok else "",
+        "xlsRRN": t.reference,
         "ip": t.ip,
         "ipCountry": "",
         "ipCity": "",
+        "ipRegion": "",
+        "ipDistrict": "",
+        "ipLatitude": 0,
+        "ipLongitude": 0,
     }

@@ -307,6 +307,33 @@ class HttpUrl(fields.String):
         return url
 
 
+#: Schemes a browser runs or renders in the page that follows the link: never a back link.
+SCRIPT_SCHEMES = frozenset({"javascript", "data", "vbscript"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(.+)", re.S)
+
+
+class BackLink(HttpUrl):
+    """Where the customer returns: an absolute http(s) URL, or an app's deep link
+    (``myapp://orders/5``), as integrations hand the bank; never ``javascript:``, ``data:`` or
+    ``vbscript:``. The bank's page takes these links as they come (PROTOCOL.md: only those three
+    schemes are dangerous), so the shop's side refuses no more than that, and nothing that is not
+    a URL at all."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        text = fields.String._deserialize(self, value, attr, data, **kwargs)
+        match = _SCHEME.fullmatch(text)
+        scheme = match.group(1).lower() if match else ""
+        if scheme in ("http", "https") or not match:
+            return super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 2048 or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+            raise ValidationError("Not a valid link.")
+        if scheme in SCRIPT_SCHEMES:
+            raise ValidationError("Must not be a javascript:, data: or vbscript: link.")
+        return text
+
+
 class Description(fields.String):
     """Order description: non-empty, at most :data:`DESCRIPTION_MAX_BYTES` bytes in UTF-8."""
 
@@ -387,7 +414,9 @@ __all__ = [
     "LANGUAGE_ALIASES",
     "NAME_MAX",
     "PHONE_MAX",
+    "SCRIPT_SCHEMES",
     "Amount",
+    "BackLink",
     "BoundedEmail",
     "BoundedText",
     "Currency",

@@ -254,6 +254,25 @@ class StatusResponseSchema(IncomingSchema):
                 raise ValidationError(f"resultCode 100 without transaction.{key}.", "transaction")
 
 
+class SavedCardSchema(IncomingSchema):
+    """One entry of ``GET /cards/{accountId}``, in that endpoint's own PascalCase (the only one
+    that spells so): ``ID`` is the cardId to pay with. Load the list with ``many=True``."""
+
+    ID = NonEmptyText(required=True)
+    TransactionId = WireText(allow_none=True)
+    MerchantID = WireText(allow_none=True)
+    CardHash = WireText(allow_none=True)
+    CardMask = WireText(allow_none=True)
+    PayerName = WireText(allow_none=True)
+    Reference = WireText(allow_none=True)
+    IntReference = WireText(allow_none=True)
+    Token = WireText(allow_none=True)
+    Terminal = WireText(allow_none=True)
+    CreatedDate = WireText(allow_none=True)
+    PaymentAvailable = fields.Boolean(allow_none=True)
+    AccountID = WireText(allow_none=True)
+
+
 class OperationErrorSchema(IncomingSchema):
     """The HTTP 400 answer of charge/cancel/refund: ``{"code": 100, "message": "..."}``."""
 
@@ -268,6 +287,7 @@ __all__ = [
     "IncomingSchema",
     "OperationErrorSchema",
     "PostLinkSchema",
+    "SavedCardSchema",
     "StatusResponseSchema",
     "TokenResponseSchema",
     "TransactionSchema",

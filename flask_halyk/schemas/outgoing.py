@@ -17,6 +17,7 @@ from .fields import (
     NAME_MAX,
     PHONE_MAX,
     Amount,
+    BackLink,
     BoundedEmail,
     BoundedText,
     Currency,
@@ -36,14 +37,15 @@ _PHONE = re.compile(r"\+?[0-9]{5,15}\Z")
 
 
 class TokenResponseField(fields.Field[dict[str, Any]]):
-    """The whole token response (``auth``), validated by :class:`TokenResponseSchema` and dumped
-    as the full dict, unknown keys included: the payment page needs every key of it."""
+    """The whole token response (``auth``), validated by :class:`TokenResponseSchema` and kept
+    exactly as the bank sent it, unknown keys included: the payment page needs every key of it,
+    and ``expires_in`` stays the text (``"7200"``) or number the bank wrote."""
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> dict[str, Any]:
-        loaded: dict[str, Any] = _TOKEN_RESPONSE.load(value)
-        return loaded
+        _TOKEN_RESPONSE.load(value)  # raises ValidationError for what is no token response
+        return dict(value)
 
     def _serialize(
         self, value: dict[str, Any] | None, attr: str | None, obj: Any, **kwargs: Any
@@ -119,8 +121,8 @@ class PaymentObjectSchema(OutgoingSchema):
 
     invoiceId = InvoiceId(required=True)
     invoiceIdAlt = InvoiceId()
-    backLink = HttpUrl(required=True)
-    failureBackLink = HttpUrl()
+    backLink = BackLink(required=True)
+    failureBackLink = BackLink()
     postLink = HttpUrl(required=True)
     failurePostLink = HttpUrl()
     language = Language(required=True)

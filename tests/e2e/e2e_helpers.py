@@ -37,8 +37,8 @@ def place_order(page: Any, product_id: str = "tea", name: str = "Arman Ali") -> 
 def open_widget(page: Any) -> Any:
     """Click the widget button; returns the payment page inside the overlay's iframe."""
     page.click("#pay-widget")
-    page.wait_for_selector("#halyk-sandbox-widget iframe")
-    frame = page.frame_locator("#halyk-sandbox-widget iframe")
+    page.wait_for_selector(".widgetScreen iframe.iframeClass")
+    frame = page.frame_locator(".widgetScreen iframe.iframeClass")
     frame.locator("#card-form").wait_for()
     return frame
 

@@ -50,7 +50,9 @@ def test_every_page_runs_under_the_strict_csp_without_violations(page, live_shop
     policy = response.headers["content-security-policy"]
     nonce = re.search(r"script-src 'nonce-([A-Za-z0-9_-]+)'", policy)
     assert nonce, policy
-    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert "unsafe-inline" not in directives["script-src"] and "unsafe-eval" not in policy
+    assert directives["style-src"] == "'self' 'unsafe-inline'"  # the bank's <style> only
     assert "frame-src 'self'" in policy  # the embedded sandbox's payment page
     # Every script of the page carries this response's nonce.
     scripts = page.eval_on_selector_all("script", "s => s.map(e => e.nonce)")
@@ -80,3 +82,54 @@ def test_the_violation_watch_sees_an_injected_script(page, live_shop, browser_lo
     page.wait_for_function("window.__cspViolations.length > 0")
     assert page.evaluate("typeof window.pwned") == "undefined"
     assert violations(page)[0]["directive"].startswith("script-src")
+
+
+def widget_geometry(page):
+    """The overlay's and the frame's computed style and boxes."""
+    return page.evaluate("""() => {
+        const screen = document.querySelector('.widgetScreen');
+        const frame = screen.querySelector('iframe.iframeClass');
+        const style = getComputedStyle(screen), box = frame.getBoundingClientRect();
+        const cover = screen.getBoundingClientRect();
+        return {position: style.position, zIndex: style.zIndex, display: style.display,
+                cover: [cover.width, cover.height], frame: [box.width, box.height],
+                border: getComputedStyle(frame).borderTopStyle,
+                viewport: [window.innerWidth, window.innerHeight]}; }""")
+
+
+def test_the_widget_is_styled_under_the_shop_strict_policy(page, live_shop, browser_log, step):
+    # The example shop's policy (examples/shop/csp.py) with HalykEpay.csp_sources(): the
+    # <style> the bank's script injects applies, so the overlay covers the page and the frame
+    # has the bank's size (400 px wide, 90vh high).
+    place_order(page, "tea")
+    open_widget(page)
+    step("widget")
+    geometry = widget_geometry(page)
+    width, height = geometry["viewport"]
+    assert geometry["position"] == "fixed" and geometry["zIndex"] == "1000"
+    assert geometry["display"] == "flex" and geometry["cover"] == [width, height]
+    assert geometry["frame"] == [400, pytest.approx(height * 0.9, abs=1)]
+    assert geometry["border"] == "none"
+    assert violations(page) == [] and browser_log.csp_problems() == []
+
+
+def test_without_unsafe_inline_styles_the_widget_is_a_bare_frame(page, live_shop):
+    """The control for the test above: the same policy without style-src 'unsafe-inline'
+    blocks the bank's <style>, and the widget is the unstyled 300x150 frame in the page."""
+
+    def strict_styles(route):
+        response = route.fetch()
+        headers = dict(response.headers)
+        headers["content-security-policy"] = headers["content-security-policy"].replace(
+            "style-src 'self' 'unsafe-inline'", "style-src 'self'")
+        route.fulfill(response=response, headers=headers)
+
+    place_order(page, "tea")
+    page.route(re.compile(r".*/orders/[^/?]+$"), strict_styles)
+    page.reload()
+    open_widget(page)
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert violations(page)[0]["directive"].startswith("style-src")
+    geometry = widget_geometry(page)
+    assert geometry["position"] == "static"
+    assert [round(v) for v in geometry["frame"]] == [304, 154]  # 300x150 and a 2px border

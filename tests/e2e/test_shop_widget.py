@@ -34,7 +34,7 @@ def test_widget_payment_with_an_approving_card(page, live_shop, step, browser_lo
     # hint may be replaced by the ledger's word already: it need not be visible any more.)
     page.wait_for_selector("#widget-result[data-success='true']", state="attached")
     assert page.text_content("#widget-result") == label(page, "hint_success")
-    assert page.locator("#halyk-sandbox-widget").count() == 0
+    assert page.locator(".widgetScreen").count() == 0
     step("callback")
     # The status comes from the ledger, which only the postLink updates.
     wait_for_status(page, "paid")

@@ -6,7 +6,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from flask_halyk.sandbox import CARDS, Faults
+from flask_halyk.sandbox import CARDS, Faults, Options
 
 DOC = (Path(__file__).parents[2] / "docs" / "sandbox.md").read_text(encoding="utf-8")
 
@@ -29,6 +29,18 @@ def test_every_fault_switch_is_documented():
     table = DOC.split("## Fault switches", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`([a-z_]+)`", table)) - {"reset"}
     assert documented == {f.name for f in fields(Faults)}
+
+
+def test_every_option_is_documented_and_in_the_fidelity_table():
+    table = DOC.split("## Options", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
+    assert documented == {f.name for f in fields(Options)}
+    fidelity = DOC.split("## Fidelity", 1)[1].split("\n## ", 1)[0]
+    switches = set(re.findall(r"\| `([a-z_]+)` \|$", fidelity, re.M))
+    assert switches == documented
+    for row in re.findall(r"^\| (?!behaviour|---).+\|$", fidelity, re.M):
+        assert re.search(r"\[(VENDOR|VENDOR-SDK|CODE|INFER)\]|not published|not emulated|"
+                         r"the sandbox's own", row), row
 
 
 def test_every_named_card_is_documented():

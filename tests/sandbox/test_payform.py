@@ -7,7 +7,11 @@ import time
 import requests
 from sandbox_helpers import bank_params, full_payment, get_token, open_page, pay, payment_object
 
-from flask_halyk.sandbox.handover import decode_params, unflatten
+from flask_halyk.sandbox.handover import decode_params, read_pairs
+from flask_halyk.sandbox.lzstring import (
+    compress_to_encoded_uri_component,
+    decompress_from_encoded_uri_component,
+)
 
 UNICODE = "Оплата в интернет магазине: «ёлка» Қазақстан"
 
@@ -21,6 +25,7 @@ def test_page_decodes_the_bank_params_field_by_field(sandbox):
     for key, value in obj.items():
         if key == "auth":
             assert decoded["auth"] == {k: str(v) for k, v in auth.items()}
+            assert "auth=access_token%3D" in _flat(params)  # ONE value, as the bank's script
         elif isinstance(value, bool):
             assert decoded[key] == ("true" if value else "false")
         else:
@@ -35,26 +40,45 @@ def test_page_decodes_the_bank_params_field_by_field(sandbox):
     assert checkout.payment["description"] == UNICODE and checkout.short_form
 
 
-def test_nested_key_variants_are_accepted():
-    for flat in ("invoiceId=1&auth.access_token=T1&auth.expires_in=7200",
-                 "invoiceId=1&access_token=T1&expires_in=7200",
-                 "invoiceId=1&auth%5Baccess_token%5D=T1&auth%5Bexpires_in%5D=7200",
-                 "invoiceId=1&auth=" + requests.utils.quote(
-                     json.dumps({"access_token": "T1", "expires_in": 7200}))):
-        decoded = unflatten(flat)
-        assert decoded["auth"]["access_token"] == "T1", flat
-        assert str(decoded["auth"]["expires_in"]) == "7200"
+def _flat(params: str) -> str:
+    return decompress_from_encoded_uri_component(params)
 
 
-def test_own_script_encoding_is_accepted_and_languages(sandbox):
+def test_only_the_bank_spelling_of_auth_is_read(sandbox):
+    auth = get_token(sandbox.url).json()
+    token = auth["access_token"]
+    for flat in (f"invoiceId=100001&amount=100&auth.access_token={token}",
+                 f"invoiceId=100001&amount=100&access_token={token}",
+                 f"invoiceId=100001&amount=100&auth%5Baccess_token%5D={token}",
+                 f"invoiceId=100001&amount=100&auth={token}"):  # the token alone: "expired"
+        page = requests.get(f"{sandbox.url}/payform/", timeout=10, params={
+            "params": compress_to_encoded_uri_component(flat)})
+        assert page.status_code == 400 and "auth (the token object) is missing" in page.text
+
+
+def test_old_object_hand_over_only_behind_its_switch_and_languages(sandbox):
     auth = get_token(sandbox.url).json()
     obj = payment_object(auth, language="eng")
     encoded = base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    page = requests.get(f"{sandbox.url}/payform/", params={"object": encoded}, timeout=10)
+    assert page.status_code == 400 and "legacy_object_handover" in page.text
+    sandbox.sandbox.options.legacy_object_handover = True
     page = requests.get(f"{sandbox.url}/payform/", params={"object": encoded}, timeout=10)
     assert page.status_code == 200 and "Card number" in page.text
     auth2 = get_token(sandbox.url, "100002").json()
     kaz = open_page(sandbox.url, payment_object(auth2, "100002", language="kaz"))
     assert "Карта нөмірі" in kaz.text
+
+
+def test_transfers_are_refused_and_the_error_page_closes_the_widget(sandbox):
+    auth = get_token(sandbox.url).json()
+    for flag in ("isTransfer", "isAFT", "isOCT"):
+        page = requests.get(f"{sandbox.url}/payform/", timeout=10, params={
+            "params": bank_params(payment_object(auth)), flag: "true"})
+        assert page.status_code == 400 and "not emulated" in page.text
+        # In the widget's frame, payform.js posts {"success": false}: the overlay closes.
+        assert 'data-success="false" data-mode="widget"' in page.text
+        assert "payform.js" in page.text
 
 
 def test_refusals(sandbox):
@@ -165,18 +189,37 @@ def test_static_files(sandbox):
     assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
     assert "showPaymentWidget" in script.text and "eval(" not in script.text
     assert "document.currentScript" in script.text and "event.origin" in script.text
+    for name in ("halyk.Config", "halyk.p2p", "halyk.aft", "halyk.oct", "?params=",
+                 "&isShortForm=true", "widgetScreen", "iframeBox", "iframeHolder",
+                 "iframeClass", 'createElement("style")', "(halyk || (halyk = {}))"):
+        assert name in script.text, name
+    assert "object=" not in script.text and ".style." not in script.text
+    assert 'createElement("button")' not in script.text  # the bank's has no close button
     js = requests.get(f"{sandbox.url}/payform/static/payform.js", timeout=10)
     assert "postMessage(JSON.stringify({ success: success })" in js.text
 
 
-def test_currency_mismatch_and_non_http_links_are_refused(sandbox):
+def test_currency_mismatch_and_script_links_are_refused(sandbox):
     auth = get_token(sandbox.url).json()
     usd = open_page(sandbox.url, payment_object(auth, currency="USD"))
     assert usd.status_code == 400 and "currency differs" in usd.text
     for key in ("backLink", "failureBackLink", "postLink", "failurePostLink"):
-        page = open_page(sandbox.url, payment_object(auth, **{key: "javascript:alert(1)"}))
-        assert page.status_code == 400 and f"{key} must be an absolute http(s) URL" in page.text
+        for link in ("javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:x",
+                     "data:text/html,<b>x</b>", "VBScript:x"):
+            page = open_page(sandbox.url, payment_object(auth, **{key: link}))
+            assert page.status_code == 400, (key, link)
+            assert f"{key} must not be a javascript:, data: or vbscript: link" in page.text
     assert not sandbox.sandbox.store.checkouts
+
+
+def test_app_deep_links_are_taken_as_the_bank_takes_them(sandbox):
+    auth = get_token(sandbox.url).json()
+    obj = payment_object(auth, backLink="myapp://paid?order=1",
+                         failureBackLink="kaspi-shop://failed")
+    page = open_page(sandbox.url, obj, short=False)
+    assert page.status_code == 200, page.text
+    result = pay(sandbox.url, page.text, "4405639704015096")
+    assert 'data-back="myapp://paid?order=1"' in result.text
 
 
 def test_token_expiring_while_the_form_is_open_refuses_the_card(sandbox):
@@ -218,14 +261,11 @@ def test_three_ds_code_is_checked_once(sandbox):
     assert [t.reason_code for t in sandbox.transactions] == [473]
 
 
-def test_nested_objects_at_any_depth_are_rebuilt(sandbox):
+def test_data_given_as_an_object_arrives_as_its_flattened_text(sandbox):
     auth = get_token(sandbox.url).json()
     statement = {"statement": {"name": "Arman Ali", "invoiceID": "80000016"}}
     obj = payment_object(auth, data=statement)
     decoded = decode_params(bank_params(obj))
-    assert decoded["data"] == statement
+    assert read_pairs(read_pairs(decoded["data"])["statement"]) == statement["statement"]
     assert decoded["auth"] == {k: str(v) for k, v in auth.items()}
     assert open_page(sandbox.url, obj).status_code == 200
-    assert unflatten("a.b[c]=1&a[b].d=2") == {"a": {"b": {"c": "1", "d": "2"}}}
-    # A key that cannot nest (a text value is in the way) is kept as it came: nothing is lost.
-    assert unflatten("x=1&x[y]=2") == {"x": "1", "x[y]": "2"}

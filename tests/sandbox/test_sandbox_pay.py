@@ -104,7 +104,8 @@ def test_a_token_for_another_amount_is_refused_as_the_page_refuses_it(sandbox, r
 @pytest.mark.parametrize(("change", "message"), [
     ({"auth": {"access_token": "NOSUCHTOKEN"}}, "the payment is expired: unknown token"),
     ({"invoiceId": "100002"}, "the token was issued for another invoice"),
-    ({"postLink": "javascript:alert(1)"}, "postLink must be an absolute http(s) URL"),
+    ({"postLink": "javascript:alert(1)"},
+     "postLink must not be a javascript:, data: or vbscript: link"),
 ])
 def test_other_page_refusals(sandbox, receiver, change, message):
     with pytest.raises(PaymentPageError, match=re.escape(message)):

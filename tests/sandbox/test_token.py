@@ -12,7 +12,8 @@ def test_payment_token_has_the_bank_shape(sandbox):
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"access_token", "expires_in", "refresh_token", "scope", "token_type"}
-    assert body["expires_in"] == 7200 and body["token_type"] == "Bearer"
+    # Text, as the bank's own SDK decodes it; a number behind options.expires_in_as_text.
+    assert body["expires_in"] == "7200" and body["token_type"] == "Bearer"
     assert body["scope"] == "payment"
     token = sandbox.sandbox.store.token(body["access_token"])
     assert token.invoice_id == "100001" and str(token.amount) == "100"
@@ -63,3 +64,12 @@ def test_custom_merchants():
                        terminal=shop.terminal_id)
         assert ok.status_code == 200
     assert "s3cret" not in repr(shop)
+
+
+def test_expires_in_as_a_number_behind_its_switch_and_the_older_token_path(sandbox):
+    sandbox.sandbox.options.expires_in_as_text = False
+    assert get_token(sandbox.url).json()["expires_in"] == 7200
+    older = requests.post(f"{sandbox.url}/epay2/oauth2/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": "test",
+        "client_secret": TEST_CLIENT_SECRET, "terminal": TEST_TERMINAL_ID})
+    assert older.status_code == 200 and older.json()["access_token"]

@@ -1,10 +1,13 @@
 """payment-api.js in headless Chromium: a shop page on one origin, the sandbox on another, under a
-strict CSP, with the sandbox mounted both standalone and under a path prefix."""
+strict CSP (style-src as HalykEpay.csp_sources gives it), with the sandbox mounted both
+standalone and under a path prefix; the script's hand-over checked against the npm lz-string
+1.4.4 package's output, and its surface and behaviour against the bank's."""
 
 from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 from flask import Flask, Response
@@ -29,7 +32,7 @@ def shop_app(script_url: str, sandbox_origin: str) -> Flask:
         response = Response(html, mimetype="text/html")
         response.headers["Content-Security-Policy"] = (
             f"default-src 'self'; script-src 'self' {sandbox_origin}; "
-            f"frame-src {sandbox_origin} 'self'; style-src 'self'")
+            f"frame-src {sandbox_origin} 'self'; style-src 'self' 'unsafe-inline'")
         return response
 
     @app.get("/shop.js")
@@ -70,7 +73,7 @@ def run_widget(browser, sandbox_url: str, script_url: str, token_url: str, pan: 
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
         page.goto(f"http://127.0.0.1:{server.server_port}/")
-        frame = page.frame_locator("#halyk-sandbox-widget iframe")
+        frame = page.frame_locator(".widgetScreen iframe.iframeClass")
         frame.locator("input[name=pan]").fill(pan)
         frame.locator("input[name=expiry]").fill("12/39")
         frame.locator("input[name=cvc]").fill("123")
@@ -79,7 +82,7 @@ def run_widget(browser, sandbox_url: str, script_url: str, token_url: str, pan: 
         # No wait_for_function: the shop's CSP forbids the eval it relies on.
         page.wait_for_selector("#out:has-text('success')", timeout=15000)
         out = page.locator("#out").text_content() or ""
-        assert page.locator("#halyk-sandbox-widget").count() == 0  # overlay closed
+        assert page.locator(".widgetScreen").count() == 0  # overlay closed
         return out, errors
     finally:
         page.close()
@@ -146,6 +149,96 @@ def test_pay_redirects_to_the_page_then_back_to_the_shop(browser, pan, outcome):
             page.locator("#pay").click()
             page.wait_for_url(f"{shop_url}/back/{outcome}", timeout=15000)
             assert page.locator("#back").text_content() == outcome
+        finally:
+            page.close()
+            server.shutdown()
+
+
+VECTORS = json.loads((Path(__file__).parent / "data" / "handover_vectors.json").read_text(
+    encoding="utf-8"))
+
+
+def bare_page(sandbox_url: str, before: str = "") -> Flask:
+    """A page with no CSP that loads the sandbox's payment-api.js (``before``: a script first)."""
+    app = Flask("bare-shop")
+
+    @app.get("/")
+    def page() -> Response:
+        return Response(f"<!doctype html><html><head></head><body>{before}"
+                        f'<script src="{sandbox_url}/payform/payment-api.js"></script>'
+                        "</body></html>", mimetype="text/html")
+
+    return app
+
+
+def test_the_script_hands_over_as_the_npm_lz_string_package(browser):
+    with SandboxServer() as sandbox:
+        server = serve(bare_page(sandbox.url))
+        page = browser.new_page()
+        try:
+            for vector in VECTORS:
+                page.goto(f"http://127.0.0.1:{server.server_port}/")
+                src = page.evaluate("""obj => {
+                    halyk.showPaymentWidget(obj, function () {});
+                    return document.querySelector('.widgetScreen .iframeBox .iframeHolder '
+                                                  + 'iframe.iframeClass').src; }""",
+                                    vector["object"])
+                prefix = f"{sandbox.url}/payform/?params="
+                assert src == prefix + vector["params"] + "&isShortForm=true"
+        finally:
+            page.close()
+            server.shutdown()
+
+
+def test_the_script_has_the_bank_surface_and_behaviour(browser):
+    with SandboxServer() as sandbox:
+        url = sandbox.url.replace("127.0.0.1", "localhost")
+        auth = get_token(sandbox.url, "600010").json()
+        bad = payment_object(auth, "600011")  # another invoice: the page cannot pay it
+        server = serve(bare_page(url, before="<script>window.halyk = {mine: 1};</script>"))
+        page = browser.new_page()
+        try:
+            page.goto(f"http://127.0.0.1:{server.server_port}/")
+            surface = page.evaluate("""() => ({
+                mine: halyk.mine, config: halyk.Config(),
+                kinds: ['pay', 'showPaymentWidget', 'p2p', 'aft', 'oct'].map(
+                    n => typeof halyk[n]) })""")
+            assert surface["mine"] == 1  # an existing halyk object is extended, not replaced
+            assert surface["kinds"] == ["function"] * 5
+            assert surface["config"]["pageUrL"] == f"{url}/payform/"
+            assert surface["config"]["origin"] == url
+            page.evaluate("""obj => {
+                window.calls = [];
+                halyk.showPaymentWidget(obj, function (result) {
+                    calls.push({result: result,
+                                overlay: document.querySelectorAll('.widgetScreen').length});
+                }); }""", bad)
+            assert page.locator("head style").count() == 1
+            style = page.locator("head style").text_content() or ""
+            for name in ("widgetScreen", "iframeBox", "iframeHolder", "iframeClass"):
+                assert "." + name in style
+            assert page.locator(".widgetScreen button").count() == 0  # no close button
+            # The page refuses the object and posts {"success": false}: the overlay closes,
+            # callBk having run while it was still there (the bank's order).
+            page.wait_for_selector(".widgetScreen", state="detached", timeout=15000)
+            assert page.evaluate("calls") == [{"result": {"success": False}, "overlay": 1}]
+        finally:
+            page.close()
+            server.shutdown()
+
+
+def test_p2p_aft_oct_and_pay_navigate_with_the_bank_flags(browser):
+    with SandboxServer() as sandbox:
+        server = serve(bare_page(sandbox.url))
+        page = browser.new_page()
+        try:
+            for call, flag in (("pay", ""), ("p2p", "&isTransfer=true"),
+                               ("aft", "&isAFT=true"), ("oct", "&isOCT=true")):
+                page.goto(f"http://127.0.0.1:{server.server_port}/")
+                with page.expect_navigation():
+                    page.evaluate(f"obj => halyk.{call}(obj)", VECTORS[0]["object"])
+                assert page.url == (f"{sandbox.url}/payform/?params={VECTORS[0]['params']}"
+                                    + flag)
         finally:
             page.close()
             server.shutdown()

@@ -1,98 +1,172 @@
-/* flask-halyk sandbox: payment-api.js, the same surface as the bank's script.
+/* flask-halyk sandbox: payment-api.js, with the surface and the behaviour of the bank's script
+ * (written here from PROTOCOL.md; nothing of the bank's file is copied):
+ *   halyk.Config()                                  {pageUrL, origin, TokenAPIConfig}
  *   halyk.showPaymentWidget(paymentObject, callBk)  overlay + iframe, callBk({success: bool})
- *   halyk.pay(paymentObject)                        full-page redirect to the payment page
- * The payment page is found relative to this script's own src, so the sandbox works wherever
- * it is mounted. No inline styles or eval: styles are set through element.style (CSP-safe).
+ *   halyk.pay(paymentObject)                        the whole page to the payment page
+ *   halyk.p2p / halyk.aft / halyk.oct               the same with &isTransfer / &isAFT / &isOCT
+ * As the bank's script does, it
+ *   - hands the object over as ?params=<LZString.compressToEncodedURIComponent(encodeParams(o))>,
+ *     a nested object (auth) being ONE value: its own k=v&... text URI-encoded again;
+ *   - extends an existing window.halyk rather than replacing it;
+ *   - injects a <style> element for its classes (widgetScreen, iframeBox, iframeHolder,
+ *     iframeClass): a page's CSP must allow it in style-src (HalykEpay.csp_sources says so);
+ *   - has no close button: only the payment page's {"success": bool} message closes the
+ *     overlay, and callBk is called before the overlay is removed.
+ * It finds the payment page next to its own src, so the sandbox works on its own port or under
+ * a prefix in the shop. No eval.
  */
-(function () {
+var halyk;
+(function (halyk) {
   "use strict";
+
   var self = document.currentScript;
   if (!self) {
-    var all = document.getElementsByTagName("script");
-    for (var i = all.length - 1; i >= 0; i--) {
-      if (/payment-api\.js(\?|#|$)/.test(all[i].src)) { self = all[i]; break; }
+    var scripts = document.getElementsByTagName("script");
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/payment-api\.js(\?|#|$)/.test(scripts[i].src)) { self = scripts[i]; break; }
     }
   }
-  var pageUrl = new URL("./", self ? self.src : window.location.href);
-  var pageOrigin = pageUrl.origin;
+  var base = new URL("./", self ? self.src : window.location.href);
+  var config = {
+    pageUrL: base.href,
+    origin: base.origin,
+    TokenAPIConfig: { url: new URL("../oauth2/token", base).href, clientId: "test" }
+  };
 
-  function encode(paymentObject) {
-    // base64url of the UTF-8 JSON; the page also accepts the bank's LZString "params".
-    var json = JSON.stringify(paymentObject);
-    var bytes = new TextEncoder().encode(json);
-    var binary = "";
-    for (var j = 0; j < bytes.length; j++) { binary += String.fromCharCode(bytes[j]); }
-    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
+  /* LZ-String 1.4.4's compressToEncodedURIComponent, from its algorithm: LZW over the string's
+     UTF-16 code units, codes written least significant bit first in a growing width, the bit
+     stream cut into 6-bit characters of a URI-safe alphabet. Tested against the npm package's
+     own output (tests/sandbox/test_widget_browser.py). */
+  var URI_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-$";
 
-  function pageFor(paymentObject, shortForm) {
-    var url = new URL(pageUrl.href);
-    url.searchParams.set("object", encode(paymentObject));
-    if (shortForm) { url.searchParams.set("isShortForm", "true"); }
-    return url.href;
-  }
+  function compressToEncodedURIComponent(text) {
+    if (text === null || text === undefined) { return ""; }
+    var codes = Object.create(null);     /* phrase -> its code */
+    var unwritten = Object.create(null); /* units with a code, not yet written out */
+    var nextCode = 3;                    /* 0: an 8-bit unit follows, 1: 16-bit, 2: the end */
+    var width = 2;
+    var enlargeIn = 2;
+    var chars = [];
+    var bits = 0;
+    var count = 0;
 
-  function setStyle(element, styles) {
-    for (var key in styles) {
-      if (Object.prototype.hasOwnProperty.call(styles, key)) { element.style[key] = styles[key]; }
-    }
-  }
-
-  var open = null;
-
-  function close(result) {
-    if (!open) { return; }
-    var current = open;
-    open = null;
-    window.removeEventListener("message", current.listener);
-    if (current.overlay.parentNode) { current.overlay.parentNode.removeChild(current.overlay); }
-    if (typeof current.callback === "function") { current.callback(result); }
-  }
-
-  function showPaymentWidget(paymentObject, callBk) {
-    if (open) { close({ success: false }); }
-    var overlay = document.createElement("div");
-    overlay.id = "halyk-sandbox-widget";
-    setStyle(overlay, {
-      position: "fixed", top: "0", left: "0", width: "100%", height: "100%",
-      background: "rgba(0,0,0,0.55)", zIndex: "2147483647", display: "flex",
-      alignItems: "center", justifyContent: "center"
-    });
-    var frame = document.createElement("iframe");
-    frame.title = "ePay payment";
-    frame.src = pageFor(paymentObject, true);
-    setStyle(frame, {
-      width: "420px", maxWidth: "96%", height: "620px", maxHeight: "96%", border: "0",
-      borderRadius: "8px", background: "#fff"
-    });
-    var closer = document.createElement("button");
-    closer.type = "button";
-    closer.textContent = "\u00d7";
-    closer.setAttribute("aria-label", "Close");
-    setStyle(closer, {
-      position: "absolute", top: "12px", right: "16px", fontSize: "28px", color: "#fff",
-      background: "transparent", border: "0", cursor: "pointer"
-    });
-    closer.addEventListener("click", function () { close({ success: false }); });
-    overlay.appendChild(frame);
-    overlay.appendChild(closer);
-    var listener = function (event) {
-      if (event.origin !== pageOrigin || event.source !== frame.contentWindow) { return; }
-      var data = event.data;
-      if (typeof data === "string") {
-        try { data = JSON.parse(data); } catch (e) { return; }
+    function write(code, size) {
+      for (var n = 0; n < size; n++) {
+        bits = (bits << 1) | (code & 1);
+        code >>= 1;
+        if (++count === 6) { chars.push(URI_SAFE.charAt(bits)); bits = 0; count = 0; }
       }
-      if (!data || typeof data.success !== "boolean") { return; }
-      close({ success: data.success });
-    };
-    open = { overlay: overlay, listener: listener, callback: callBk };
-    window.addEventListener("message", listener);
-    document.body.appendChild(overlay);
+    }
+
+    function used() {
+      if (--enlargeIn === 0) { enlargeIn = Math.pow(2, width); width++; }
+    }
+
+    function emit(phrase) {
+      if (unwritten[phrase]) {
+        var unit = phrase.charCodeAt(0);
+        if (unit < 256) { write(0, width); write(unit, 8); }
+        else { write(1, width); write(unit, 16); }
+        used();
+        delete unwritten[phrase];
+      } else {
+        write(codes[phrase], width);
+      }
+      used();
+    }
+
+    var phrase = "";
+    for (var k = 0; k < text.length; k++) {
+      var unit = text.charAt(k);
+      if (!(unit in codes)) { codes[unit] = nextCode++; unwritten[unit] = true; }
+      var longer = phrase + unit;
+      if (longer in codes) { phrase = longer; continue; }
+      emit(phrase);
+      codes[longer] = nextCode++;
+      phrase = unit;
+    }
+    if (phrase !== "") { emit(phrase); }
+    write(2, width);
+    chars.push(URI_SAFE.charAt(bits << (6 - count)));
+    return chars.join("");
   }
 
-  function pay(paymentObject) {
-    window.location.assign(pageFor(paymentObject, false));
+  /* PROTOCOL.md: "" for null/undefined, "" + v for anything not an object, else the pairs
+     name=encodeURIComponent(encode(value)) joined with "&", in the object's key order. */
+  function encodeParams(value) {
+    if (value === undefined || value === null) { return ""; }
+    if (typeof value !== "object") { return "" + value; }
+    var pairs = [];
+    for (var name in value) {
+      if (name) { pairs.push(name + "=" + encodeURIComponent(encodeParams(value[name]))); }
+    }
+    return pairs.join("&");
   }
 
-  window.halyk = { showPaymentWidget: showPaymentWidget, pay: pay };
-})();
+  function pageFor(params) {
+    return halyk.Config().pageUrL + "?params=" + compressToEncodedURIComponent(encodeParams(params));
+  }
+
+  var STYLE =
+    ".widgetScreen{position:fixed;top:0;right:0;bottom:0;left:0;z-index:1000;" +
+    "background-color:rgba(5,5,5,0.5);display:flex;justify-content:center;align-items:center}" +
+    ".iframeBox{position:relative;width:400px;z-index:1010;border-radius:4px;" +
+    "background-color:#fff;scrollbar-width:none}" +
+    ".iframeHolder{width:100%;height:100%}" +
+    ".iframeHolder::-webkit-scrollbar{display:none}" +
+    ".iframeClass{width:100%;height:90vh;border:none}";
+
+  function addStyle() {
+    var style = document.createElement("style");
+    style.textContent = STYLE;
+    (document.head || document.documentElement).appendChild(style);
+  }
+
+  function element(tag, className) {
+    var node = document.createElement(tag);
+    node.className = className;
+    return node;
+  }
+
+  var callBack;
+  var widget;
+  var listening = false;
+
+  function onMessage(event) {
+    if (!widget || event.origin !== config.origin) { return; }
+    var result;
+    try { result = JSON.parse(event.data); } catch (e) { return; }
+    var node = widget;
+    /* The bank's order: the shop hears the outcome, then the overlay goes. */
+    callBack({ success: !!result && result.success === true });
+    if (node.parentNode) { node.parentNode.removeChild(node); }
+    widget = undefined;
+  }
+
+  function showPaymentWidget(params, callBk) {
+    callBack = callBk;
+    if (widget) { return; }
+    addStyle();
+    widget = element("div", "widgetScreen");
+    var box = element("div", "iframeBox");
+    var holder = element("div", "iframeHolder");
+    var frame = element("iframe", "iframeClass");
+    frame.src = pageFor(params) + "&isShortForm=true";
+    holder.appendChild(frame);
+    box.appendChild(holder);
+    widget.appendChild(box);
+    if (!listening) { window.addEventListener("message", onMessage, false); listening = true; }
+    document.body.appendChild(widget);
+  }
+
+  function go(params, flag) {
+    window.location.href = pageFor(params) + flag;
+  }
+
+  halyk.Config = function Config() { return config; };
+  halyk.pay = function pay(params) { go(params, ""); };
+  halyk.p2p = function p2p(params) { go(params, "&isTransfer=true"); };
+  halyk.aft = function aft(params) { go(params, "&isAFT=true"); };
+  halyk.oct = function oct(params) { go(params, "&isOCT=true"); };
+  halyk.showPaymentWidget = showPaymentWidget;
+})(halyk || (halyk = {}));
