@@ -11,7 +11,7 @@ from page_helpers import close, make_app, make_shop
 from sandbox_helpers import full_payment
 
 from flask_halyk import signals
-from flask_halyk.config import resolve
+from flask_halyk.config import SHOP_INTERNAL_ORIGIN, resolve
 from flask_halyk.ledger import PaymentStatus
 from flask_halyk.postlink.verification import check_secret_hash
 from flask_halyk.pytest_plugin import record_signals
@@ -190,7 +190,8 @@ def test_halyk_pay_on_the_embedded_sandbox(app, halyk_pay, halyk_signals, pan, s
     result = halyk_pay(payment, pan)
     [delivery] = result.deliveries
     assert delivery.in_process and delivery.status == 200
-    assert delivery.url.startswith("http://localhost/halyk/")
+    # The embedded sandbox posts to the shop's fixed in-process origin, never a request's Host.
+    assert delivery.url.startswith(f"{SHOP_INTERNAL_ORIGIN}/halyk/")
     assert halyk.ledger.get(payment.invoice_id).status is status
     assert len(halyk_signals) == 1
     if status is PaymentStatus.PAID:
@@ -224,7 +225,8 @@ def test_halyk_pay_for_another_app_when_given(app, halyk_pay, tmp_path):
 
 def test_halyk_pay_refuses_a_sandbox_it_cannot_reach(halyk_pay, tmp_path):
     with SandboxServer() as own:
-        shop = make_app(tmp_path, HALYK_ENV="sandbox", HALYK_SANDBOX_URL=own.url)
+        shop = make_app(tmp_path, HALYK_ENV="sandbox", HALYK_SANDBOX_URL=own.url,
+                        HALYK_EXTERNAL_URL="http://127.0.0.1:9")  # where nothing listens
         try:
             with shop.test_request_context():
                 payment = get_state(shop).extension.create_payment(900, description="Tea")
@@ -272,10 +274,12 @@ class TestLiveServerOnHalykSandbox:
     def test_a_payment_made_by_the_live_server(self, app, live_server, halyk_pay,
                                                halyk_signals):
         payment_object = requests.post(live_server.url("/checkout"), timeout=10).json()
-        assert payment_object["postLink"] == live_server.url("/halyk/postlink")
+        # Built from pytest-flask's SERVER_NAME, not the request's Host; the plugin routes it.
+        origin = f"http://localhost.localdomain:{live_server.port}"
+        assert payment_object["postLink"] == f"{origin}/halyk/postlink"
         result = halyk_pay(payment_object, cards.BLOCKED_CARD)
         assert [(d.url, d.status) for d in result.deliveries] == [
-            (live_server.url("/halyk/failure-postlink"), 200)]
+            (f"{origin}/halyk/failure-postlink", 200)]
         ledger = get_state(app).ledger
         assert ledger.get(payment_object["invoiceId"]).status is PaymentStatus.FAILED
         assert len(halyk_signals) == 0  # sent in the live server's process
