@@ -133,3 +133,56 @@ def test_every_docs_page_is_in_the_site_navigation():
 
 def test_the_changelog_page_includes_changes_md():
     assert '--8<-- "CHANGES.md"' in _page("changelog.md")
+
+
+# --- going-live.md: every logger flask_halyk creates ---------------------------------------------
+
+
+def _logger_names() -> set[str]:
+    """The name of every ``logging.getLogger(...)`` in flask_halyk (``__name__`` is the
+    module's dotted path)."""
+    names: set[str] = set()
+    package = ROOT / "flask_halyk"
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "getLogger"):
+                continue
+            (argument,) = node.args
+            if isinstance(argument, ast.Name) and argument.id == "__name__":
+                names.add(module.removesuffix(".__init__"))
+            else:
+                assert isinstance(argument, ast.Constant), f"{path}: {ast.unparse(node)}"
+                names.add(argument.value)
+    return names
+
+
+def test_every_logger_is_in_the_going_live_table():
+    names = _logger_names()
+    assert {"flask_halyk", "flask_halyk.postlink", "flask_halyk.ledger"} <= names
+    monitor = _page("going-live.md").split("## What to monitor", 1)[1]
+    rows = re.findall(r"^\| `([\w.]+)` \| (DEBUG|INFO|WARNING|ERROR)[^|]* \|", monitor, re.M)
+    assert set(names) == {name for name, _ in rows}
+
+
+def test_the_documented_levels_are_the_ones_logged():
+    """Each (logger, level) row of the table is a level that logger's module uses."""
+    calls: dict[str, set[str]] = {}
+    for path in (ROOT / "flask_halyk").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = re.search(r"""getLogger\((?:"([\w.]+)"|__name__)\)""", text)
+        if not found:
+            continue
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        name = found.group(1) or module
+        levels = {"ERROR" if level in ("error", "exception") else level.upper()
+                  for level in re.findall(r"\b(?:log|logger)\.(debug|info|warning|error|"
+                                          r"exception)\(", text)}
+        calls.setdefault(name, set()).update(levels)
+    monitor = _page("going-live.md").split("## What to monitor", 1)[1]
+    rows = re.findall(r"^\| `([\w.]+)` \| (DEBUG|INFO|WARNING|ERROR)[^|]* \|", monitor, re.M)
+    documented: dict[str, set[str]] = {}
+    for name, level in rows:
+        documented.setdefault(name, set()).add(level)
+    assert documented == calls
