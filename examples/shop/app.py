@@ -68,9 +68,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store_path = app.config.get("SHOP_DATABASE") or os.path.join(app.instance_path, "shop.sqlite3")
     app.extensions["shop_store"] = OrderStore(store_path)
 
-    csrf.init_app(app)
     halyk.init_app(app)
+    # After halyk (csp_sources() reads its settings), before CSRFProtect (every page, one
+    # refused for its CSRF token too, gets a nonce).
     csp.init_app(app)
+    csrf.init_app(app)
     app.register_blueprint(shop)
     app.register_blueprint(admin, url_prefix="/admin")
     return app
