@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import Flask
 
-from . import csp
+from . import csp, i18n
 from . import fulfilment as _fulfilment  # noqa: F401  (connects the on_success receiver)
-from .extensions import csrf, halyk
+from .catalogs import compile_catalogs
+from .extensions import babel, csrf, halyk
 from .store import OrderStore
 from .views import admin, shop
 
@@ -68,6 +69,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store_path = app.config.get("SHOP_DATABASE") or os.path.join(app.instance_path, "shop.sqlite3")
     app.extensions["shop_store"] = OrderStore(store_path)
 
+    # The gettext catalogs, compiled from translations/*.po into the instance folder.
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.LOCALES[i18n.DEFAULT])
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(
+        compile_catalogs(os.path.join(app.instance_path, "translations")))
+    babel.init_app(app, locale_selector=lambda: i18n.LOCALES[i18n.language()])
     halyk.init_app(app)
     # After halyk (csp_sources() reads its settings), before CSRFProtect (every page, one
     # refused for its CSRF token too, gets a nonce).
