@@ -22,6 +22,8 @@ A shop that prices from its own catalogue takes only the customer's fields from 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -37,7 +39,6 @@ from .schemas import (
     EMAIL_MAX,
     LANGUAGE_ALIASES,
     NAME_MAX,
-    PHONE_MAX,
     PaymentObjectSchema,
 )
 from .schemas.fields import text_problem
@@ -56,17 +57,49 @@ def _language_choices() -> list[Any]:
 
 _SCHEMA = PaymentObjectSchema()
 
+#: How a phone number may be written in the form: digits, an optional leading ``+``, and the
+#: spaces, dashes, dots and brackets people put between them.
+_WRITTEN_PHONE = re.compile(r"\+?[0-9\s().\-]+\Z")
+#: A phone number as the form asks for it when it refuses one.
+PHONE_EXAMPLE = "+7 701 123 45 67"
+#: What the form says when it refuses a phone number.
+PHONE_MESSAGE = (f"Enter a phone number such as {PHONE_EXAMPLE} (or 8 701 123 45 67): "
+                 "5 to 15 digits, spaces, dashes and brackets allowed.")
+#: The longest phone number the input takes as typed (with spaces, dashes and brackets).
+PHONE_INPUT_MAX = 32
+
+
+def phone_number(text: str) -> str:
+    """A phone number as the bank takes it (``+`` and digits, E.164) from how people write
+    one: ``+7 701 123 45 67``, ``+7 (701) 123-45-67`` and ``8 701 123 45 67`` (Kazakhstan's
+    trunk prefix) are all ``+77011234567``; eleven digits starting with 7 get the ``+``. Text
+    that is not digits and separators is returned as it is (the schema refuses it)."""
+    stripped = text.strip()
+    if not _WRITTEN_PHONE.match(stripped):
+        return text
+    digits = re.sub(r"[^0-9]", "", stripped)
+    if stripped.startswith("+"):
+        return f"+{digits}"
+    if len(digits) == 11 and digits[0] in "78":
+        return f"+7{digits[1:]}"
+    return digits
+
 
 class MatchesSchema:
     """A WTForms validator that runs the :class:`~flask_halyk.schemas.PaymentObjectSchema`
     field ``wire_name`` on the submitted text, so the form accepts exactly what ePay's payment
     object accepts, and ``field.data`` becomes the value the schema produced."""
 
-    def __init__(self, wire_name: str) -> None:
+    def __init__(self, wire_name: str, *, normalise: Callable[[str], str] | None = None,
+                 message: str | None = None) -> None:
         self.schema_field = _SCHEMA.fields[wire_name]
+        self.normalise = normalise
+        self.message = message
 
     def __call__(self, form: Any, field: Any) -> None:
         value = field.raw_data[0] if field.raw_data else field.data
+        if self.normalise is not None and isinstance(value, str):
+            value = self.normalise(value)
         # The schema refuses a NUL or a lone surrogate anywhere in the object; one field alone
         # must refuse it as well.
         problem = text_problem(value) if isinstance(value, str) else None
@@ -75,6 +108,8 @@ class MatchesSchema:
         try:
             field.data = self.schema_field.deserialize(value)
         except SchemaError as exc:
+            if self.message is not None:
+                raise StopValidation(self.message) from None
             messages = exc.messages if isinstance(exc.messages, list) else [str(exc.messages)]
             raise StopValidation(" ".join(str(m) for m in messages)) from None
 
@@ -122,9 +157,13 @@ class CustomerFieldsMixin:
     email = StringField("Email", validators=[Optional(), MatchesSchema("email")],
                         render_kw={"type": "email", "autocomplete": "email",
                                    "maxlength": str(EMAIL_MAX)})
-    phone = StringField("Phone", validators=[Optional(), MatchesSchema("phone")],
+    # Written as people write it (+7 701 123 45 67, 8 701 ...), sent as the bank takes it
+    # (+77011234567): :func:`phone_number`; the schema's PHONE_MAX applies to that.
+    phone = StringField("Phone", validators=[Optional(), MatchesSchema(
+                            "phone", normalise=phone_number, message=PHONE_MESSAGE)],
                         render_kw={"type": "tel", "autocomplete": "tel",
-                                   "maxlength": str(PHONE_MAX)})
+                                   "placeholder": PHONE_EXAMPLE,
+                                   "maxlength": str(PHONE_INPUT_MAX)})
     language = SelectField("Language", choices=_language_choices(), coerce=_language,
                            default=_default_language)
 

@@ -13,7 +13,13 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form, IntegerField
 
 from flask_halyk.errors import HalykError
-from flask_halyk.forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
+from flask_halyk.forms import (
+    PHONE_MESSAGE,
+    CheckoutForm,
+    CheckoutFormMixin,
+    CustomerFieldsMixin,
+    phone_number,
+)
 from flask_halyk.schemas import DESCRIPTION_MAX_BYTES, PaymentObjectSchema
 
 VALID = {"amount": "1500", "description": "Order 42", "name": "Arman Ali",
@@ -210,6 +216,8 @@ def test_amount_agrees_with_schema(text):
 def _blank_means_absent(wire_name, text):
     if not text.strip():
         return True  # the form passes None on, which the schema drops
+    if wire_name == "phone":
+        return schema_accepts(wire_name, phone_number(text))  # the form writes it first
     return schema_accepts(wire_name, text)
 
 
@@ -311,3 +319,39 @@ def test_flask_wtf_with_token_still_validates_fields(client):
     response = client.post("/checkout", data={**VALID, "csrf_token": token, "amount": "0"})
     assert response.status_code == 400
     assert set(response.get_json()["errors"]) == {"amount"}
+
+
+# --- the phone number, as people write it ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", [
+    "+77011234567", "+7 701 123 45 67", "8 701 123 45 67", "+7 (701) 123-45-67",
+    "8 (701) 123-45-67", "77011234567", "87011234567", " +7 701 123 4567 ", "+7.701.123.45.67",
+    "+7\u00a0701\u00a0123\u00a045\u00a067",
+])
+def test_the_phone_field_takes_the_usual_kazakh_forms_and_sends_the_banks(written):
+    form = form_of(phone=written)
+    assert form.validate(), form.errors
+    assert form.payment_kwargs()["phone"] == "+77011234567"
+    assert schema_accepts("phone", "+77011234567")
+
+
+@pytest.mark.parametrize("written", ["12ab", "+7 701 123 45 67 89 01 23", "+7 (701", "1234",
+                                     "+", "phone: 8 701 123 45 67"])
+def test_a_refused_phone_number_says_the_format(written):
+    form = form_of(phone=written)
+    assert not form.validate()
+    assert form.errors["phone"] == [PHONE_MESSAGE]
+    assert "+7 701 123 45 67" in PHONE_MESSAGE
+
+
+def test_other_countries_keep_their_digits():
+    assert phone_number("+44 20 7946 0958") == "+442079460958"
+    assert phone_number("12345") == "12345"
+    assert phone_number("not a number") == "not a number"
+
+
+def test_the_phone_input_takes_a_written_number_and_shows_the_format():
+    html = str(form_of().phone)
+    assert 'placeholder="+7 701 123 45 67"' in html
+    assert int(re.search(r'maxlength="(\d+)"', html).group(1)) >= len("+7 (701) 123-45-67")

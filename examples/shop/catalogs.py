@@ -20,13 +20,17 @@ DOMAIN = "messages"
 
 def compile_catalogs(target: str | os.PathLike[str]) -> Path:
     """Compile every ``.po`` under :data:`SOURCES` into ``target`` (same layout), each one only
-    when its ``.mo`` is missing or older; returns ``target``. A ``.po`` with an error raises
-    (the build fails rather than the shop showing keys). Each ``.mo`` is written to a temporary
+    when its ``.mo`` is missing or was compiled from another version of it; returns
+    ``target``. A ``.po`` with an error raises (the build fails rather than the shop showing
+    keys). Each ``.mo`` is written to a temporary
     file and renamed, so that processes starting together never read half of one."""
     target = Path(target)
     for source in sorted(SOURCES.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         compiled = target / source.relative_to(SOURCES).with_suffix(".mo")
-        if compiled.exists() and compiled.stat().st_mtime >= source.stat().st_mtime:
+        written = source.stat().st_mtime_ns
+        # The .mo carries its source's time: any other .po (edited, or an older one checked
+        # out) is compiled again.
+        if compiled.exists() and compiled.stat().st_mtime_ns == written:
             continue
         with source.open("rb") as file:
             catalog = read_po(file, locale=source.parts[-3], abort_invalid=True)
@@ -35,6 +39,7 @@ def compile_catalogs(target: str | os.PathLike[str]) -> Path:
         try:
             with os.fdopen(descriptor, "wb") as file:
                 write_mo(file, catalog)
+            os.utime(temporary, ns=(written, written))
             os.replace(temporary, compiled)
         except BaseException:
             os.unlink(temporary)

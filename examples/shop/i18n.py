@@ -57,7 +57,7 @@ MESSAGES: dict[str, str] = {
     'invalid_quantity': 'Enter a quantity from 1 to 10.',
     'invalid_name': 'Check the name.',
     'invalid_email': 'Check the email address.',
-    'invalid_phone': 'Check the phone number.',
+    'invalid_phone': 'Enter a phone number such as +7 701 123 45 67.',
     'invalid_language': 'Choose a language from the list.',
     'payment_not_started': 'The payment could not be started. Please try again in a minute.',
     'nothing_to_retry': 'This order has no failed payment to retry.',

@@ -70,3 +70,26 @@ def test_the_shop_speaks_from_the_compiled_catalogs(tmp_path):
     client.get("/language/kaz")
     page = client.get("/").get_data(as_text=True)
     assert "Сатып алу" in page and "45\u00a0000\u00a0₸" in page
+
+
+@pytest.mark.parametrize("language", ["rus", "kaz", "eng"])
+def test_the_checkout_takes_a_written_phone_and_says_the_format_when_it_refuses(tmp_path,
+                                                                                 language):
+    shop = create_app({"SECRET_KEY": "unit", "SHOP_DATABASE": str(tmp_path / "shop.sqlite3"),
+                       "HALYK_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"})
+    client = shop.test_client()
+    client.get(f"/language/{language}")
+    page = client.get("/products/tea/checkout").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    refused = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "1", "phone": "+7 (701"})
+    with shop.test_request_context():
+        message = i18n.text("invalid_phone", language)
+    assert "+7 701 123 45 67" in message
+    assert refused.status_code != 302 and message in refused.get_data(as_text=True)
+    placed = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "1", "phone": "+7 (701) 123-45-67"})
+    assert placed.status_code == 302
+    ref = placed.headers["Location"].rsplit("/", 1)[1]
+    # The payment object the widget sends to the bank: the number as the bank takes it.
+    assert shop.extensions["shop_store"].get(ref).payment_object["phone"] == "+77011234567"
