@@ -25,7 +25,7 @@ from .rows import clean, event_record
 from .states import Change, EventVerdict
 from .tables import events
 
-__all__ = ["EventStore", "new_claim", "write_verdict"]
+__all__ = ["EventStore", "dispatching_events", "new_claim", "write_verdict"]
 
 
 class EventStore(LedgerCore):
@@ -190,6 +190,17 @@ class EventStore(LedgerCore):
 def new_claim() -> str:
     """A claim token: whoever holds it runs the event's receivers."""
     return secrets.token_hex(16)
+
+
+def dispatching_events(conn: Connection, invoice_id: str, *,
+                       but: int | None = None) -> tuple[int, ...]:
+    """The ids of the payment's events whose receivers are ``dispatching`` (other than
+    ``but``), read inside the caller's transaction."""
+    stmt = select(events.c.id).where(events.c.invoice_id == invoice_id,
+                                     events.c.verdict == EventVerdict.DISPATCHING.value)
+    if but is not None:
+        stmt = stmt.where(events.c.id != but)
+    return tuple(int(found) for found in conn.execute(stmt.order_by(events.c.id)).scalars())
 
 
 def write_verdict(
