@@ -3,14 +3,13 @@ reading payments back."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from .. import invoices
@@ -31,7 +30,7 @@ def _insert_new(conn: Connection, invoice_id: str,
     """Insert the payment and return it as stored, or None (nothing inserted, the transaction
     still usable) when its invoice id or suffix is in the ledger already."""
     values = dict(row, invoice_id=invoice_id, invoice_suffix=invoices.suffix_of(invoice_id))
-    stmt = _INSERT_NEW.get(conn.dialect.name)
+    stmt = _insert_new_statement(conn.dialect.name)
     if stmt is not None:
         created = conn.execute(stmt, values).first()
     else:
@@ -48,10 +47,22 @@ def _insert_new(conn: Connection, invoice_id: str,
 _INSERT = insert(payments).returning(*payments.c)
 # ON CONFLICT DO NOTHING: a taken id or suffix inserts no row, returns none, and leaves the
 # transaction (the counter's bump in it) intact. Other databases take a savepoint.
-_INSERT_NEW = {
-    "sqlite": sqlite_insert(payments).on_conflict_do_nothing().returning(*payments.c),
-    "postgresql": postgresql_insert(payments).on_conflict_do_nothing().returning(*payments.c),
-}
+_INSERT_NEW: dict[str, Any] = {}
+_ON_CONFLICT_DIALECTS = ("sqlite", "postgresql")
+
+
+def _insert_new_statement(dialect: str) -> Any:
+    """The INSERT ... ON CONFLICT DO NOTHING RETURNING of ``dialect``, or None."""
+    stmt = _INSERT_NEW.get(dialect)
+    if stmt is None and dialect in _ON_CONFLICT_DIALECTS:
+        # importlib rather than an import statement: the dialect's module is already loaded by
+        # the engine that uses it, where importing both at the top would load PostgreSQL's
+        # (about 23 ms) into every SQLite shop, and SQLite's into every PostgreSQL one.
+        module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+        stmt = module.insert(payments).on_conflict_do_nothing().returning(*payments.c)
+        _INSERT_NEW[dialect] = stmt
+    return stmt
+
 _NEXT_VALUE = (
     update(invoice_counter)
     .where(invoice_counter.c.name == "invoice")
