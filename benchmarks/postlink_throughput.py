@@ -35,7 +35,9 @@ from flask_halyk.state import get_state
 TARGET_RATIO = 6.0
 
 
-def build_app(directory: Path, database_url: str | None) -> Flask:
+def build_app(directory: Path, database_url: str | None, *, fresh: bool = True) -> Flask:
+    """The benchmark's app; ``fresh``: its scratch table made anew (once, before any worker
+    of a server builds it again with ``fresh=False``)."""
     app = Flask("bench", instance_path=str(directory / "instance"))
     app.config.update(
         SECRET_KEY="bench",
@@ -45,8 +47,9 @@ def build_app(directory: Path, database_url: str | None) -> Flask:
     scratch = Table("halyk_bench_scratch", MetaData(),
                     Column("id", Integer, primary_key=True), Column("body", String))
     engine = get_state(app).ledger.engine
-    scratch.drop(engine, checkfirst=True)
-    scratch.create(engine)
+    if fresh:
+        scratch.drop(engine, checkfirst=True)
+        scratch.create(engine)
 
     @app.post("/baseline")
     def baseline() -> object:

@@ -230,8 +230,7 @@ def create_payment(
         failure_post_link=failure_post_link,
     )
     record = _note_token_expiry(state, record, token)
-    loaded = _load({**_with_invoice_id(fields, record.invoice_id), "amount": exact_amount,
-                    "invoiceId": record.invoice_id, "auth": token.auth})
+    loaded = _completed(checked, fields, record.invoice_id, token)
     return Payment(
         invoice_id=record.invoice_id,
         amount=exact_amount,
@@ -254,6 +253,23 @@ def _note_token_expiry(state: HalykState, record: PaymentRecord,
         log.warning("flask-halyk: could not record the token expiry of invoice %s; reconcile "
                     "will assume the usual token lifetime", record.invoice_id, exc_info=True)
         return record
+
+
+def _completed(checked: Mapping[str, Any], fields: Mapping[str, Any], invoice_id: str,
+               token: PaymentToken) -> dict[str, Any]:
+    """The payment object ``checked`` (validated with the stand-ins) with the real invoice id
+    and token. Only what changed is checked again: the invoice id is the ledger's (valid), the
+    token answer was validated by the client, and a back link is loaded again only if the
+    placeholder in it became the invoice id."""
+    loaded = {**checked, "invoiceId": invoice_id, "auth": token.auth}
+    filled = _with_invoice_id(fields, invoice_id)
+    for wire in _LINKS:
+        if filled.get(wire) != fields.get(wire):
+            try:
+                loaded[wire] = _PAYMENT_OBJECT.fields[wire].deserialize(filled[wire])
+            except ValidationError as exc:
+                raise InvalidPayment({_KWARG_OF.get(wire, wire): exc.messages}) from None
+    return loaded
 
 
 def _with_invoice_id(fields: Mapping[str, Any], invoice_id: str) -> dict[str, Any]:

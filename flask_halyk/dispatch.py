@@ -9,8 +9,11 @@ stops renewing it, and once its lease lapses another process finishes them
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import threading
+import time
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -97,36 +100,80 @@ def dispatch_event(
 
 
 class _Renewal:
-    """Renews a claim's lease every third of it while the ``with`` block runs, from a daemon
-    thread (the receivers may block the calling one)."""
+    """Renews a claim's lease every third of it while the ``with`` block runs (the receivers
+    may block the calling thread): the claim is handed to the process's one renewal thread."""
 
     def __init__(self, ledger: Ledger, event_id: int, claim: str | None) -> None:
         self._ledger = ledger
         self._event_id = event_id
         self._claim = claim
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._key: int | None = None
 
     def __enter__(self) -> None:
         if self._claim is not None:
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name=f"halyk-lease-{self._event_id}")
-            self._thread.start()
+            self._key = _RENEWER.add(self._ledger, self._event_id, self._claim)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        # Not joined: a renewal still under way matches nothing once the claim has ended.
-        self._stop.set()
+        # A renewal still under way matches nothing once the claim has ended.
+        if self._key is not None:
+            _RENEWER.remove(self._key)
 
-    def _interval(self) -> float:
-        return self._ledger.dispatch_lease.total_seconds() / 3
+
+class _Renewer:
+    """One daemon thread per process renews the claims of every dispatch under way, each every
+    third of its lease: starting a thread per postLink cost more than the rest of its work
+    (the caller waits for the new thread to run). A process that dies stops renewing, so its
+    leases lapse as before; a forked child starts its own thread when it first needs one."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        # key -> [when due (monotonic), ledger, event id, claim]
+        self._claims: dict[int, list[Any]] = {}
+        self._keys = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, ledger: Ledger, event_id: int, claim: str) -> int:
+        with self._cond:
+            key = next(self._keys)
+            self._claims[key] = [time.monotonic() + _interval(ledger), ledger, event_id, claim]
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="halyk-lease-renewal")
+                self._thread.start()
+            self._cond.notify()
+        return key
+
+    def remove(self, key: int) -> None:
+        with self._cond:
+            self._claims.pop(key, None)
 
     def _run(self) -> None:
-        assert self._claim is not None
-        while not self._stop.wait(self._interval()):
-            try:
-                if not self._ledger.renew_claim(self._event_id, self._claim):
-                    return  # taken over, or ended: nothing left to renew
-            except Exception:  # the database may be away a moment: try again next time
-                log.exception("flask-halyk: could not renew the claim on event %s",
-                              self._event_id)
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [(key, entry) for key, entry in self._claims.items() if entry[0] <= now]
+                if not due:
+                    soonest = min((entry[0] for entry in self._claims.values()), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+                for _key, entry in due:
+                    entry[0] = now + _interval(entry[1])
+            for key, (_due, ledger, event_id, claim) in due:
+                try:
+                    if not ledger.renew_claim(event_id, claim):
+                        self.remove(key)  # taken over, or ended: nothing left to renew
+                except Exception:  # the database may be away a moment: try again next time
+                    log.exception("flask-halyk: could not renew the claim on event %s",
+                                  event_id)
+
+
+def _interval(ledger: Ledger) -> float:
+    return float(ledger.dispatch_lease.total_seconds()) / 3
+
+
+_RENEWER = _Renewer()

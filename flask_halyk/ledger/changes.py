@@ -13,6 +13,8 @@ same money twice, and each records (and reports) the amount it sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +24,7 @@ from sqlalchemy import Connection, select, update
 from ..errors import PaymentStateError
 from ..money import from_minor, to_minor
 from .core import LedgerCore
-from .events import new_claim, write_verdict
+from .events import dispatching_events, new_claim, write_verdict
 from .models import ApplyResult, BankReport, PaymentRecord
 from .payments import lock_payment
 from .rows import clean, payment_record
@@ -47,7 +49,7 @@ class ChangeStore(LedgerCore):
     """The ledger's moves: :meth:`apply` for the bank's reports, ``record_*`` for operations."""
 
     def apply(self, invoice_id: str, report: BankReport, *,
-              event_id: int | None = None) -> ApplyResult:
+              event_id: int | None = None, note_unfinished: bool = False) -> ApplyResult:
         """Apply what the bank reported to a payment, atomically, in the state machine's terms.
 
         Exactly one of any number of concurrent copies of the same report changes the payment
@@ -56,52 +58,87 @@ class ChangeStore(LedgerCore):
         already there) or ``stale`` (it has moved past: a late failure after a success). The
         event's verdict, invoice and transaction are written in the same transaction.
         :class:`PaymentNotFound` if the invoice is unknown.
+
+        ``note_unfinished``: also read, in the same transaction, the payment's other events whose
+        receivers are ``dispatching`` (:attr:`ApplyResult.unfinished`), so that the postLink
+        path asks :func:`~flask_halyk.recovery.finish_interrupted` only when there are some.
         """
-        target = report.status
         with self._write() as conn:
+            result = self._apply(conn, invoice_id, report, event_id)
+            if note_unfinished:
+                result = replace(result, unfinished=dispatching_events(conn, invoice_id,
+                                                                       but=event_id))
+        return result
+
+    def apply_checked(self, invoice_id: str, report: BankReport, *, event_id: int,
+                      check: Callable[[PaymentRecord | None], str | None],
+                      transaction_id: str | None = None) -> ApplyResult | str:
+        """:meth:`apply` (``note_unfinished``), but first ``check(payment)`` under the
+        payment's row lock, in the same transaction (the payment is None when the invoice is
+        unknown): a refusal (its text) is written on the event as ``rejected`` and returned,
+        and nothing is applied. One transaction for what would be a read, then a write."""
+        with self._write() as conn:
+            row = conn.execute(
+                select(payments).where(payments.c.invoice_id == invoice_id).with_for_update()
+            ).first()
+            current = payment_record(row) if row is not None else None
+            refusal = check(current)
+            if refusal is not None or current is None:
+                reason = refusal or "unknown invoice"
+                write_verdict(conn, self.clock, event_id, EventVerdict.REJECTED, reason=reason,
+                              invoice_id=invoice_id, transaction_id=transaction_id)
+                return reason
+            result = self._apply(conn, invoice_id, report, event_id, current=current)
+            return replace(result, unfinished=dispatching_events(conn, invoice_id,
+                                                                 but=event_id))
+
+    def _apply(self, conn: Connection, invoice_id: str, report: BankReport,
+               event_id: int | None, *, current: PaymentRecord | None = None) -> ApplyResult:
+        target = report.status
+        if current is None:
             current = lock_payment(conn, invoice_id)
-            allowed = ALLOWED_FROM[target]
-            if current.status in allowed:
-                now = self.now()
-                values = _report_values(report)
-                values.update(status=target.value, updated_at=now)
-                if target.is_success and current.paid_at is None:
-                    values["paid_at"] = now
-                if target is S.REFUNDED:
-                    values["refunded_minor"] = to_minor(current.taken_amount)
-                # RETURNING: the updated row comes back with the update, one round trip fewer.
-                updated = conn.execute(
-                    update(payments)
-                    .where(payments.c.invoice_id == invoice_id)
-                    .where(payments.c.status.in_([s.value for s in allowed]))
-                    .values(**values)
-                    .returning(*payments.c)
-                ).first()
-                # Belt and braces: the row lock makes this a row; the WHERE would make a lost
-                # race None even without it.
-                if updated is not None:
-                    change = change_for(current.status, target)
-                    claim = None
-                    if event_id is not None:
-                        # The event's receivers are claimed in the same transaction: a process
-                        # that dies before they end leaves a lease that lapses.
-                        claim = new_claim()
-                        write_verdict(conn, self.clock, event_id, EventVerdict.DISPATCHING,
-                                      outcome=change, invoice_id=invoice_id,
-                                      transaction_id=report.transaction_id, claim=claim,
-                                      lease_until=now + self.dispatch_lease)
-                    return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING,
-                                       claim=claim)
-            if current.status is target or (target.is_success and current.status.is_success
-                                            and current.status is not S.AUTHORIZED):
-                verdict, reason = EventVerdict.DUPLICATE, f"payment already {current.status}"
-            else:
-                verdict = EventVerdict.STALE
-                reason = f"payment is {current.status}; {target} report ignored"
-            if event_id is not None:
-                write_verdict(conn, self.clock, event_id, verdict, reason=reason,
-                              invoice_id=invoice_id, transaction_id=report.transaction_id)
-            return ApplyResult(current, None, verdict, reason)
+        allowed = ALLOWED_FROM[target]
+        if current.status in allowed:
+            now = self.now()
+            values = _report_values(report)
+            values.update(status=target.value, updated_at=now)
+            if target.is_success and current.paid_at is None:
+                values["paid_at"] = now
+            if target is S.REFUNDED:
+                values["refunded_minor"] = to_minor(current.taken_amount)
+            # RETURNING: the updated row comes back with the update, one round trip fewer.
+            updated = conn.execute(
+                update(payments)
+                .where(payments.c.invoice_id == invoice_id)
+                .where(payments.c.status.in_([s.value for s in allowed]))
+                .values(**values)
+                .returning(*payments.c)
+            ).first()
+            # Belt and braces: the row lock makes this a row; the WHERE would make a lost
+            # race None even without it.
+            if updated is not None:
+                change = change_for(current.status, target)
+                claim = None
+                if event_id is not None:
+                    # The event's receivers are claimed in the same transaction: a process
+                    # that dies before they end leaves a lease that lapses.
+                    claim = new_claim()
+                    write_verdict(conn, self.clock, event_id, EventVerdict.DISPATCHING,
+                                  outcome=change, invoice_id=invoice_id,
+                                  transaction_id=report.transaction_id, claim=claim,
+                                  lease_until=now + self.dispatch_lease)
+                return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING,
+                                   claim=claim)
+        if current.status is target or (target.is_success and current.status.is_success
+                                        and current.status is not S.AUTHORIZED):
+            verdict, reason = EventVerdict.DUPLICATE, f"payment already {current.status}"
+        else:
+            verdict = EventVerdict.STALE
+            reason = f"payment is {current.status}; {target} report ignored"
+        if event_id is not None:
+            write_verdict(conn, self.clock, event_id, verdict, reason=reason,
+                          invoice_id=invoice_id, transaction_id=report.transaction_id)
+        return ApplyResult(current, None, verdict, reason)
 
     def record_charge(self, invoice_id: str, amount: Decimal | None) -> ApplyResult:
         """Record a charge ePay accepted: ``authorized`` becomes ``paid`` with the charged

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from ..invoices import is_invoice_id
 from .core import LedgerCore
@@ -25,7 +25,7 @@ from .rows import clean, event_record
 from .states import Change, EventVerdict
 from .tables import events
 
-__all__ = ["EventStore", "new_claim", "write_verdict"]
+__all__ = ["EventStore", "dispatching_events", "new_claim", "write_verdict"]
 
 
 class EventStore(LedgerCore):
@@ -46,21 +46,17 @@ class EventStore(LedgerCore):
         """Store a raw event as received, before anything is made of it; returns its id."""
         with self._write() as conn:
             now = self.now()
-            result = conn.execute(
-                insert(events)
-                .values(
-                    received_at=now,
-                    kind=clean(kind, 24),
-                    remote_addr=clean(remote_addr, 64),
-                    # ASCII JSON: whatever the headers hold, the text column can store it.
-                    headers=json.dumps([[str(k), str(v)] for k, v in headers]),
-                    body=bytes(body),
-                    verdict=verdict.value,
-                    reason=clean(reason, 2000),
-                    processed_at=None if verdict is EventVerdict.RECEIVED else now,
-                )
-                .returning(events.c.id)
-            )
+            result = conn.execute(_INSERT_EVENT, {
+                "received_at": now,
+                "kind": clean(kind, 24),
+                "remote_addr": clean(remote_addr, 64),
+                # ASCII JSON: whatever the headers hold, the text column can store it.
+                "headers": json.dumps([[str(k), str(v)] for k, v in headers]),
+                "body": bytes(body),
+                "verdict": verdict.value,
+                "reason": clean(reason, 2000),
+                "processed_at": None if verdict is EventVerdict.RECEIVED else now,
+            })
             return int(result.scalar_one())
 
     def judge_event(
@@ -146,17 +142,12 @@ class EventStore(LedgerCore):
         """Write the verdict of the receivers run under ``claim`` (``applied`` or ``failed``),
         if the claim still holds; False if another process took the event over meanwhile (its
         verdict is then theirs to write)."""
-        values: dict[str, Any] = {"verdict": verdict.value, "processed_at": self.now(),
-                                  "lease_until": None}
+        values: dict[str, Any] = {"b_id": event_id, "b_claim": claim,
+                                  "verdict": verdict.value, "processed_at": self.now()}
         if reason is not None:
             values["reason"] = clean(reason, 2000)
         with self._write() as conn:
-            result = conn.execute(
-                update(events).where(
-                    events.c.id == event_id, events.c.claim == claim,
-                    events.c.verdict == EventVerdict.DISPATCHING.value,
-                ).values(**values)
-            )
+            result = conn.execute(_END_CLAIM, values)
         return result.rowcount == 1
 
     def get_event(self, event_id: int) -> EventRecord | None:
@@ -190,6 +181,33 @@ class EventStore(LedgerCore):
 def new_claim() -> str:
     """A claim token: whoever holds it runs the event's receivers."""
     return secrets.token_hex(16)
+
+
+def dispatching_events(conn: Connection, invoice_id: str, *,
+                       but: int | None = None) -> tuple[int, ...]:
+    """The ids of the payment's events whose receivers are ``dispatching`` (other than
+    ``but``), read inside the caller's transaction."""
+    # Event ids start at 1: 0 excludes none.
+    found = conn.execute(_DISPATCHING, {"b_invoice_id": invoice_id, "b_but": but or 0}).scalars()
+    return tuple(int(event_id) for event_id in found)
+
+
+# The statements of every postLink, built once (parameters bound at execution): building one
+# per call cost more than SQLite's own work.
+_INSERT_EVENT = insert(events).returning(events.c.id)
+_DISPATCHING = (
+    select(events.c.id)
+    .where(events.c.invoice_id == bindparam("b_invoice_id"),
+           events.c.verdict == EventVerdict.DISPATCHING.value,
+           events.c.id != bindparam("b_but"))
+    .order_by(events.c.id)
+)
+_END_CLAIM = (
+    update(events)
+    .where(events.c.id == bindparam("b_id"), events.c.claim == bindparam("b_claim"),
+           events.c.verdict == EventVerdict.DISPATCHING.value)
+    .values(lease_until=None)  # verdict, processed_at (and reason) come with the parameters
+)
 
 
 def write_verdict(

@@ -141,6 +141,10 @@ class ApplyResult:
     #: ``dispatching``): whoever runs them renews and ends it (see
     #: :meth:`~flask_halyk.ledger.events.EventStore.renew_claim`).
     claim: str | None = None
+    #: With ``apply(..., note_unfinished=True)``: the other events of the payment whose
+    #: receivers were ``dispatching`` when this report was applied (running, or left by a
+    #: worker that died), read in the same transaction; empty: none to finish or wait for.
+    unfinished: tuple[int, ...] = ()
 
     @property
     def changed(self) -> bool:

@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from .. import signals
 from ..dispatch import dispatch_event
 from ..errors import LedgerUnavailable
-from ..ledger import EventVerdict
+from ..ledger import EventVerdict, PaymentRecord
 from ..ledger.reports import report_from_postlink
 from ..ledger.rows import clean
 from ..recovery import finish_interrupted
@@ -102,14 +102,16 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     if not ip_allowed(state.config, remote):
         return _refuse(app, event_id, body, 403, f"address {remote} is not allowed",
                        invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
-    payment = ledger.get(invoice_id)
-    forged = verify_postlink(state.config, postlink, payment, require_secret_hash=False)
-    if forged is not None or payment is None:
-        return _refuse(app, event_id, body, 403, forged or "unknown invoice",
-                       invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
     news = report_from_postlink(postlink, two_stage=state.config.two_stage)
     hashed = has_secret_hash(postlink)  # without it, only the bank's status can confirm
     if not hashed or (news.status.is_success and state.config.verify_with_status):
+        # The status re-check calls the bank: verified first, outside any transaction.
+        payment = ledger.get(invoice_id)
+        forged = verify_postlink(state.config, postlink, payment, require_secret_hash=False)
+        if forged is not None or payment is None:
+            return _refuse(app, event_id, body, 403, forged or "unknown invoice",
+                           invoice_id=invoice_id, transaction_id=transaction_id,
+                           postlink=postlink)
         confirm = confirm_with_status if hashed else confirm_unhashed
         checked = confirm(state, event_id, payment, news)
         if isinstance(checked, Unconfirmed):
@@ -117,13 +119,30 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
                 return _refuse(app, event_id, body, 403, checked.reason, invoice_id=invoice_id,
                                transaction_id=transaction_id, postlink=postlink)
             return _answer(checked.http_status, error=checked.reason)
-        news = checked
+        # The payment's other events still dispatching are read in apply's transaction: when
+        # there are none (nearly always), there is nothing to finish or wait for.
+        result = ledger.apply(invoice_id, checked, event_id=event_id, note_unfinished=True)
+    else:
+        # Verified against the order under its row lock, in the transaction that applies it
+        # (or writes the refusal): one transaction where a read and a write were two.
+        config = state.config
 
-    result = ledger.apply(invoice_id, news, event_id=event_id)
+        def forgery(payment: PaymentRecord | None) -> str | None:
+            return verify_postlink(config, postlink, payment, require_secret_hash=False)
+
+        outcome = ledger.apply_checked(invoice_id, news, event_id=event_id, check=forgery,
+                                       transaction_id=transaction_id)
+        if isinstance(outcome, str):
+            return _refuse(app, event_id, body, 403, outcome, invoice_id=invoice_id,
+                           transaction_id=transaction_id, postlink=postlink, judged=True)
+        result = outcome
     if result.change is not None:
         dispatch_event(app, ledger, event_id, result.change, result.payment, postlink,
                        claim=result.claim)
-        finish_interrupted(state, invoice_id)  # earlier news of it a dead worker left unfinished
+        if result.unfinished:  # earlier news of it a dead worker may have left unfinished
+            finish_interrupted(state, invoice_id)
+        return _answer(200, status="ok")
+    if not result.unfinished:
         return _answer(200, status="ok")
     # Nothing changed: this may be the bank retrying a delivery whose worker died while the
     # receivers ran. Finish them (once their claim lapses), or wait for a live worker to.
@@ -148,11 +167,15 @@ def _refuse(
     invoice_id: str | None = None,
     transaction_id: str | None = None,
     postlink: dict[str, Any] | None = None,
+    judged: bool = False,
 ) -> tuple[Response, int]:
+    """Refuse the postLink: its verdict written (unless ``judged``: already), logged, and
+    :data:`~flask_halyk.signals.postlink_rejected` sent."""
     verdict = EventVerdict.REJECTED if status == 403 else EventVerdict.MALFORMED
     reason = clean(reason, 2000) or ""
-    get_state(app).ledger.judge_event(event_id, verdict, reason=reason, invoice_id=invoice_id,
-                                      transaction_id=transaction_id)
+    if not judged:
+        get_state(app).ledger.judge_event(event_id, verdict, reason=reason,
+                                          invoice_id=invoice_id, transaction_id=transaction_id)
     log.warning("flask-halyk: postLink refused (%s, event %s): %s", status, event_id,
                 loggable(reason))
     try:

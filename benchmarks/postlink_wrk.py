@@ -1,0 +1,159 @@
+"""postLink throughput under gunicorn (sync workers) with wrk, against a one-commit endpoint
+served by the same workers in the same run: requests/s and p99 of each path, and the ratio.
+
+    pip install -e '.[bench]'; apt-get install wrk
+    python benchmarks/postlink_wrk.py [--seconds 5] [--workers 2] [--connections 2]
+                                      [--payments 4000] [--database-url URL]
+
+Loopback only (127.0.0.1, an ephemeral port), each path for ``--seconds``. The genuine round
+sends each prepared payment's success postLink once (``--payments`` must exceed what the round
+gets through; the script says if it did not); the duplicate round sends the same bodies again;
+the forged round the same with a wrong secret_hash. The status re-check is off (the sandbox's
+default), as in the issue's measurements.
+
+Targets (issue 12, not asserted): genuine >= 0.5x the one-commit endpoint's requests/s,
+duplicate and forged >= 0.7x; on SQLite with 2 workers, the genuine p99 within 3x the
+one-commit endpoint's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import requests
+from flask import Flask
+from postlink_throughput import body_for, build_app
+
+from flask_halyk.state import get_state
+
+HERE = Path(__file__).resolve().parent
+TARGETS = {"genuine": 0.5, "duplicate": 0.7, "forged": 0.7}
+
+# One wrk thread: one Lua state, so that each prepared body goes out once per round.
+LUA = """
+local bodies = {}
+local index = 0
+local wrapped = false
+init = function(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+end
+request = function()
+  index = index + 1
+  if index > #bodies then index = 1; wrapped = true end
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, bodies[index])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("p99_us %d\\n", latency:percentile(99)))
+end
+"""
+
+
+def app_factory() -> Flask:
+    """gunicorn's entry point (``postlink_wrk:app_factory()``): the benchmark's app."""
+    return build_app(Path(os.environ["HALYK_BENCH_DIR"]), os.environ.get("HALYK_BENCH_DB"),
+                     fresh=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wrk(url: str, bodies: Path, seconds: int, connections: int) -> tuple[float, float]:
+    script = bodies.with_suffix(".lua")
+    script.write_text(LUA, encoding="utf-8")
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url, "--",
+         str(bodies)], check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000  # type: ignore[union-attr]
+    return rate, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--payments", type=int, default=4000)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        app = build_app(directory, args.database_url)
+        state = get_state(app)
+        amount = Decimal(1500)
+        genuine = directory / "genuine.jsonl"
+        forged = directory / "forged.jsonl"
+        with genuine.open("w") as good, forged.open("w") as bad:
+            for _ in range(args.payments):
+                record = state.ledger.create_payment(
+                    invoice_id=None, amount=amount, currency=state.config.currency,
+                    terminal=state.config.terminal_id, description="bench")
+                body = body_for(app, record.invoice_id, amount).decode()
+                good.write(body + "\n")
+                data = json.loads(body)
+                data["secret_hash"] = "0" * len(data["secret_hash"])
+                bad.write(json.dumps(data) + "\n")
+        state.ledger.dispose()
+
+        port = free_port()
+        # The workers import this script's folder, and whatever PYTHONPATH puts first (an
+        # older checkout of flask_halyk, to measure before and after on the same machine).
+        paths = [str(HERE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "HALYK_BENCH_DIR": tmp, "PYTHONPATH": os.pathsep.join(paths)}
+        if args.database_url:
+            env["HALYK_BENCH_DB"] = args.database_url
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
+             f"127.0.0.1:{port}", "--log-level", "error", "postlink_wrk:app_factory()"],
+            env=env, cwd=HERE)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.post(base + "/baseline-commit", data=b"{}", timeout=5)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("gunicorn did not start") from None
+                    time.sleep(0.2)
+            rounds = [("one-commit endpoint", "/baseline-commit", genuine),
+                      ("genuine", "/halyk/postlink", genuine),
+                      ("duplicate", "/halyk/postlink", genuine),
+                      ("forged", "/halyk/postlink", forged)]
+            results = {name: wrk(base + path, bodies, args.seconds, args.connections)
+                       for name, path, bodies in rounds}
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    base_rate, base_p99 = results["one-commit endpoint"]
+    print(f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, "
+          f"{args.seconds} s per path, on {args.database_url or 'SQLite'}")
+    print(f"{'path':<22}{'req/s':>10}{'p99 ms':>10}{'ratio':>8}{'target':>9}")
+    for name, (rate, p99) in results.items():
+        target = f">={TARGETS[name]}x" if name in TARGETS else ""
+        print(f"{name:<22}{rate:>10.0f}{p99:>10.1f}{rate / base_rate:>8.2f}{target:>9}")
+    sent = results["genuine"][0] * args.seconds
+    if sent > args.payments:
+        print(f"note: the genuine round sent about {sent:.0f} postLinks for {args.payments} "
+              "payments: the rest were duplicates (raise --payments)")
+    print(f"genuine p99 / one-commit p99: {results['genuine'][1] / base_p99:.1f} (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()
