@@ -9,6 +9,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "Оплата картой", "merchant": "Магазин", "amount": "Сумма",
         "description": "Описание", "invoice": "Номер заказа", "pan": "Номер карты",
         "expiry": "Срок действия (ММ/ГГ)",  # noqa: RUF001 - Cyrillic on purpose
+        "expiry_placeholder": "ММ/ГГ",  # noqa: RUF001 - Cyrillic on purpose
         "cvc": "CVC", "holder": "Имя владельца",
         "pay": "Оплатить", "sandbox": "SANDBOX: тестовая среда, деньги не списываются",
         "err_pan": "Неверный номер карты", "err_expiry": "Неверный срок действия",
@@ -22,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "Картамен төлеу", "merchant": "Дүкен", "amount": "Сома",
         "description": "Сипаттама", "invoice": "Тапсырыс нөмірі", "pan": "Карта нөмірі",
         "expiry": "Жарамдылық мерзімі (АА/ЖЖ)",  # noqa: RUF001 - Cyrillic on purpose
+        "expiry_placeholder": "АА/ЖЖ",  # noqa: RUF001 - Cyrillic on purpose
         "cvc": "CVC", "holder": "Карта иесінің аты",
         "pay": "Төлеу", "sandbox": "SANDBOX: сынақ ортасы, ақша алынбайды",
         "err_pan": "Карта нөмірі қате", "err_expiry": "Жарамдылық мерзімі қате",
@@ -33,7 +35,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "eng": {
         "title": "Card payment", "merchant": "Merchant", "amount": "Amount",
         "description": "Description", "invoice": "Order number", "pan": "Card number",
-        "expiry": "Expiry (MM/YY)", "cvc": "CVC", "holder": "Cardholder name",
+        "expiry": "Expiry (MM/YY)", "expiry_placeholder": "MM/YY", "cvc": "CVC",
+        "holder": "Cardholder name",
         "pay": "Pay", "sandbox": "SANDBOX: test environment, no money moves",
         "err_pan": "Invalid card number", "err_expiry": "Invalid expiry date",
         "err_cvc": "CVC: 3 digits", "err_holder": "Enter the cardholder name",
