@@ -8,7 +8,9 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from .faults import Faults
 from .instance import current_sandbox
+from .options import Options
 
 bp = Blueprint("halyk_sandbox_admin", __name__, url_prefix="/_sandbox")
 
@@ -22,18 +24,7 @@ def get_faults() -> Any:
 @bp.post("/faults")
 def set_faults() -> Any:
     """Set fault switches from a JSON object; ``{"reset": true}`` turns all off first."""
-    faults = current_sandbox().faults
-    values = request.get_json(silent=True)
-    if not isinstance(values, dict):
-        return jsonify({"error": "send a JSON object of fault switches"}), 400
-    values = dict(values)
-    if values.pop("reset", False):
-        faults.reset()
-    try:
-        faults.update(values)
-    except ValueError as exc:
-        return jsonify({"error": str(exc)}), 400
-    return jsonify(faults.as_dict())
+    return _set_switches(current_sandbox().faults, "fault switches")
 
 
 @bp.get("/options")
@@ -46,18 +37,7 @@ def get_options() -> Any:
 def set_options() -> Any:
     """Set behaviour switches from a JSON object; ``{"reset": true}`` restores the defaults
     first."""
-    options = current_sandbox().options
-    values = request.get_json(silent=True)
-    if not isinstance(values, dict):
-        return jsonify({"error": "send a JSON object of sandbox options"}), 400
-    values = dict(values)
-    if values.pop("reset", False):
-        options.reset()
-    try:
-        options.update(values)
-    except ValueError as exc:
-        return jsonify({"error": str(exc)}), 400
-    return jsonify(options.as_dict())
+    return _set_switches(current_sandbox().options, "sandbox options")
 
 
 @bp.get("/transactions")
@@ -70,3 +50,17 @@ def transactions() -> Any:
 def postlinks() -> Any:
     """Every postLink delivery attempted, with its outcome."""
     return jsonify([asdict(d) for d in current_sandbox().deliveries])
+
+
+def _set_switches(switches: Faults | Options, what: str) -> Any:
+    values = request.get_json(silent=True)
+    if not isinstance(values, dict):
+        return jsonify({"error": f"send a JSON object of {what}"}), 400
+    values = dict(values)
+    if values.pop("reset", False):
+        switches.reset()
+    try:
+        switches.update(values)
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(switches.as_dict())
