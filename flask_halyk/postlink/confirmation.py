@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 
-from ..epay import Transaction
+from ..epay import StatusResult, Transaction
 from ..errors import HalykError
 from ..ledger import BankReport, EventVerdict, Ledger, PaymentRecord, PaymentStatus
 from ..state import HalykState
@@ -36,14 +36,9 @@ def confirm_with_status(
     """The news, its status decided by the bank's statusName whatever ``HALYK_TWO_STAGE`` says
     (AUTH: ``authorized``, CHARGE: ``paid``), or why it is not confirmed."""
     invoice_id = payment.invoice_id
-    try:
-        # Its own, tighter deadline: the bank waits for the answer, and a worker killed for
-        # its timeout would leave the event ``received`` and the bank answered nothing.
-        status = state.client.status(invoice_id, deadline=state.config.postlink_status_deadline)
-    except HalykError as exc:
-        reason = f"status re-check failed: {type(exc).__name__}"
-        log.warning("flask-halyk: postLink for %s deferred: %s", invoice_id, reason)
-        return _defer(state.ledger, event_id, invoice_id, news, reason)
+    status = _ask_status(state, event_id, payment, news)
+    if isinstance(status, Unconfirmed):
+        return status
     if status.paid:
         mismatch = _differs_from_order(status.transaction, payment)
         if mismatch:
@@ -65,6 +60,20 @@ def confirm_with_status(
     if status.pending:
         return _defer(state.ledger, event_id, invoice_id, news, "ePay's status is not final yet")
     return Unconfirmed(f"ePay's status does not confirm the payment ({status.status_name})", 403)
+
+
+def _ask_status(state: HalykState, event_id: int, payment: PaymentRecord,
+                news: BankReport) -> StatusResult | Unconfirmed:
+    """ePay's status of the payment, or the deferral when ePay cannot say it in time."""
+    try:
+        # Its own, tighter deadline: the bank waits for the answer, and a worker killed for
+        # its timeout would leave the event ``received`` and the bank answered nothing.
+        return state.client.status(payment.invoice_id,
+                                   deadline=state.config.postlink_status_deadline)
+    except HalykError as exc:
+        reason = f"status re-check failed: {type(exc).__name__}"
+        log.warning("flask-halyk: postLink for %s deferred: %s", payment.invoice_id, reason)
+        return _defer(state.ledger, event_id, payment.invoice_id, news, reason)
 
 
 def _defer(ledger: Ledger, event_id: int, invoice_id: str, news: BankReport,
@@ -102,11 +111,9 @@ def confirm_unhashed(
     if news.status.is_success:
         return confirm_with_status(state, event_id, payment, news)
     invoice_id = payment.invoice_id
-    try:
-        status = state.client.status(invoice_id)
-    except HalykError as exc:
-        return _defer(state.ledger, event_id, invoice_id, news,
-                      f"status re-check failed: {type(exc).__name__}")
+    status = _ask_status(state, event_id, payment, news)
+    if isinstance(status, Unconfirmed):
+        return status
     if status.failed:
         return news
     if status.pending:
