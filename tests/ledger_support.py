@@ -93,6 +93,18 @@ def close_shop(app: Flask) -> None:
     state.ledger.dispose()
 
 
+@contextmanager
+def backend_shop(backend: str, tmp_path: Path, **config: Any) -> Iterator[Flask]:
+    """A shop (:func:`make_shop`) whose ledger is on ``backend`` (a :data:`BACKENDS` entry),
+    closed when the block ends."""
+    with database_url(backend, tmp_path) as url:
+        app = make_shop(url, tmp_path, **config)
+        try:
+            yield app
+        finally:
+            close_shop(app)
+
+
 def postlink_for(app: Flask, invoice_id: str, amount: Any, *, success: bool = True,
                  genuine: bool = True, **fields: Any) -> dict[str, Any]:
     """A postLink body as ePay sends it, for a payment of ``app``."""

@@ -17,10 +17,8 @@ import pytest
 from flask import Flask
 from ledger_support import (
     BACKENDS,
-    close_shop,
-    database_url,
+    backend_shop,
     ledger_of,
-    make_shop,
     postlink_for,
 )
 from sqlalchemy import update
@@ -36,10 +34,8 @@ S = PaymentStatus
 
 @pytest.fixture(params=BACKENDS)
 def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    with database_url(request.param, tmp_path) as url:
-        app = make_shop(url, tmp_path)
+    with backend_shop(request.param, tmp_path) as app:
         yield app
-        close_shop(app)
 
 
 class Receiver:

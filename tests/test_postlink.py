@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from ledger_support import (
     BACKENDS,
     SignalLog,
+    backend_shop,
     close_shop,
-    database_url,
     ledger_of,
     make_shop,
     new_payment,
@@ -40,10 +40,8 @@ S = PaymentStatus
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """The shop on each ledger backend, with the test's ``@pytest.mark.options`` settings;
     pytest-flask's ``client`` and ``live_server`` serve it."""
-    with database_url(request.param, tmp_path) as url:
-        app = make_shop(url, tmp_path, **marked_options(request))
+    with backend_shop(request.param, tmp_path, **marked_options(request)) as app:
         yield app
-        close_shop(app)
 
 
 def post(client: FlaskClient, body: object, path: str = "/halyk/postlink", **kw: object):
@@ -349,10 +347,8 @@ _GENUINE_FIELDS = st.sampled_from(["id", "reason", "cardMask", "cardType", "issu
 def hostile_shop(request: pytest.FixtureRequest,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("hostile")
-    with database_url(request.param, tmp) as url:
-        app = make_shop(url, tmp)
+    with backend_shop(request.param, tmp) as app:
         yield app
-        close_shop(app)
 
 
 @settings(max_examples=60, deadline=None,

@@ -22,10 +22,9 @@ from hypothesis import strategies as st
 from ledger_support import (
     BACKENDS,
     SignalLog,
+    backend_shop,
     close_shop,
-    database_url,
     ledger_of,
-    make_shop,
     new_payment,
     postlink_for,
 )
@@ -44,10 +43,8 @@ OTHER_TERMINAL = "00000000-0000-0000-0000-000000000000"
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """The shop on each ledger backend, with the test's ``@pytest.mark.options`` settings;
     pytest-flask's ``client`` and ``live_server`` serve it."""
-    with database_url(request.param, tmp_path) as url:
-        app = make_shop(url, tmp_path, **marked_options(request))
+    with backend_shop(request.param, tmp_path, **marked_options(request)) as app:
         yield app
-        close_shop(app)
 
 
 def post(client: FlaskClient, body: object, path: str = "/halyk/postlink", **kw: Any) -> Any:
@@ -271,10 +268,8 @@ def _bound_changes(invoice: str, terminal: str) -> st.SearchStrategy[tuple[str, 
 def fuzz_shop(request: pytest.FixtureRequest,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("mutated")
-    with database_url(request.param, tmp) as url:
-        app = make_shop(url, tmp)
+    with backend_shop(request.param, tmp) as app:
         yield app
-        close_shop(app)
 
 
 @settings(max_examples=120, deadline=None,

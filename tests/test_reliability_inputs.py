@@ -41,7 +41,7 @@ from flask import Flask, request
 from ledger_support import (
     BACKENDS,
     LiveServer,
-    database_url,
+    backend_shop,
     fresh_pg_url,
     ledger_of,
     make_shop,
@@ -313,10 +313,8 @@ LONE_SURROGATES = ["\ud800", "\udc00", "a\udfffb", "\udbff\ud800"]
 @pytest.fixture(params=BACKENDS)
 def ledger_shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """A shop on the embedded sandbox whose ledger is SQLite or PostgreSQL."""
-    with database_url(request.param, tmp_path) as url:
-        app = make_shop(url, tmp_path)
+    with backend_shop(request.param, tmp_path) as app:
         yield app
-        close_ledger_shop(app)
 
 
 def _hostile_bodies(app: Flask, invoice: str) -> list[tuple[str, bytes, str]]:
