@@ -8,22 +8,24 @@ Where each part lives: :mod:`.core` (engine, clock, transactions), :mod:`.paymen
 invoice ids, reads), :mod:`.changes` (moving a payment), :mod:`.events` (raw events and their
 verdicts), :mod:`.states` (statuses and the rules of moving between them), :mod:`.reports` (the
 bank's messages in ledger terms), :mod:`.models` (records), :mod:`.rows`, :mod:`.tables`,
-:mod:`.schema` (migrations), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
+:mod:`.schema` (migrations), :mod:`.listing` (the back office's reads), :mod:`.engine`,
+:mod:`.expiry`, :mod:`.transfer`.
 """
 
 from __future__ import annotations
 
 from .changes import ChangeStore
 from .events import EventStore
+from .listing import ListingStore, PaymentFilter, PaymentPage, Timeline, TimelineEntry
 from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
 from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
 
 
-class Ledger(PaymentStore, ChangeStore, EventStore):
+class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore):
     """The payment ledger of one database: see :class:`~.core.LedgerCore` for its arguments,
-    :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore` and
-    :class:`~.events.EventStore` for what it does."""
+    :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore`,
+    :class:`~.events.EventStore` and :class:`~.listing.ListingStore` for what it does."""
 
 
 __all__ = [
@@ -33,6 +35,10 @@ __all__ = [
     "EventRecord",
     "EventVerdict",
     "Ledger",
+    "PaymentFilter",
+    "PaymentPage",
     "PaymentRecord",
     "PaymentStatus",
+    "Timeline",
+    "TimelineEntry",
 ]

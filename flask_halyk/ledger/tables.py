@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -111,6 +111,13 @@ payments = Table(
     Column("refund_pending_until", UTCDateTime),
     Index("ix_halyk_payments_status_created", "status", "created_at"),
     Index("ix_halyk_payments_created", "created_at"),
+    # Version 4: the back office's listing (ledger/listing.py), newest first and keyset-paged
+    # by (created_at, invoice_id), filtered by account or card.
+    *(Index(name, *columns) for name, columns in (
+        ("ix_halyk_payments_created_invoice", ("created_at", "invoice_id")),
+        ("ix_halyk_payments_account_created", ("account_id", "created_at")),
+        ("ix_halyk_payments_card_created", ("card_mask", "created_at")),
+    )),
 )
 
 events = Table(
