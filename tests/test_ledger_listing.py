@@ -18,6 +18,7 @@ from sqlalchemy import delete, inspect, select, text
 from flask_halyk.errors import PaymentNotFound
 from flask_halyk.ledger import BankReport, EventVerdict, Ledger, PaymentFilter, PaymentStatus
 from flask_halyk.ledger.listing import CSV_COLUMNS, decode_cursor, redacted_body
+from flask_halyk.ledger.rows import card_last4
 from flask_halyk.ledger.tables import SCHEMA_VERSION, payments, schema_version
 
 S = PaymentStatus
@@ -202,25 +203,40 @@ def test_attention_events_are_the_refused_ones_newest_first(ledger: Ledger) -> N
     assert [e.id for e in ledger.attention_events(verdicts=["applied"]).events] == [ids[1]]
 
 
-def test_a_version_3_ledger_gets_the_listing_indexes(ledger: Ledger) -> None:
+def test_a_version_3_ledger_gets_the_card_digits_and_indexes(ledger: Ledger) -> None:
     assert SCHEMA_VERSION == 4
     ledger.init_db()
-    new_indexes = {"ix_halyk_payments_created_invoice", "ix_halyk_payments_account_created",
-                   "ix_halyk_payments_card_created"}
-    # Make it the ledger version 3 left: the same tables without the indexes of version 4.
+    new_indexes = {"ix_halyk_payments_account_created", "ix_halyk_payments_card_created"}
+    made = [ledger.create_payment(invoice_id=None, amount=100, currency="KZT", terminal="t")
+            for _ in range(3)]
+    # Make it the ledger version 3 left: the same tables without what version 4 added.
     with ledger.engine.begin() as conn:
         for name in new_indexes:
             conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(text("ALTER TABLE halyk_payments DROP COLUMN card_last4"))
         conn.execute(delete(schema_version))
         conn.execute(schema_version.insert(), [
             {"version": v, "applied_at": START} for v in (1, 2, 3)])
-    made = ledger.create_payment(invoice_id=None, amount=100, currency="KZT", terminal="t")
+        for record, mask in zip(made, ("440043...3232", "4400-43XX-XXXX-12X4", None),
+                                strict=True):
+            conn.execute(text("UPDATE halyk_payments SET card_mask = :mask "
+                              "WHERE invoice_id = :invoice"),
+                         {"mask": mask, "invoice": record.invoice_id})
     assert ledger.init_db() == 4
     with ledger.engine.connect() as conn:
         found = {i["name"] for i in inspect(conn).get_indexes(payments.name)}
         history = conn.execute(select(schema_version.c.version)
                                .order_by(schema_version.c.version)).scalars().all()
+        digits = dict(conn.execute(select(payments.c.invoice_id, payments.c.card_last4)).all())
     assert new_indexes <= found
     assert history == [1, 2, 3, 4]
-    assert [p.invoice_id for p in ledger.list_payments().payments] == [made.invoice_id]
+    assert digits == {made[0].invoice_id: "3232", made[1].invoice_id: None,
+                      made[2].invoice_id: None}
+    assert [p.invoice_id for p in ledger.list_payments(PaymentFilter(card_mask="3232")
+                                                        ).payments] == [made[0].invoice_id]
     assert ledger.init_db() == 4
+
+
+def test_card_digits_of_any_mask() -> None:
+    assert card_last4("440043...3232") == "3232"
+    assert [card_last4(m) for m in (None, "", "123", "12X4", "\uff14" * 4)] == [None] * 5

@@ -27,7 +27,7 @@ from .core import LedgerCore
 from .events import dispatching_events, new_claim, write_verdict
 from .models import ApplyResult, BankReport, PaymentRecord
 from .payments import lock_payment
-from .rows import clean, payment_record
+from .rows import card_last4, clean, payment_record
 from .states import (
     ALLOWED_FROM,
     Change,
@@ -273,6 +273,8 @@ def _report_values(report: BankReport) -> dict[str, Any]:
         "reason": clean(report.reason, 2000),
         "reason_code": _int32(report.reason_code),
     }
+    if values["card_mask"]:
+        values["card_last4"] = card_last4(values["card_mask"])
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy import Select, and_, literal, select, tuple_
 
 from .. import invoices
 from ..money import to_minor
@@ -26,7 +26,7 @@ from ..redaction import SECRET_FIELDS, scrub
 from .core import LedgerCore
 from .models import EventRecord, PaymentRecord
 from .payments import not_found
-from .rows import event_record, payment_record
+from .rows import card_last4, event_record, payment_record
 from .states import Change, EventVerdict, PaymentStatus
 from .tables import events, payments
 
@@ -107,9 +107,9 @@ class PaymentFilter:
             found.append(c.account_id == self.account_id)
         if self.card_mask:
             mask = self.card_mask.strip()
-            if len(mask) == 4 and mask.isdigit():
-                found.append(c.card_mask.like(f"%{mask}"))
-            else:
+            # Both by the last four digits' index; a whole mask must match too.
+            found.append(c.card_last4 == (mask if len(mask) == 4 else card_last4(mask)))
+            if len(mask) != 4:
                 found.append(c.card_mask == mask)
         return found
 
@@ -276,8 +276,12 @@ class ListingStore(LedgerCore):
             created, invoice_id = decode_cursor(after)
             # A row value, so that PostgreSQL walks the (created_at, invoice_id) index from
             # the key; SQLite reads row values since 3.15.
-            conditions.append(tuple_(payments.c.created_at, payments.c.invoice_id)
-                              < tuple_(created, invoice_id))
+            # Bound with the columns' own types: a bare aware datetime would be a
+            # TIMESTAMP WITH TIME ZONE, which PostgreSQL compares after converting every row's
+            # created_at (no index, and the session's time zone deciding).
+            conditions.append(tuple_(payments.c.created_at, payments.c.invoice_id) < tuple_(
+                literal(created, payments.c.created_at.type),
+                literal(invoice_id, payments.c.invoice_id.type)))
         if conditions:
             stmt = stmt.where(and_(*conditions))
         return _ordered(stmt)

@@ -31,6 +31,15 @@ def clean(value: object, length: int | None = None) -> str | None:
     return text_value
 
 
+def card_last4(mask: str | None) -> str | None:
+    """The last four digits of a card mask (``440043...3232``: ``3232``), or None when the
+    mask does not end with four digits."""
+    if not mask or len(mask) < 4:
+        return None
+    tail = mask[-4:]
+    return tail if tail.isascii() and tail.isdigit() else None
+
+
 def payment_record(row: Row[Any]) -> PaymentRecord:
     """A ``halyk_payments`` row as a :class:`PaymentRecord`."""
     m = row._mapping
@@ -89,4 +98,4 @@ def event_record(row: Row[Any]) -> EventRecord:
     )
 
 
-__all__ = ["clean", "event_record", "payment_record"]
+__all__ = ["card_last4", "clean", "event_record", "payment_record"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Table, func, insert, inspect, select, text
+from sqlalchemy import Connection, Table, func, insert, inspect, select, text, update
 
 from .. import invoices
 from ..errors import ConfigurationError
+from .rows import card_last4
 from .tables import (
     SCHEMA_VERSION,
     events,
@@ -55,21 +56,38 @@ def _v3_reservations_and_leases(conn: Connection) -> None:
     _add_column(conn, events, "lease_until")
 
 
-def _v4_back_office_indexes(conn: Connection) -> None:
-    # The back office's listing: keyset pages by (created_at, invoice_id), and the account and
-    # card filters. Built from their declarations in .tables; no data changes.
+def _v4_back_office(conn: Connection) -> None:
+    # The back office's listing (ledger/listing.py): the card's last four digits, filled in
+    # for the payments already there (what rows.card_last4 would say of their mask), and the
+    # indexes of the account and card filters, as .tables declares them.
+    _add_column(conn, payments, "card_last4")
+    last4 = _LAST4.get(conn.dialect.name)
+    if last4 is not None:
+        conn.execute(text(f"UPDATE halyk_payments SET card_last4 = {last4} "  # noqa: S608
+                          "WHERE card_mask IS NOT NULL"))
+    else:  # another backend: row by row
+        for invoice_id, mask in conn.execute(
+                select(payments.c.invoice_id, payments.c.card_mask)
+                .where(payments.c.card_mask.is_not(None))).all():
+            conn.execute(update(payments).where(payments.c.invoice_id == invoice_id)
+                         .values(card_last4=card_last4(mask)))
     for index in payments.indexes:
         if index.name in _V4_INDEXES:
             index.create(conn, checkfirst=True)
 
 
-_V4_INDEXES = frozenset({"ix_halyk_payments_created_invoice",
-                         "ix_halyk_payments_account_created",
+# The four last characters of the mask when they are digits, else NULL, in each backend's SQL.
+_LAST4 = {
+    "postgresql": "CASE WHEN card_mask ~ '[0-9]{4}$' THEN right(card_mask, 4) END",
+    "sqlite": "CASE WHEN substr(card_mask, -4) GLOB '[0-9][0-9][0-9][0-9]' "
+              "THEN substr(card_mask, -4) END",
+}
+_V4_INDEXES = frozenset({"ix_halyk_payments_account_created",
                          "ix_halyk_payments_card_created"})
 
 MIGRATIONS[2] = _v2_token_expiry
 MIGRATIONS[3] = _v3_reservations_and_leases
-MIGRATIONS[4] = _v4_back_office_indexes
+MIGRATIONS[4] = _v4_back_office
 
 
 def migrate(conn: Connection) -> int:
