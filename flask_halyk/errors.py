@@ -161,7 +161,15 @@ class PaymentNotFound(HalykError, LookupError):
 
 class PaymentStateError(HalykError):
     """The payment is not in a state that allows the operation (a refund of an unpaid payment,
-    a refund beyond what is left, a charge of a failed one...)."""
+    a refund beyond what is left, a charge of a failed one...). The message says exactly why
+    ("cannot refund 5000 of payment 100483920: only 4800.00 is left"); ``refusal``, when the
+    ledger's rule refused it, holds the same in parts
+    (:class:`flask_halyk.ledger.states.Refusal`: ``code``, ``status``, ``amount``, ``left``,
+    ``in_flight``) for a back office to word in its own language."""
+
+    def __init__(self, message: str, refusal: Any = None) -> None:
+        self.refusal = refusal
+        super().__init__(message)
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """What a shop does to a payment after the fact: refund, cancel, charge.
 
 Each operation is checked against the ledger first (:func:`~flask_halyk.ledger.states.
-operation_refusal`, the same rule that ``PaymentRecord.can_refund`` and the others follow), goes
+refusal_of`, the same rule that ``PaymentRecord.can_refund`` and the others follow), goes
 to ePay, and is recorded in the ledger only once the bank accepted it; the matching signal then
 fires once, however many processes race.
 """
@@ -19,7 +19,7 @@ from .dispatch import fire
 from .epay import OperationResult
 from .errors import LedgerUnavailable, OperationNotRecorded, PaymentStateError
 from .ledger import ApplyResult, PaymentRecord
-from .ledger.states import Operation, operation_refusal
+from .ledger.states import Operation, refusal_of
 from .money import parse_amount
 from .state import HalykState
 
@@ -123,9 +123,9 @@ def _operable(state: HalykState, invoice_id: str, operation: Operation,
               amount: Decimal | None) -> PaymentRecord:
     """The payment, if the ledger sees nothing that would make ePay refuse ``operation``."""
     payment = state.ledger.require(invoice_id)
-    refusal = operation_refusal(payment, operation, amount)
+    refusal = refusal_of(payment, operation, amount)
     if refusal is not None:
-        raise PaymentStateError(refusal)
+        raise PaymentStateError(refusal.text, refusal)
     return payment
 
 

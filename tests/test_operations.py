@@ -82,8 +82,12 @@ def test_the_sandbox_postlink_pays_and_refunds_add_up(shop: Flask, signal_log: S
     assert state.ledger.get(invoice).status is S.PAID
     assert len(signal_log.named("payment_succeeded")) == 1
     with shop.app_context():
-        with pytest.raises(PaymentStateError, match="only 100"):
+        with pytest.raises(PaymentStateError, match="only 100") as over:
             refund(get_state(), invoice, 150)
+        # The same reason in parts, for a back office to word in its own language.
+        refusal = over.value.refusal
+        assert (refusal.code, refusal.operation, refusal.status, refusal.amount, refusal.left) \
+            == ("over_left", "refund", S.PAID, Decimal(150), Decimal(100))
         refund(get_state(), invoice, 30)
         assert state.ledger.get(invoice).status is S.PARTIALLY_REFUNDED
         refund(get_state(), invoice)  # the rest
@@ -120,8 +124,9 @@ def test_two_stage_charge_and_cancel(two_stage_shop: Flask, signal_log: SignalLo
             charge(get_state(), charged)
         cancel(get_state(), voided)
         assert ledger.get(voided).status is S.CANCELLED
-        with pytest.raises(PaymentStateError):
+        with pytest.raises(PaymentStateError) as again:
             cancel(get_state(), voided)
+        assert (again.value.refusal.code, again.value.refusal.status) == ("state", S.CANCELLED)
     assert len(signal_log.named("payment_charged")) == 1
     assert len(signal_log.named("payment_cancelled")) == 1
 

@@ -35,7 +35,7 @@ from .states import (
     Operation,
     PaymentStatus,
     change_for,
-    operation_refusal,
+    refusal_of,
 )
 from .tables import payments
 
@@ -165,9 +165,9 @@ class ChangeStore(LedgerCore):
             current = lock_payment(conn, invoice_id)
             now = self.now()
             in_flight, until = _in_flight(conn, invoice_id, now)
-            refusal = operation_refusal(current, "refund", amount, in_flight=in_flight)
+            refusal = refusal_of(current, "refund", amount, in_flight=in_flight)
             if refusal is not None:
-                raise PaymentStateError(refusal)
+                raise PaymentStateError(refusal.text, refusal)
             value = current.refundable_amount - in_flight if amount is None else amount
             lapses = now + lease
             conn.execute(

@@ -10,6 +10,7 @@ concurrent copies of a report wins.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
@@ -25,8 +26,11 @@ __all__ = [
     "EventVerdict",
     "Operation",
     "PaymentStatus",
+    "Refusal",
+    "RefusalCode",
     "change_for",
     "operation_refusal",
+    "refusal_of",
     "target_for_bank_status",
 ]
 
@@ -163,10 +167,29 @@ def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:
 
 _VERB = {"charge": "charged", "cancel": "cancelled", "refund": "refunded"}
 
+#: Why the ledger refuses an operation (:attr:`Refusal.code`).
+RefusalCode = Literal["state", "no_transaction", "nothing_left", "over_left", "over_authorised"]
 
-def operation_refusal(payment: PaymentRecord, operation: Operation,
-                      amount: Decimal | None = None, *,
-                      in_flight: Decimal = Decimal(0)) -> str | None:
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why ePay would refuse an operation, in words (:attr:`text`, English) and in parts a
+    back office words in its own language: ``code``, the payment's ``status``, the ``amount``
+    asked, what is ``left`` (a refund's, or what a charge may take), and the refunds
+    ``in_flight``."""
+
+    code: RefusalCode
+    text: str
+    operation: Operation
+    invoice_id: str
+    status: PaymentStatus
+    amount: Decimal | None = None
+    left: Decimal | None = None
+    in_flight: Decimal = Decimal(0)
+
+
+def refusal_of(payment: PaymentRecord, operation: Operation, amount: Decimal | None = None, *,
+               in_flight: Decimal = Decimal(0)) -> Refusal | None:
     """Why ePay would refuse ``operation`` (of ``amount``, when partial) on ``payment``, as far
     as the ledger knows; ``None`` when it would accept it. The one rule behind both the
     operations and what :class:`~flask_halyk.ledger.PaymentRecord` offers (``can_refund``...).
@@ -180,22 +203,38 @@ def operation_refusal(payment: PaymentRecord, operation: Operation,
     never promise the same money.
     """
     invoice_id, status = payment.invoice_id, payment.status
+
+    def refused(code: RefusalCode, text: str, left: Decimal | None = None) -> Refusal:
+        return Refusal(code, text, operation, invoice_id, status, amount, left, in_flight)
+
     if operation == "refund":
         if status not in OPERABLE_FROM["refund"]:
-            return f"payment {invoice_id} is {status}: only a paid payment can be refunded"
+            return refused("state", f"payment {invoice_id} is {status}: only a paid payment "
+                                    "can be refunded")
     elif status not in OPERABLE_FROM[operation] or payment.charged_amount is not None:
-        return (f"payment {invoice_id} is {status}: only an authorised, uncharged payment can be "
-                f"{_VERB[operation]}")
+        return refused("state", f"payment {invoice_id} is {status}: only an authorised, "
+                                f"uncharged payment can be {_VERB[operation]}")
     if not payment.transaction_id:
-        return f"payment {invoice_id} has no ePay transaction id yet ({status})"
+        return refused("no_transaction",
+                       f"payment {invoice_id} has no ePay transaction id yet ({status})")
     if operation == "refund":
         remaining = payment.refundable_amount - in_flight
         busy = f" ({in_flight} more is being refunded right now)" if in_flight > 0 else ""
         if remaining <= 0:
-            return f"payment {invoice_id}: nothing is left to refund{busy}"
+            return refused("nothing_left",
+                           f"payment {invoice_id}: nothing is left to refund{busy}", Decimal(0))
         if amount is not None and amount > remaining:
-            return (f"cannot refund {amount} of payment {invoice_id}: only {remaining} is "
-                    f"left{busy}")
+            return refused("over_left", f"cannot refund {amount} of payment {invoice_id}: "
+                                        f"only {remaining} is left{busy}", remaining)
     if operation == "charge" and amount is not None and amount > payment.amount:
-        return f"cannot charge {amount}: payment {invoice_id} authorised {payment.amount}"
+        return refused("over_authorised", f"cannot charge {amount}: payment {invoice_id} "
+                                          f"authorised {payment.amount}", payment.amount)
     return None
+
+
+def operation_refusal(payment: PaymentRecord, operation: Operation,
+                      amount: Decimal | None = None, *,
+                      in_flight: Decimal = Decimal(0)) -> str | None:
+    """:func:`refusal_of`'s text, or ``None`` when ePay would accept the operation."""
+    refusal = refusal_of(payment, operation, amount, in_flight=in_flight)
+    return None if refusal is None else refusal.text
