@@ -17,7 +17,7 @@ from sqlalchemy import delete, inspect, select, text
 
 from flask_halyk.errors import PaymentNotFound
 from flask_halyk.ledger import BankReport, EventVerdict, Ledger, PaymentFilter, PaymentStatus
-from flask_halyk.ledger.listing import CSV_COLUMNS, decode_cursor, redacted_body
+from flask_halyk.ledger.listing import CSV_COLUMNS, FilterError, decode_cursor, redacted_body
 from flask_halyk.ledger.rows import card_last4
 from flask_halyk.ledger.tables import SCHEMA_VERSION, payments, schema_version
 
@@ -240,3 +240,23 @@ def test_a_version_3_ledger_gets_the_card_digits_and_indexes(ledger: Ledger) -> 
 def test_card_digits_of_any_mask() -> None:
     assert card_last4("440043...3232") == "3232"
     assert [card_last4(m) for m in (None, "", "123", "12X4", "\uff14" * 4)] == [None] * 5
+
+
+def test_a_filter_from_what_a_person_typed() -> None:
+    parsed = PaymentFilter.parse(status=["paid", ""], created_from="2026-03-01",
+                                 created_to="2026-03-05", amount_min="1 000,50",
+                                 amount_max="", invoice=" 1004 ", account_id="  ", card="3232")
+    assert parsed == PaymentFilter(
+        status=(S.PAID,), created_from=datetime(2026, 3, 1, tzinfo=UTC),
+        created_until=datetime(2026, 3, 6, tzinfo=UTC), amount_min=Decimal("1000.50"),
+        invoice_prefix="1004", card_mask="3232")
+    assert PaymentFilter.parse(created_from="2026-03-01T10:00:00+05:00").created_from == \
+        datetime(2026, 3, 1, 5, tzinfo=UTC)
+    assert PaymentFilter.parse() == PaymentFilter()
+    for kwargs, field in (({"status": ["bogus"]}, "status"), ({"invoice": "12a"}, "invoice"),
+                          ({"created_to": "05.03.2026"}, "created_to"),
+                          ({"amount_min": "lots"}, "amount_min"),
+                          ({"amount_max": "-5"}, "amount_max")):
+        with pytest.raises(FilterError) as refused:
+            PaymentFilter.parse(**kwargs)  # type: ignore[arg-type]
+        assert refused.value.field == field

@@ -14,14 +14,15 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, literal, select, tuple_
 
 from .. import invoices
-from ..money import to_minor
+from ..errors import InvalidArgument
+from ..money import parse_amount, to_minor
 from ..redaction import SECRET_FIELDS, scrub
 from .core import LedgerCore
 from .models import EventRecord, PaymentRecord
@@ -33,6 +34,7 @@ from .tables import events, payments
 __all__ = [
     "CSV_COLUMNS",
     "EventPage",
+    "FilterError",
     "ListingStore",
     "PaymentFilter",
     "PaymentPage",
@@ -81,6 +83,37 @@ class PaymentFilter:
             raise ValueError("invoice_prefix: digits only")
         object.__setattr__(self, "status", tuple(PaymentStatus(s) for s in self.status))
 
+    @classmethod
+    def parse(cls, *, status: Iterable[str] = (), created_from: str | None = None,
+              created_to: str | None = None, amount_min: str | None = None,
+              amount_max: str | None = None, invoice: str | None = None,
+              account_id: str | None = None, card: str | None = None) -> PaymentFilter:
+        """A filter from what a person typed (a form's fields, a command's options); blank
+        values do not filter. Dates are ``YYYY-MM-DD`` (UTC days, ``created_to``'s day
+        included) or ISO datetimes with an offset; ``invoice``: the id or its first digits.
+        :class:`FilterError` (a ``ValueError``, naming the field) for what cannot be read."""
+
+        def blank(value: str | None) -> str | None:
+            return value.strip() or None if value is not None else None
+
+        try:
+            statuses = tuple(PaymentStatus(s) for s in status if s)
+        except ValueError:
+            raise FilterError("status", "not a payment status") from None
+        invoice = blank(invoice)
+        if invoice is not None and not invoice.isdigit():
+            raise FilterError("invoice", "an invoice id has digits only")
+        return cls(
+            status=statuses,
+            created_from=_when("created_from", blank(created_from), end=False),
+            created_until=_when("created_to", blank(created_to), end=True),
+            amount_min=_amount("amount_min", blank(amount_min)),
+            amount_max=_amount("amount_max", blank(amount_max)),
+            invoice_prefix=invoice,
+            account_id=blank(account_id),
+            card_mask=blank(card),
+        )
+
     def where(self) -> list[Any]:
         """The SQL conditions of this filter."""
         c = payments.c
@@ -112,6 +145,38 @@ class PaymentFilter:
             if len(mask) != 4:
                 found.append(c.card_mask == mask)
         return found
+
+
+class FilterError(ValueError):
+    """A filter's field that cannot be read; ``field`` names it."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+def _when(name: str, value: str | None, *, end: bool) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(),
+                                    tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FilterError(name, "not a date (YYYY-MM-DD)") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _amount(name: str, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return parse_amount(value.replace(" ", "").replace(",", "."), name, allow_zero=True)
+    except InvalidArgument:
+        raise FilterError(name, "not an amount") from None
 
 
 def _after_prefix(prefix: str) -> str | None:
