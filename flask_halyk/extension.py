@@ -24,6 +24,7 @@ from .checkout import Payment
 from .cli import halyk_cli
 from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
 from .csp import csp_sources
+from .dashboard import Dashboard, Rule
 from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
 from .ledger import Ledger, PaymentRecord
@@ -79,6 +80,15 @@ class HalykEpay:
         app.jinja_env.globals["halyk"] = self
         if "halyk" not in app.cli.commands:
             app.cli.add_command(halyk_cli)
+
+    def init_dashboard(self, app: Flask, *, can_view: Rule | None = None,
+                       can_act: Rule | None = None,
+                       url_prefix: str = "/halyk-admin") -> Dashboard:
+        """Mount the payments dashboard on ``app`` (after :meth:`init_app`): see
+        :class:`flask_halyk.dashboard.Dashboard` and docs/dashboard.md. ``can_view`` and
+        ``can_act`` are the shop's rules (no argument, true to allow); without ``can_view`` it
+        is open on the sandbox only, without ``can_act`` it is read-only."""
+        return Dashboard(app, can_view=can_view, can_act=can_act, url_prefix=url_prefix)
 
     # Facade: each call acts on the current app's state.
 

@@ -112,6 +112,20 @@ def reconcile(
     return report
 
 
+def reconcile_payment(state: HalykState, invoice_id: str, *,
+                      expire_after: timedelta | None = DEFAULT_EXPIRE_AFTER
+                      ) -> tuple[ReconcileReport, str]:
+    """Ask ePay about one payment, whatever its status (a back office's "reconcile now"), and
+    apply what it says as :func:`reconcile` does: the report and a line saying what happened.
+    :class:`~flask_halyk.errors.PaymentNotFound` if the ledger does not hold the invoice."""
+    app = _app()
+    expire_after = check_expire_after(expire_after)
+    payment = state.ledger.require(invoice_id)
+    report = ReconcileReport(checked=1)
+    outcome = _reconcile_one(app, state, payment, report, expire_after)
+    return report, outcome
+
+
 def _says_not_found(status: StatusResult) -> bool:
     """ePay clearly does not know the invoice: resultCode 102 and no transaction."""
     return status.result_code == ResultCode.NOT_FOUND and status.transaction is None
@@ -324,5 +338,6 @@ __all__ = [
     "ReprocessReport",
     "finish_interrupted",
     "reconcile",
+    "reconcile_payment",
     "reprocess",
 ]

@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"state", "postlink.intake", "postlink.verification", "dispatch", "csp", "forms"},
     # what the shop calls, and the bank's calls in
     {"checkout", "operations", "recovery", "postlink.confirmation"},
-    {"postlink.views", "postlink"},
+    {"postlink.views", "postlink", "dashboard"},
     # the surfaces that put it all together
     {"cli", "pytest_plugin"},
     {"extension"},
