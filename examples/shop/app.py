@@ -16,7 +16,7 @@ from . import fulfilment as _fulfilment  # noqa: F401  (connects the on_success 
 from .catalogs import compile_catalogs
 from .extensions import babel, csrf, halyk
 from .store import OrderStore
-from .views import admin, shop
+from .views import ask_staff_to_log_in, is_staff, shop
 
 log = logging.getLogger("examples.shop")
 
@@ -80,5 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csp.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(shop)
-    app.register_blueprint(admin, url_prefix="/admin")
+    # The back office: flask-halyk's dashboard, behind the shop's own staff rule.
+    halyk.init_dashboard(app, url_prefix="/admin", can_view=is_staff, can_act=is_staff)
+    app.register_error_handler(403, ask_staff_to_log_in)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import (
@@ -19,18 +18,15 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from flask_halyk import (
     HalykError,
-    InvalidArgument,
     InvalidPayment,
     Payment,
-    PaymentNotFound,
     PaymentRecord,
-    PaymentStateError,
     PaymentStatus,
-    TransportError,
 )
 
 from . import catalogue, declines, i18n
@@ -40,24 +36,27 @@ from .fulfilment import store
 from .store import Order
 
 shop = Blueprint("shop", __name__)
-# The back office refunds money. Open only on the offline sandbox (a demo); with ePay's hosts
-# it needs SHOP_ADMIN_PASSWORD (HTTP Basic), a stand-in for a real shop's staff login.
-admin = Blueprint("admin", __name__)
 
 
-@admin.before_request
-def _staff_only() -> BaseResponse | None:
-    """Refuse the back office to anyone but staff (see :data:`admin`)."""
+def is_staff() -> bool:
+    """The back office's access rule (flask-halyk's dashboard, mounted at ``/admin/`` by
+    :func:`~examples.shop.app.create_app`): it refunds money, so it is open to anyone only on
+    the offline sandbox (a demo); otherwise it needs SHOP_ADMIN_PASSWORD (HTTP Basic), a
+    stand-in for a real shop's staff login. A live shop without that password has none."""
     password = current_app.config.get("SHOP_ADMIN_PASSWORD")
     if not password:
-        if halyk.config.env == "sandbox":
-            return None
-        abort(404)  # a live shop without a staff password has no back office at all
+        return bool(halyk.config.env == "sandbox")
     auth = request.authorization
     given = (auth.password or "") if auth is not None and auth.type == "basic" else ""
-    if hmac.compare_digest(given.encode(), str(password).encode()):
-        return None
-    return Response("staff only", 401, {"WWW-Authenticate": 'Basic realm="shop admin"'})
+    return hmac.compare_digest(given.encode(), str(password).encode())
+
+
+def ask_staff_to_log_in(error: HTTPException) -> BaseResponse | HTTPException:
+    """The dashboard's 403 as HTTP Basic's challenge, so that a browser asks for the staff
+    password (when the shop has one); any other 403 as it is."""
+    if request.blueprint == "halyk_dashboard" and current_app.config.get("SHOP_ADMIN_PASSWORD"):
+        return Response("staff only", 401, {"WWW-Authenticate": 'Basic realm="shop admin"'})
+    return error
 
 
 @shop.app_context_processor
@@ -156,6 +155,14 @@ def _status_message(payment: PaymentRecord | None) -> str | None:
     return message
 
 
+def _on_its_way(order: Order, payment: PaymentRecord | None) -> bool:
+    """Whether the order page says "your order is on its way": fulfilled, and its payment not
+    refunded in full nor cancelled since."""
+    return (order.fulfilled_at is not None and payment is not None
+            and payment.status in (PaymentStatus.PAID, PaymentStatus.AUTHORIZED,
+                                   PaymentStatus.PARTIALLY_REFUNDED))
+
+
 @shop.get("/orders/<ref>")
 def order(ref: str) -> str:
     """The order, its status as the ledger records it (from the bank's postLink, never from
@@ -176,6 +183,7 @@ def order(ref: str) -> str:
         payable=payable,
         product=product,
         message=_status_message(payment),
+        on_its_way=_on_its_way(found, payment),
     )
 
 
@@ -191,7 +199,7 @@ def order_status(ref: str) -> Response:
         final=payment is not None and not payment.status.is_pending,
         success=payment is not None and payment.is_paid,
         message=_status_message(payment),
-        fulfilled=found.fulfilled_at is not None,
+        fulfilled=_on_its_way(found, payment),
     )
 
 
@@ -212,57 +220,3 @@ def retry(ref: str) -> BaseResponse:
         current_app.logger.warning("retry for order %s failed: %s", ref, exc)
         flash(i18n.label("payment_not_started"), "error")
     return redirect(url_for("shop.order", ref=ref))
-
-
-@admin.get("/")
-def payments() -> str:
-    """Every payment the ledger holds, newest first, with the operations the bank allows."""
-    records = halyk.ledger.query(limit=100)
-    orders = {p.invoice_id: store().by_invoice(p.invoice_id) for p in records}
-    return render_template("shop/admin.html", records=records, orders=orders)
-
-
-def _refusal(error: HalykError) -> str:
-    """The label saying why an operation was refused."""
-    if isinstance(error, PaymentStateError):
-        return "refused_state"
-    if isinstance(error, InvalidArgument):
-        return "refused_amount"
-    if isinstance(error, PaymentNotFound):
-        return "refused_not_found"
-    if isinstance(error, TransportError):
-        return "refused_unreachable"
-    return "refused_bank"
-
-
-@admin.post("/payments/<invoice_id>/<action>")
-def operate(invoice_id: str, action: str) -> BaseResponse:
-    """Refund (all or part), cancel or charge one payment; the outcome shows in the ledger."""
-    if action not in ("refund", "cancel", "charge"):
-        abort(404)
-    amount = None
-    raw = request.form.get("amount", "").strip()
-    if raw:
-        try:
-            amount = Decimal(raw)
-        except InvalidOperation:
-            flash(i18n.label("not_an_amount", amount=raw), "error")
-            return redirect(url_for("admin.payments"))
-    name = i18n.label("action_partial_refund" if action == "refund" and amount is not None
-                      else f"action_{action}")
-    try:
-        if action == "refund":
-            halyk.refund(invoice_id, amount)
-        elif action == "cancel":
-            halyk.cancel(invoice_id)
-        else:
-            halyk.charge(invoice_id, amount)
-    except HalykError as exc:
-        # The error's own text is English (the library's or the bank's words): it goes to the
-        # log, the page says why in the visitor's language.
-        current_app.logger.warning("%s of invoice %s refused: %s", action, invoice_id, exc)
-        flash(i18n.label("operation_refused", invoice=invoice_id, action=name,
-                         error=i18n.label(_refusal(exc))), "error")
-    else:
-        flash(i18n.label("operation_done", invoice=invoice_id, action=name), "ok")
-    return redirect(url_for("admin.payments"))
