@@ -336,3 +336,25 @@ def test_the_shop_uses_only_the_public_api():
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("flask_halyk") for a in node.names), path.name
     assert found  # the scan did see the shop's imports
+
+
+@pytest.mark.parametrize(("refund", "on_its_way"), [(None, True), ("100", True),
+                                                   ("1500", False)])
+def test_a_refunded_order_is_not_on_its_way(app, client, refund, on_its_way):
+    from decimal import Decimal
+
+    from flask_halyk.ledger import BankReport, PaymentStatus
+
+    ref = place(client)  # tea: 1 500 tenge
+    store, ledger = app.extensions["shop_store"], app.extensions["halyk"].ledger
+    invoice_id = store.get(ref).invoice_id
+    with app.app_context():
+        ledger.apply(invoice_id, BankReport(PaymentStatus.PAID, "t1"))
+        if refund is not None:
+            ledger.record_refund(invoice_id, Decimal(refund))
+    store.mark_fulfilled(invoice_id)
+    page = client.get(f"/orders/{ref}").get_data(as_text=True)
+    assert ('<p id="fulfilled">' in page) is on_its_way
+    assert client.get(f"/orders/{ref}/status.json").get_json()["fulfilled"] is on_its_way
+    if refund == "100":
+        assert '<span id="refunded-amount">100\u00a0₸</span>' in page
