@@ -374,6 +374,9 @@ def _entry_line(entry: TimelineEntry) -> str:
         parts.append(str(entry.verdict))
     if entry.outcome is not None:
         parts.append(f"-> {entry.outcome}")
+    if entry.result is not None:
+        parts.append(("all" if entry.amount is None else f"{entry.amount:.2f}") + "  "
+                     + entry.result)
     if entry.reason:
         parts.append(f"({entry.reason})")
     return "  ".join(parts)
@@ -382,7 +385,8 @@ def _entry_line(entry: TimelineEntry) -> str:
 def _entry_json(entry: TimelineEntry) -> dict[str, Any]:
     return {"at": entry.at.isoformat(), "kind": entry.kind, "event_id": entry.event_id,
             "verdict": entry.verdict, "outcome": entry.outcome, "reason": entry.reason,
-            "remote_addr": entry.remote_addr, "headers": entry.headers, "body": entry.body}
+            "remote_addr": entry.remote_addr, "headers": entry.headers, "body": entry.body,
+            "amount": entry.amount, "result": entry.result}
 
 
 def _payment_json(payment: PaymentRecord) -> dict[str, Any]:

@@ -12,12 +12,20 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from flask import current_app
 
 from .dispatch import fire
 from .epay import OperationResult
-from .errors import LedgerUnavailable, OperationNotRecorded, PaymentStateError
+from .errors import (
+    ApiError,
+    HalykError,
+    LedgerUnavailable,
+    OperationNotRecorded,
+    PaymentStateError,
+    TransportError,
+)
 from .ledger import ApplyResult, PaymentRecord
 from .ledger.states import Operation, refusal_of
 from .money import parse_amount
@@ -53,8 +61,9 @@ def refund(
     payment, value = state.ledger.reserve_refund(invoice_id, value, lease=lease)
     try:
         result = state.client.refund(_transaction_id(payment), value)
-    except BaseException:
+    except BaseException as exc:
         _release(state, invoice_id, value)
+        _note(state, invoice_id, "refund", value, exc)
         raise
     recorded = _record(state, "refund", invoice_id, value, result,
                        lambda: state.ledger.record_refund(invoice_id, value, reserved=True))
@@ -62,6 +71,24 @@ def refund(
         fire(current_app._get_current_object(),  # type: ignore[attr-defined]
              recorded.change, recorded.payment, amount=value)
     return result
+
+
+def _note(state: HalykState, invoice_id: str, operation: Operation, amount: Decimal | None,
+          exc: BaseException) -> None:
+    """Note in the ledger's journal a call ePay refused or did not answer (a payment's timeline
+    shows it); an error raised before anything was sent is not a call."""
+    if isinstance(exc, ApiError):
+        outcome: Literal["refused", "unanswered"] = "refused"
+        reason = exc.bank_message or str(exc)
+    elif isinstance(exc, TransportError):
+        outcome, reason = "unanswered", str(exc)
+    else:
+        return
+    try:
+        state.ledger.note_operation(invoice_id, operation, amount, outcome, reason)
+    except Exception:  # the bank's answer is the one to report
+        log.exception("flask-halyk: could not note the %s of %s ePay %s in the journal",
+                      operation, invoice_id, outcome)
 
 
 def _release(state: HalykState, invoice_id: str, value: Decimal) -> None:
@@ -76,7 +103,11 @@ def cancel(state: HalykState, invoice_id: str) -> OperationResult:
     """Cancel (void) an authorised payment that is not charged yet. Fires
     ``payment_cancelled``."""
     payment = _operable(state, invoice_id, "cancel", None)
-    result = state.client.cancel(_transaction_id(payment))
+    try:
+        result = state.client.cancel(_transaction_id(payment))
+    except HalykError as exc:
+        _note(state, invoice_id, "cancel", None, exc)
+        raise
     recorded = _record(state, "cancel", invoice_id, None, result,
                        lambda: state.ledger.record_cancel(invoice_id))
     if recorded.change is not None:
@@ -92,7 +123,11 @@ def charge(
     of it. Fires ``payment_charged``."""
     value = None if amount is None else parse_amount(amount)
     payment = _operable(state, invoice_id, "charge", value)
-    result = state.client.charge(_transaction_id(payment), value)
+    try:
+        result = state.client.charge(_transaction_id(payment), value)
+    except HalykError as exc:
+        _note(state, invoice_id, "charge", value, exc)
+        raise
     recorded = _record(state, "charge", invoice_id, value, result,
                        lambda: state.ledger.record_charge(invoice_id, value))
     if recorded.change is not None:

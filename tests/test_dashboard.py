@@ -202,6 +202,7 @@ def test_a_refund_is_confirmed_first_and_a_refusal_says_why(shop: Flask,
     assert ledger.get(invoice).refunded_amount == Decimal(200)
     after = text_of(client.get(done.location).get_data(as_text=True))
     assert "Refunded: ePay accepted it." in after and "Partly refunded" in after
+    assert "Refund sent to ePay 200 ₸ accepted" in after  # the timeline's line
     over = client.post(f"{PREFIX}/payments/{invoice}/refund",
                        data={"csrf_token": token, "amount": "5000"})
     said = text_of(over.get_data(as_text=True))

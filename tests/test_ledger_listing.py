@@ -178,6 +178,12 @@ def test_the_timeline_shows_events_with_secrets_redacted(ledger: Ledger) -> None
     second = next(e for e in timeline.entries if e.event_id == good)
     assert second.verdict is EventVerdict.DISPATCHING and "abcdef123" not in (second.body or "")
     assert [e.at for e in timeline.entries] == sorted(e.at for e in timeline.entries)
+    # The refund recorded on the payment is in the journal too: each call its own line.
+    ledger.note_operation(invoice, "refund", Decimal(9000), "refused", "only 60 is left")
+    operations = [(e.kind, e.amount, e.result, e.reason)
+                  for e in ledger.timeline(invoice).entries if e.result is not None]
+    assert operations == [("refund", Decimal(40), "accepted", None),
+                          ("refund", Decimal(9000), "refused", "only 60 is left")]
     with pytest.raises(PaymentNotFound):
         ledger.timeline("100999999")
     with pytest.raises(PaymentNotFound):
@@ -214,6 +220,7 @@ def test_a_version_3_ledger_gets_the_card_digits_and_indexes(ledger: Ledger) -> 
         for name in new_indexes:
             conn.execute(text(f"DROP INDEX {name}"))
         conn.execute(text("ALTER TABLE halyk_payments DROP COLUMN card_last4"))
+        conn.execute(text("DROP TABLE halyk_operations"))
         conn.execute(delete(schema_version))
         conn.execute(schema_version.insert(), [
             {"version": v, "applied_at": START} for v in (1, 2, 3)])
@@ -228,8 +235,12 @@ def test_a_version_3_ledger_gets_the_card_digits_and_indexes(ledger: Ledger) -> 
         history = conn.execute(select(schema_version.c.version)
                                .order_by(schema_version.c.version)).scalars().all()
         digits = dict(conn.execute(select(payments.c.invoice_id, payments.c.card_last4)).all())
+        tables = set(inspect(conn).get_table_names())
     assert new_indexes <= found
     assert history == [1, 2, 3, 4]
+    assert "halyk_operations" in tables
+    ledger.record_cancel(made[0].invoice_id)  # journaled in the new table
+    assert [j.operation for j in ledger.journal(made[0].invoice_id)] == ["cancel"]
     assert digits == {made[0].invoice_id: "3232", made[1].invoice_id: None,
                       made[2].invoice_id: None}
     assert [p.invoice_id for p in ledger.list_payments(PaymentFilter(card_mask="3232")

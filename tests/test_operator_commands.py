@@ -114,6 +114,12 @@ def test_the_banks_refusal_is_printed_with_its_own_exit_status(two_stage_shop: F
     assert refused.exit_code == EXIT_BANK_REFUSED, refused.output
     assert "refused by ePay" in refused.output
     assert app.extensions["halyk"].ledger.get(invoice).status is S.AUTHORIZED
+    # The refused call is on the payment's timeline, with the bank's words.
+    timeline = json.loads(run(app, "show", invoice, "--json").output)["timeline"]
+    [cancel] = [e for e in timeline if e["kind"] == "cancel"]
+    assert cancel["result"] == "refused" and cancel["reason"]
+    assert "cancel  #" not in run(app, "show", invoice).output
+    assert "  cancel  all  refused  (" in run(app, "show", invoice).output
 
 
 def test_show_prints_the_timeline_with_secrets_redacted(shop: Flask) -> None:

@@ -88,6 +88,7 @@ def _guard() -> None:
 def _helpers() -> dict[str, Any]:
     return {"_": _, "money": words.money, "when": words.when, "status_word": _status_word,
             "verdict_word": _verdict_word, "kind_word": words.kind_word,
+            "result_word": words.result_word,
             "dashboard_csrf_token": csrf_token, "may_act": rules().may_act(),
             "language": words.language()}
 

@@ -12,7 +12,8 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext, locale
 from ..ledger import EventVerdict, PaymentStatus
 
-__all__ = ["STATUS_WORDS", "VERDICT_WORDS", "kind_word", "language", "money", "when"]
+__all__ = ["STATUS_WORDS", "VERDICT_WORDS", "kind_word", "language", "money", "result_word",
+           "when"]
 
 S = PaymentStatus
 V = EventVerdict
@@ -52,8 +53,21 @@ def kind_word(kind: str) -> str:
         "postlink": _("postLink from ePay"),
         "failure_postlink": _("Failure postLink from ePay"),
         "status": _("Status answer from ePay"),
+        "refund": _("Refund sent to ePay"),
+        "charge": _("Charge sent to ePay"),
+        "cancel": _("Cancel sent to ePay"),
     }
     return words.get(kind, kind)
+
+
+def result_word(result: str) -> str:
+    """What became of an operation sent to ePay, as words."""
+    words = {
+        "accepted": _("accepted"),
+        "refused": _("refused by ePay"),
+        "unanswered": _("no answer from ePay"),
+    }
+    return words.get(result, result)
 
 
 def language() -> str:

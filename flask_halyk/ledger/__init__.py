@@ -8,24 +8,26 @@ Where each part lives: :mod:`.core` (engine, clock, transactions), :mod:`.paymen
 invoice ids, reads), :mod:`.changes` (moving a payment), :mod:`.events` (raw events and their
 verdicts), :mod:`.states` (statuses and the rules of moving between them), :mod:`.reports` (the
 bank's messages in ledger terms), :mod:`.models` (records), :mod:`.rows`, :mod:`.tables`,
-:mod:`.schema` (migrations), :mod:`.listing` (the back office's reads), :mod:`.engine`,
-:mod:`.expiry`, :mod:`.transfer`.
+:mod:`.schema` (migrations), :mod:`.listing` (the back office's reads), :mod:`.journal`
+(operations sent to ePay), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
 """
 
 from __future__ import annotations
 
 from .changes import ChangeStore
 from .events import EventStore
+from .journal import JournalStore, OperationEntry
 from .listing import ListingStore, PaymentFilter, PaymentPage, Timeline, TimelineEntry
 from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
 from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
 
 
-class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore):
+class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore, JournalStore):
     """The payment ledger of one database: see :class:`~.core.LedgerCore` for its arguments,
     :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore`,
-    :class:`~.events.EventStore` and :class:`~.listing.ListingStore` for what it does."""
+    :class:`~.events.EventStore`, :class:`~.listing.ListingStore` and
+    :class:`~.journal.JournalStore` for what it does."""
 
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "EventRecord",
     "EventVerdict",
     "Ledger",
+    "OperationEntry",
     "PaymentFilter",
     "PaymentPage",
     "PaymentRecord",

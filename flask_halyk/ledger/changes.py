@@ -25,6 +25,7 @@ from ..errors import PaymentStateError
 from ..money import from_minor, to_minor
 from .core import LedgerCore
 from .events import dispatching_events, new_claim, write_verdict
+from .journal import journal_operation
 from .models import ApplyResult, BankReport, PaymentRecord
 from .payments import lock_payment
 from .rows import card_last4, clean, payment_record
@@ -221,6 +222,8 @@ class ChangeStore(LedgerCore):
                     bank_status="REFUND",
                 )
                 change = Change.REFUNDED
+            # ePay accepted the call, whatever it changes here: the journal says so.
+            journal_operation(conn, values["updated_at"], invoice_id, kind, amount, "accepted")
             if change is None:
                 return ApplyResult(current, None, EventVerdict.DUPLICATE,
                                    f"payment already {current.status}")

@@ -25,6 +25,7 @@ from ..errors import InvalidArgument
 from ..money import parse_amount, to_minor
 from ..redaction import SECRET_FIELDS, scrub
 from .core import LedgerCore
+from .journal import read_journal
 from .models import EventRecord, PaymentRecord
 from .payments import not_found
 from .rows import card_last4, event_record, payment_record
@@ -222,10 +223,11 @@ class EventPage:
 @dataclass(frozen=True)
 class TimelineEntry:
     """One thing that happened to a payment. ``kind``: ``created``, ``succeeded``
-    (``paid_at``), ``updated`` (the last change the ledger recorded without an event: a
-    charge, cancel or refund made through the API), or an event's kind (``postlink``,
-    ``failure_postlink``, ``status``); events carry their verdict, what they changed, the
-    reason, and the stored body and headers with secrets redacted."""
+    (``paid_at``), an event's kind (``postlink``, ``failure_postlink``, ``status``: with its
+    verdict, what it changed, the reason, and the stored body and headers with secrets
+    redacted), an operation sent to ePay (``refund``, ``charge``, ``cancel``: its amount and
+    result), or ``updated`` (a later change with neither: one recorded before the journal
+    existed, schema 4)."""
 
     at: datetime
     kind: str
@@ -236,6 +238,11 @@ class TimelineEntry:
     body: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     remote_addr: str | None = None
+    #: An operation's (kind ``refund``, ``charge``, ``cancel``): its amount (None: the whole)
+    #: and what became of it: ``accepted``, ``refused`` (``reason``: the bank's words) or
+    #: ``unanswered``.
+    amount: Decimal | None = None
+    result: str | None = None
 
 
 @dataclass(frozen=True)
@@ -377,7 +384,8 @@ class ListingStore(LedgerCore):
     def timeline(self, invoice_id: str) -> Timeline:
         """The payment and, oldest first, its creation, every event stored about it (each
         postLink with its verdict, and every status answer that changed it, bodies and headers
-        with secrets redacted), its success, and its last recorded change.
+        with secrets redacted), its success, every charge, cancel and refund sent to ePay
+        (the journal), and its last change when none of these explains it.
         :class:`PaymentNotFound` if the invoice is unknown."""
         if not invoices.is_invoice_id(invoice_id):
             raise not_found(invoice_id)
@@ -388,8 +396,11 @@ class ListingStore(LedgerCore):
                 raise not_found(invoice_id)
             stored = [event_record(r) for r in conn.execute(
                 select(events).where(events.c.invoice_id == invoice_id).order_by(events.c.id))]
+            journal = read_journal(conn, invoice_id)
         payment = payment_record(row)
         entries = [TimelineEntry(at=payment.created_at, kind="created")]
+        entries += [TimelineEntry(at=j.at, kind=j.operation, amount=j.amount, result=j.outcome,
+                                  reason=j.reason) for j in journal]
         entries += [TimelineEntry(
             at=e.received_at, kind=e.kind, event_id=e.id, verdict=e.verdict, outcome=e.outcome,
             reason=e.reason, body=redacted_body(e.body), headers=_headers(e.headers),

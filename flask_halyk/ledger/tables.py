@@ -145,3 +145,22 @@ events = Table(
     Index("ix_halyk_events_invoice", "invoice_id"),
     Index("ix_halyk_events_verdict", "verdict"),
 )
+
+# Version 4: every charge, cancel and refund sent to ePay, with what became of it (accepted,
+# refused with the bank's words, or no answer): the operations of a payment's timeline. An
+# accepted one is written in the transaction that records it on the payment.
+operations = Table(
+    "halyk_operations",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("invoice_id", String(15), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    # "charge", "cancel", "refund".
+    Column("operation", String(8), nullable=False),
+    Column("amount_minor", BigInteger),
+    # "accepted", "refused" (ePay refused it), "unanswered" (no answer: timeout, 5xx).
+    Column("outcome", String(16), nullable=False),
+    Column("reason", Text),
+    Index("ix_halyk_operations_invoice", "invoice_id", "id"),
+)

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text
 
 from ..errors import ConfigurationError
 from .engine import READ_ONLY
-from .tables import events, invoice_counter, metadata, payments, schema_version
+from .tables import events, invoice_counter, metadata, operations, payments, schema_version
 
 if TYPE_CHECKING:
     from . import Ledger
@@ -46,10 +46,11 @@ def copy_ledger(source: Ledger, target: Ledger) -> dict[str, int]:
                 copied[table.name] = _copy_table(src, dst, table)
         if dst.dialect.name == "postgresql":
             # Rows came with their ids: the sequence must move past them.
-            dst.execute(text(
-                "SELECT setval(pg_get_serial_sequence('halyk_events', 'id'), "
-                "COALESCE((SELECT max(id) FROM halyk_events), 0) + 1, false)"
-            ))
+            for name in (events.name, operations.name):
+                dst.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608
+                    f"COALESCE((SELECT max(id) FROM {name}), 0) + 1, false)"
+                ))
     return copied
 
 

@@ -1,0 +1,78 @@
+"""The operations journal (``halyk_operations``): every charge, cancel and refund sent to ePay
+and what became of it, for a payment's timeline. The payment's own columns say where it stands;
+the journal says how it got there, one line per call.
+
+An accepted operation is written by :mod:`.changes` in the transaction that records it on the
+payment (:func:`journal_operation`); a refusal or a call that got no answer changes nothing on
+the payment and is noted on its own (:meth:`JournalStore.note_operation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from sqlalchemy import Connection, insert, select
+
+from ..money import from_minor, to_minor
+from .core import LedgerCore
+from .rows import clean
+from .states import Operation
+from .tables import operations
+
+__all__ = ["JournalStore", "OperationEntry", "Outcome", "journal_operation", "read_journal"]
+
+#: What became of a call to ePay.
+Outcome = Literal["accepted", "refused", "unanswered"]
+
+
+@dataclass(frozen=True)
+class OperationEntry:
+    """One charge, cancel or refund sent to ePay (``amount`` None: the whole of it)."""
+
+    id: int
+    invoice_id: str
+    at: datetime
+    operation: str
+    amount: Decimal | None
+    outcome: str
+    reason: str | None
+
+
+def journal_operation(conn: Connection, now: datetime, invoice_id: str, operation: Operation,
+                      amount: Decimal | None, outcome: Outcome,
+                      reason: str | None = None) -> None:
+    """Write one line of the journal inside the caller's transaction."""
+    conn.execute(insert(operations).values(
+        invoice_id=invoice_id, at=now, operation=operation,
+        amount_minor=None if amount is None else to_minor(amount), outcome=outcome,
+        reason=clean(reason, 2000)))
+
+
+def read_journal(conn: Connection, invoice_id: str) -> list[OperationEntry]:
+    """The payment's journal, oldest first."""
+    rows = conn.execute(select(operations).where(operations.c.invoice_id == invoice_id)
+                        .order_by(operations.c.id))
+    return [OperationEntry(
+        id=int(r.id), invoice_id=r.invoice_id, at=r.at, operation=r.operation,
+        amount=None if r.amount_minor is None else from_minor(r.amount_minor),
+        outcome=r.outcome, reason=r.reason) for r in rows]
+
+
+class JournalStore(LedgerCore):
+    """Noting the calls that changed nothing on the payment (:meth:`note_operation`) and reading
+    a payment's journal (:meth:`journal`)."""
+
+    def note_operation(self, invoice_id: str, operation: Operation, amount: Decimal | None,
+                       outcome: Outcome, reason: str | None = None) -> None:
+        """Note a call ePay refused (``refused``, its words in ``reason``) or did not answer
+        (``unanswered``)."""
+        with self._write() as conn:
+            journal_operation(conn, self.now(), invoice_id, operation, amount, outcome, reason)
+
+    def journal(self, invoice_id: str) -> list[OperationEntry]:
+        """The payment's operations, oldest first."""
+        with self._read() as conn:
+            return read_journal(conn, invoice_id)
