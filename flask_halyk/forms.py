@@ -91,6 +91,14 @@ EMAIL_MESSAGE = lazy_gettext("Enter an email address such as %(example)s.",
                              example="name@example.kz")
 #: What the form says when it refuses a language.
 LANGUAGE_MESSAGE = lazy_gettext("Choose a language from the list.")
+#: WTForms' own messages that the fields here can show, in the extension's catalogs as well (only
+#: marked here): the customer reads them in their language even where WTForms ships no catalog
+#: for it (Kazakh before WTForms 3.2).
+WTFORMS_MESSAGES = (
+    lazy_gettext("This field is required."),
+    lazy_gettext("Not a valid decimal value."),
+    lazy_gettext("Not a valid choice."),
+)
 #: What a customer is told about each argument of ``create_payment`` they can give through the
 #: form, when it is refused (:func:`customer_messages`): never the schema's English.
 FIELD_MESSAGES: Mapping[str, LazyString] = {
@@ -225,13 +233,14 @@ class CustomerFieldsMixin:
 
     class Meta(DefaultMeta):
         """WTForms' own messages ("This field is required.", "Not a valid choice."...) in the
-        locale Flask-Babel selected, from the catalogs WTForms ships; a form whose ``Meta``
-        names ``locales`` keeps them."""
+        locale Flask-Babel selected: the extension's catalog for those its fields show
+        (:data:`WTFORMS_MESSAGES`), the catalogs WTForms ships for the rest (a shop's own
+        fields). A form whose ``Meta`` names ``locales`` keeps WTForms' behaviour."""
 
         def get_translations(self, form: Any) -> Any:
             chosen = i18n.locale() if self.locales is False else None
             if chosen is not None:
-                return _wtforms_translations(str(chosen))
+                return FormTranslations(i18n.translations(), _wtforms_translations(str(chosen)))
             return super().get_translations(form)
 
     def refused(self, error: InvalidPayment) -> bool:
@@ -277,6 +286,25 @@ class CheckoutFormMixin(CustomerFieldsMixin):
             raise HalykError("payment_kwargs() needs a form that validated.")
         return {"amount": amount, "description": self.description.data,
                 **self.customer_kwargs()}
+
+
+class FormTranslations:
+    """WTForms' translations object for the forms here: a message of the extension's catalog in
+    its words, any other from WTForms' own catalog."""
+
+    def __init__(self, ours: i18n.GNUTranslations, wtforms: i18n.GNUTranslations) -> None:
+        self.ours = ours
+        self.wtforms = wtforms
+
+    def gettext(self, message: str) -> str:
+        found = self.ours.gettext(message)
+        return found if found != message else self.wtforms.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        found = self.ours.ngettext(singular, plural, n)
+        if found not in (singular, plural):
+            return found
+        return self.wtforms.ngettext(singular, plural, n)
 
 
 @functools.cache
