@@ -341,6 +341,7 @@ __all__ = [
     "LANGUAGE_MESSAGE",
     "NAME_MESSAGE",
     "PHONE_MESSAGE",
+    "WTFORMS_MESSAGES",
     "CheckoutForm",
     "CheckoutFormMixin",
     "CustomerFieldsMixin",
