@@ -20,7 +20,7 @@ PACKAGE = Path(flask_halyk.__file__).parent
 #: Lowest first. A module's layer is that of the longest prefix naming it.
 LAYERS: list[set[str]] = [
     # words every part uses
-    {"errors", "money", "invoices", "redaction", "signals"},
+    {"errors", "money", "invoices", "redaction", "signals", "i18n"},
     # the wire's schemas, then the settings (which read the languages the schemas know)
     {"schemas"},
     {"config"},
