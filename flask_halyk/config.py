@@ -154,6 +154,12 @@ def _check_url(key: str, value: str, env: str, relative_ok: bool = False) -> str
     if parts.scheme not in ("http", "https") or not parts.netloc:
         # safe_url: a proxy's user:password@ in the value stays out of the message.
         raise ConfigurationError(key, f"{safe_url(value)!r} is not an absolute http(s) URL.")
+    if parts.username is not None or parts.password is not None:
+        # requests would turn them into a Basic Authorization header that replaces the bearer
+        # token (every API call then fails with 401), and a browser-facing URL would show them.
+        raise ConfigurationError(
+            key, f"{safe_url(value)!r} carries credentials (user:password@): remove them; a "
+                 "proxy's belong in HTTPS_PROXY, which requests reads from the environment.")
     if env == "prod" and parts.scheme != "https":
         raise ConfigurationError(key, "production ePay hosts must use https.")
     return value

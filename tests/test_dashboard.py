@@ -325,3 +325,26 @@ def test_amounts_one_way() -> None:
     assert money(Decimal("1234.5")) == "1\u00a0234.50\u00a0₸"  # English without a locale
     assert money(Decimal(5), "USD") == "5\u00a0USD"
     assert money(None) == ""
+
+
+def test_the_dashboard_speaks_the_locale_flask_babel_selects(tmp_path: Path,
+                                                            person: Person) -> None:
+    from flask_babel import Babel
+
+    person.role = "operator"
+    app = shop_with_dashboard(tmp_path, person)
+    Babel(app, locale_selector=lambda: "ru")
+    try:
+        invoice = pay(app, 45000)
+        client = app.test_client()
+        listing = text_of(client.get(PREFIX + "/").get_data(as_text=True))
+        assert "Платежи" in listing and "Оплачен" in listing and "45 000 ₸" in listing
+        token = token_of(client.get(f"{PREFIX}/payments/{invoice}/refund").get_data(
+            as_text=True))
+        over = client.post(f"{PREFIX}/payments/{invoice}/refund",
+                           data={"csrf_token": token, "amount": "50000,5"})
+        assert "Нельзя вернуть 50 000,50 ₸: осталось только 45 000 ₸." in text_of(
+            over.get_data(as_text=True))
+    finally:
+        sandbox_of(app).wait_for_postlinks(10)
+        close_shop(app)

@@ -188,7 +188,8 @@ TEST_HOSTS = ["https://test-epay.homebank.kz", "https://test-epay.epayment.kz"]
      ["http://127.0.0.1:8765"]),
     ({"HALYK_ENV": "test",
       "HALYK_EXTERNAL_URL": "https://shop.example.kz",
-      "HALYK_SCRIPT_URL": "https://user:pw@cdn.example.kz:444/js/payment-api.js?v=2",
+      # (A URL with user:password@ is refused at init_app since 673e1ab: not one to test here.)
+      "HALYK_SCRIPT_URL": "https://cdn.example.kz:444/js/payment-api.js?v=2",
       "HALYK_PAYFORM_URL": "https://[2001:db8::1]/payform/"},
      "https://cdn.example.kz:444", ["https://[2001:db8::1]", *TEST_HOSTS]),
 ])

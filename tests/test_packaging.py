@@ -57,7 +57,8 @@ def test_every_data_file_ships_in_the_wheel():
     patterns = _lines(_setup_cfg()["options.package_data"]["flask_halyk"])
     names = {path.relative_to(PACKAGE).as_posix() for path in _data_files(PACKAGE)}
     assert {"py.typed", "templates/halyk/macros.html", "sandbox/static/payment-api.js",
-            "sandbox/templates/payform.html"} <= names
+            "sandbox/templates/payform.html", "translations/flask_halyk.pot",
+            "translations/kk/LC_MESSAGES/flask_halyk.po"} <= names
     assert unshipped(PACKAGE, patterns) == []
 
 
@@ -100,7 +101,7 @@ def test_the_sdist_carries_the_license_changes_readme_and_package_data():
         assert (ROOT / name).is_file(), name
     recursive = {words[1] for words in _manifest() if words[0] == "recursive-include"}
     assert {"flask_halyk/templates", "flask_halyk/sandbox/templates",
-            "flask_halyk/sandbox/static"} <= recursive
+            "flask_halyk/sandbox/static", "flask_halyk/translations"} <= recursive
 
 
 # --- metadata ------------------------------------------------------------------------------------

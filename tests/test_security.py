@@ -23,6 +23,8 @@ from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, js_value, 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from flask_halyk import HalykEpay, signals
+from flask_halyk.config import resolve
+from flask_halyk.errors import ConfigurationError
 from flask_halyk.ledger import PaymentStatus
 from flask_halyk.sandbox import Merchant, SandboxServer, create_sandbox_app
 
@@ -254,17 +256,31 @@ def test_flask_halyk_config_shows_no_credentials(tmp_path: Path) -> None:
         HALYK_CLIENT_ID="review-shop",
         HALYK_CLIENT_SECRET=DISTINCT_SECRET, HALYK_TERMINAL_ID=SHOP_TERMINAL,
         HALYK_POSTLINK_SECRET="postlink-key-never-shown",
-        HALYK_TOKEN_URL="https://proxyuser:proxy-pass-never-shown@epay.example/oauth2/token",
+        HALYK_TOKEN_URL="https://epay.example/oauth2/token?key=query-key-never-shown",
         HALYK_DATABASE_URL="postgresql+psycopg://shop:db-pass-never-shown@127.0.0.1:1/shop")
     HalykEpay(app)
     result = app.test_cli_runner().invoke(halyk_cli, ["config"])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.output)
-    for secret in (DISTINCT_SECRET, "postlink-key-never-shown", "proxy-pass-never-shown",
+    for secret in (DISTINCT_SECRET, "postlink-key-never-shown", "query-key-never-shown",
                    "db-pass-never-shown"):
         assert secret not in result.output
     assert shown["database_url"].startswith("postgresql+psycopg://shop:***@127.0.0.1")
     assert shown["token_url"] == "https://epay.example/oauth2/token"
+
+
+@pytest.mark.parametrize("key", ["HALYK_TOKEN_URL", "HALYK_API_URL", "HALYK_SCRIPT_URL",
+                                 "HALYK_PAYFORM_URL", "HALYK_EXTERNAL_URL"])
+def test_a_url_with_credentials_is_refused_without_showing_them(key: str) -> None:
+    # requests turns user:password@ into a Basic header that replaces the bearer token: every
+    # API call would fail with 401, far from the setting that caused it.
+    config = {"HALYK_ENV": "test", "HALYK_CLIENT_ID": "c", "HALYK_CLIENT_SECRET": DISTINCT_SECRET,
+              "HALYK_TERMINAL_ID": SHOP_TERMINAL, "HALYK_EXTERNAL_URL": "https://shop.example.kz",
+              key: "https://proxyuser:proxy-pass-never-shown@epay.example/path"}
+    with pytest.raises(ConfigurationError) as info:
+        resolve(config)
+    assert key in str(info.value) and "credentials" in str(info.value)
+    assert "proxy-pass-never-shown" not in str(info.value)
 
 
 # --- the example shop --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ translations) and its English ``msgid``, below; a test keeps the three catalogs 
 """
 
 # Cyrillic labels look like Latin letters to ruff; here they are meant.
-# ruff: noqa: RUF001
+# ruff: noqa: RUF001, RUF002
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ import atexit
 import functools
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from decimal import Decimal
 
+from babel import Locale
+from babel.dates import format_date, format_time, get_timezone
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from flask import current_app, has_app_context, session
@@ -29,6 +32,8 @@ LANGUAGES = {"rus": "Рус", "kaz": "Қаз", "eng": "Eng"}
 DEFAULT = "rus"
 #: ePay's language codes as Babel's locales.
 LOCALES = {"rus": "ru", "kaz": "kk", "eng": "en"}
+#: Where the shop's dates are read (``SHOP_TIMEZONE`` overrides it).
+TIMEZONE = "Asia/Almaty"
 #: The sandbox's published approving card, in groups that never wrap apart.
 _TEST_CARD = "\u00a0".join(("4405", "6397", "0401", "5096"))
 
@@ -72,6 +77,7 @@ MESSAGES: dict[str, str] = {
     'status_expired': 'expired',
     'refunded_amount': 'refunded',
     'fulfilled': 'Your order is on its way.',
+    'placed': 'Placed: {date}',
     'hint_success': "The bank's form reports success; waiting for the bank's confirmation…",
     'hint_failure': 'The payment did not go through.',
     'message_authorized': 'Payment authorised: the amount is held on your card until the shop'
@@ -153,3 +159,18 @@ def number(amount: Decimal | int, in_language: str | None = None) -> str:
 def money(amount: Decimal | int, in_language: str | None = None) -> str:
     """``amount`` in tenge, written as :func:`number` writes it."""
     return f"{number(amount, in_language)}\u00a0₸"
+
+
+def when(moment: datetime, in_language: str | None = None) -> str:
+    """``moment`` as the visitor reads it, by ``babel.dates``: the date (medium) and the time
+    (short) in the visitor's language, joined as their locale joins them (``1 дек. 2026 г.,
+    22:05``, ``2026 ж. 01 жел., 22:05``, ``Dec 1, 2026, 10:05 PM``), in the shop's time zone
+    (``SHOP_TIMEZONE``, :data:`TIMEZONE`). A naive ``moment`` is UTC, as the stores keep it."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone = get_timezone(current_app.config.get("SHOP_TIMEZONE", TIMEZONE)
+                        if has_app_context() else TIMEZONE)
+    locale = Locale.parse(LOCALES[in_language or language()])
+    date = format_date(moment.astimezone(zone), "medium", locale=locale)
+    time = format_time(moment, "short", tzinfo=zone, locale=locale)
+    return str(locale.datetime_formats["medium"]).format(time, date)

@@ -61,7 +61,7 @@ def ask_staff_to_log_in(error: HTTPException) -> BaseResponse | HTTPException:
 
 @shop.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"label": i18n.label, "money": i18n.money, "number": i18n.number,
+    return {"label": i18n.label, "money": i18n.money, "number": i18n.number, "when": i18n.when,
             "languages": i18n.LANGUAGES, "language": i18n.language()}
 
 
@@ -116,7 +116,11 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
     try:
         _start_payment(order, product.description_in(kwargs["language"]), kwargs)
     except HalykError as exc:
+        # The detail (marshmallow's, in English) is for the log; the customer reads the
+        # refused fields' own messages, in their language.
         current_app.logger.warning("payment for order %s not created: %s", order.ref, exc)
+        if isinstance(exc, InvalidPayment) and form.refused(exc):
+            return render_template("shop/checkout.html", product=product, form=form), 400
         flash(i18n.label("payment_not_started"), "error")
         return render_template("shop/checkout.html", product=product, form=form), 503
     return redirect(url_for("shop.order", ref=order.ref))

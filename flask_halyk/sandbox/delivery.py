@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 from werkzeug.test import Client
 
 from ..config import SHOP_INTERNAL_ORIGIN
@@ -111,12 +112,32 @@ class PostLinkSender:
     def _local(self, url: str, body: dict[str, Any]) -> int:
         assert self.local_app is not None
         parts = urlsplit(url)
+        root, path = mount_point(self.local_app, parts.path or "/")
         client = Client(self.local_app)
         response = client.post(
-            parts.path or "/", query_string=parts.query,
-            base_url=f"{parts.scheme}://{parts.netloc}",
+            path, query_string=parts.query,
+            base_url=f"{parts.scheme}://{parts.netloc}{root}",
             data=json.dumps(body), content_type="application/json",
         )
         status = response.status_code
         response.close()
         return status
+
+
+def mount_point(app: Flask, path: str) -> tuple[str, str]:
+    """``path`` split into the script root the shop is mounted at and the path inside it.
+
+    A shop served under a prefix (``DispatcherMiddleware``, a proxy's ``SCRIPT_NAME``) names its
+    postLink with that prefix, which the app's own routes do not carry: the shortest prefix
+    whose rest is a POST route of ``app`` is taken as its root ("" when the path is one as is).
+    """
+    adapter = app.url_map.bind("localhost")
+    segments = path.split("/")
+    for cut in range(1, len(segments)):
+        rest = "/" + "/".join(segments[cut:])
+        try:
+            adapter.match(rest, method="POST")
+        except HTTPException:  # no such route here (or a redirect to one): a longer prefix
+            continue
+        return "/".join(segments[:cut]), rest
+    return "", path

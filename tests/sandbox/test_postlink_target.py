@@ -11,6 +11,7 @@ from sandbox_helpers import Receiver, get_token, open_page, pay, payment_object
 
 from flask_halyk.config import SHOP_INTERNAL_ORIGIN
 from flask_halyk.sandbox import SandboxServer, create_sandbox_app
+from flask_halyk.sandbox.delivery import mount_point
 
 APPROVED, BLOCKED = "4405639704015096", "4003032704547597"
 
@@ -103,6 +104,38 @@ def test_embedded_a_postlink_changed_to_another_origin_stays_in_process(attacker
         assert attacker.bodies == []
         [delivery] = server.deliveries
         assert delivery.in_process and delivery.status == 200
+
+
+def test_embedded_a_shop_mounted_under_a_prefix_gets_its_postlink(attacker):
+    # Behind DispatcherMiddleware or a proxy's SCRIPT_NAME the shop names its postLink with
+    # the prefix, which its own routes do not carry.
+    shop = Flask("shop")
+    got: list[tuple[str, str]] = []
+
+    @shop.post("/halyk/postlink")
+    def postlink() -> str:
+        got.append((request.script_root, request.url))
+        return "ok"
+
+    url = f"{SHOP_INTERNAL_ORIGIN}/shops/kz/halyk/postlink?x=1"
+    with SandboxServer(create_sandbox_app(local_app=shop)) as server:
+        _pay(server, APPROVED, {"postLink": url}, {})
+        assert got == [("/shops/kz", url)]
+        [delivery] = server.deliveries
+        assert delivery.in_process and delivery.status == 200
+
+
+def test_mount_point_takes_the_shortest_prefix_that_leaves_a_route() -> None:
+    shop = Flask("shop")
+    shop.add_url_rule("/halyk/postlink", "p", lambda: "", methods=["POST"])
+    shop.add_url_rule("/a/halyk/postlink", "q", lambda: "", methods=["POST"])
+    shop.add_url_rule("/only-get", "g", lambda: "")
+    assert mount_point(shop, "/halyk/postlink") == ("", "/halyk/postlink")
+    assert mount_point(shop, "/a/halyk/postlink") == ("", "/a/halyk/postlink")
+    assert mount_point(shop, "/x/y/halyk/postlink") == ("/x/y", "/halyk/postlink")
+    # Nothing matches (or only for GET): sent as named, for the shop to answer 404/405.
+    assert mount_point(shop, "/x/only-get") == ("", "/x/only-get")
+    assert mount_point(shop, "/nowhere") == ("", "/nowhere")
 
 
 def test_a_routed_origin_is_delivered_where_the_route_says(sandbox, receiver):
