@@ -10,7 +10,7 @@ import importlib
 import logging
 import os
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,13 +82,15 @@ class HalykEpay:
             app.cli.add_command(halyk_cli)
 
     def init_dashboard(self, app: Flask, *, can_view: Rule | None = None,
-                       can_act: Rule | None = None,
-                       url_prefix: str = "/halyk-admin") -> Dashboard:
+                       can_act: Rule | None = None, url_prefix: str = "/halyk-admin",
+                       timezone: str | tzinfo = "UTC") -> Dashboard:
         """Mount the payments dashboard on ``app`` (after :meth:`init_app`): see
         :class:`flask_halyk.dashboard.Dashboard` and docs/dashboard.md. ``can_view`` and
         ``can_act`` are the shop's rules (no argument, true to allow); without ``can_view`` it
-        is open on the sandbox only, without ``can_act`` it is read-only."""
-        return Dashboard(app, can_view=can_view, can_act=can_act, url_prefix=url_prefix)
+        is open on the sandbox only, without ``can_act`` it is read-only. ``timezone``: where
+        its times are shown (UTC by default)."""
+        return Dashboard(app, can_view=can_view, can_act=can_act, url_prefix=url_prefix,
+                         timezone=timezone)
 
     # Facade: each call acts on the current app's state.
 

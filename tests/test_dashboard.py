@@ -9,6 +9,7 @@ import io
 import logging
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -347,4 +348,27 @@ def test_the_dashboard_speaks_the_locale_flask_babel_selects(tmp_path: Path,
             over.get_data(as_text=True))
     finally:
         sandbox_of(app).wait_for_postlinks(10)
+        close_shop(app)
+
+
+def test_times_in_the_dashboards_time_zone(tmp_path: Path, person: Person) -> None:
+    person.role = "viewer"
+    app = make_shop(f"sqlite:///{tmp_path / 'db' / 'halyk.sqlite3'}", tmp_path)
+    Dashboard(app, can_view=lambda: person.role is not None, timezone="Asia/Almaty")
+    try:
+        ledger = app.extensions["halyk"].ledger
+        late = datetime(2026, 2, 28, 20, 30, tzinfo=UTC)  # 1 March, 01:30 in Almaty
+        ledger.clock = lambda: late
+        invoice = new_payment(app)
+        client = app.test_client()
+        page = client.get(PREFIX + "/").get_data(as_text=True)
+        assert "2026-03-01 01:30:00 +05" in page and "Times in Asia/Almaty." in page
+        # Its date filters' days are Almaty's days too.
+        assert invoice in client.get(PREFIX + "/?created_from=2026-03-01").get_data(
+            as_text=True)
+        assert invoice not in client.get(PREFIX + "/?created_to=2026-02-28").get_data(
+            as_text=True)
+        with pytest.raises(Exception, match="Mars/Olympus"):
+            Dashboard(timezone="Mars/Olympus")
+    finally:
         close_shop(app)

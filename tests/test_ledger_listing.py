@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from ledger_support import BACKENDS, database_url
@@ -264,6 +265,11 @@ def test_a_filter_from_what_a_person_typed() -> None:
     assert PaymentFilter.parse(created_from="2026-03-01T10:00:00+05:00").created_from == \
         datetime(2026, 3, 1, 5, tzinfo=UTC)
     assert PaymentFilter.parse() == PaymentFilter()
+    almaty = ZoneInfo("Asia/Almaty")  # UTC+5: its 1 March starts at 19:00 UTC the day before
+    in_almaty = PaymentFilter.parse(created_from="2026-03-01", created_to="2026-03-01",
+                                    zone=almaty)
+    assert (in_almaty.created_from, in_almaty.created_until) == (
+        datetime(2026, 2, 28, 19, tzinfo=UTC), datetime(2026, 3, 1, 19, tzinfo=UTC))
     for kwargs, field in (({"status": ["bogus"]}, "status"), ({"invoice": "12a"}, "invoice"),
                           ({"created_to": "05.03.2026"}, "created_to"),
                           ({"amount_min": "lots"}, "amount_min"),

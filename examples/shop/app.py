@@ -81,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.register_blueprint(shop)
     # The back office: flask-halyk's dashboard, behind the shop's own staff rule.
-    halyk.init_dashboard(app, url_prefix="/admin", can_view=is_staff, can_act=is_staff)
+    halyk.init_dashboard(app, url_prefix="/admin", can_view=is_staff, can_act=is_staff,
+                         timezone=app.config.get("SHOP_TIMEZONE", i18n.TIMEZONE))
     app.register_error_handler(403, ask_staff_to_log_in)
     return app

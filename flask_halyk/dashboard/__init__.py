@@ -18,6 +18,8 @@ docs/dashboard.md.
 from __future__ import annotations
 
 import logging
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -33,13 +35,17 @@ log = logging.getLogger("flask_halyk.dashboard")
 
 class Dashboard:
     """The payments dashboard on ``app`` (or on each app given to :meth:`init_app`), under
-    ``url_prefix``; ``can_view`` and ``can_act`` are the shop's access rules."""
+    ``url_prefix``; ``can_view`` and ``can_act`` are the shop's access rules. ``timezone``
+    (a name such as ``"Asia/Almaty"``, or a ``tzinfo``): where its times are shown and its
+    date filters' days start (UTC by default). An unknown name raises at once."""
 
     def __init__(self, app: Flask | None = None, *, can_view: Rule | None = None,
-                 can_act: Rule | None = None, url_prefix: str = "/halyk-admin") -> None:
+                 can_act: Rule | None = None, url_prefix: str = "/halyk-admin",
+                 timezone: str | tzinfo = "UTC") -> None:
         self.can_view = can_view
         self.can_act = can_act
         self.url_prefix = url_prefix
+        self.zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         if app is not None:
             self.init_app(app)
 
@@ -50,7 +56,7 @@ class Dashboard:
             raise ExtensionSetupError("the dashboard is already mounted on this app")
         state = get_state(app)
         app.extensions["halyk_dashboard"] = DashboardRules(self.can_view, self.can_act,
-                                                           self.url_prefix)
+                                                           self.url_prefix, self.zone)
         app.register_blueprint(create_blueprint(), url_prefix=self.url_prefix)
         if self.can_view is None:
             if state.config.env == "sandbox":

@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from flask import abort, current_app, request, session
 from werkzeug.wrappers import Response
@@ -37,6 +38,8 @@ class DashboardRules:
     can_view: Rule | None
     can_act: Rule | None
     url_prefix: str
+    #: Where the dashboard's times are shown and its filter's days start.
+    zone: tzinfo = UTC
 
     def may_view(self) -> bool:
         """The shop's ``can_view``; without one, open on the sandbox only."""

@@ -86,7 +86,9 @@ def _guard() -> None:
 
 
 def _helpers() -> dict[str, Any]:
-    return {"_": _, "money": words.money, "when": words.when, "status_word": _status_word,
+    zone = rules().zone
+    return {"_": _, "money": words.money, "when": lambda moment: words.when(moment, zone),
+            "zone": getattr(zone, "key", None) or str(zone), "status_word": _status_word,
             "verdict_word": _verdict_word, "kind_word": words.kind_word,
             "result_word": words.result_word,
             "dashboard_csrf_token": csrf_token, "may_act": rules().may_act(),
@@ -119,7 +121,7 @@ def _filter(typed: dict[str, Any]) -> PaymentFilter:
         status=typed.get("status", ()), created_from=typed.get("created_from"),
         created_to=typed.get("created_to"), amount_min=typed.get("amount_min"),
         amount_max=typed.get("amount_max"), invoice=typed.get("invoice"),
-        account_id=typed.get("account_id"), card=typed.get("card"))
+        account_id=typed.get("account_id"), card=typed.get("card"), zone=rules().zone)
 
 
 _FIELD_NAMES = {"status": "Status", "created_from": "Created from", "created_to": "Created to",

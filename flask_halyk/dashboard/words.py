@@ -1,10 +1,10 @@
 """What the dashboard writes: statuses and verdicts as words in the reader's language, amounts
 one way (``45 000 ₸``: thousands apart with a no-break space, tiyn only when there are some, a
-decimal comma in Russian and Kazakh), times in UTC."""
+decimal comma in Russian and Kazakh), times in the dashboard's time zone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -89,8 +89,8 @@ def money(amount: Decimal | None, currency: str = "KZT") -> str:
     return f"{text}\u00a0{'₸' if currency == 'KZT' else currency}"
 
 
-def when(moment: datetime | None) -> str:
-    """``2026-03-01 09:00:05 UTC``; empty for None."""
+def when(moment: datetime | None, zone: tzinfo = UTC) -> str:
+    """``2026-03-01 09:00:05 UTC`` (``14:00:05 +05`` in Asia/Almaty); empty for None."""
     if moment is None:
         return ""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")

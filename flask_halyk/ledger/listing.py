@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -88,10 +88,12 @@ class PaymentFilter:
     def parse(cls, *, status: Iterable[str] = (), created_from: str | None = None,
               created_to: str | None = None, amount_min: str | None = None,
               amount_max: str | None = None, invoice: str | None = None,
-              account_id: str | None = None, card: str | None = None) -> PaymentFilter:
+              account_id: str | None = None, card: str | None = None,
+              zone: tzinfo = UTC) -> PaymentFilter:
         """A filter from what a person typed (a form's fields, a command's options); blank
-        values do not filter. Dates are ``YYYY-MM-DD`` (UTC days, ``created_to``'s day
-        included) or ISO datetimes with an offset; ``invoice``: the id or its first digits.
+        values do not filter. Dates are ``YYYY-MM-DD`` (days in ``zone``, UTC by default;
+        ``created_to``'s day included) or ISO datetimes (with an offset, or in ``zone``);
+        ``invoice``: the id or its first digits.
         :class:`FilterError` (a ``ValueError``, naming the field) for what cannot be read."""
 
         def blank(value: str | None) -> str | None:
@@ -106,8 +108,8 @@ class PaymentFilter:
             raise FilterError("invoice", "an invoice id has digits only")
         return cls(
             status=statuses,
-            created_from=_when("created_from", blank(created_from), end=False),
-            created_until=_when("created_to", blank(created_to), end=True),
+            created_from=_when("created_from", blank(created_from), zone, end=False),
+            created_until=_when("created_to", blank(created_to), zone, end=True),
             amount_min=_amount("amount_min", blank(amount_min)),
             amount_max=_amount("amount_max", blank(amount_max)),
             invoice_prefix=invoice,
@@ -157,18 +159,18 @@ class FilterError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
-def _when(name: str, value: str | None, *, end: bool) -> datetime | None:
+def _when(name: str, value: str | None, zone: tzinfo, *, end: bool) -> datetime | None:
     if value is None:
         return None
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
             return datetime.combine(day + timedelta(days=1 if end else 0), time(),
-                                    tzinfo=UTC)
+                                    tzinfo=zone)
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise FilterError(name, "not a date (YYYY-MM-DD)") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def _amount(name: str, value: str | None) -> Decimal | None:

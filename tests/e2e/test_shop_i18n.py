@@ -7,6 +7,7 @@ import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.pofile import read_po
@@ -123,14 +124,16 @@ def test_dates_and_amounts_in_the_pages_language(tmp_path, language, placed, mon
     page = client.get(f"/orders/{ref}").get_data(as_text=True)
     assert f"{placed}{shown}" in page
     # The back office (flask-halyk's dashboard) writes the amount as the shop does, in the
-    # same language; its times are UTC, spelled the same in every language.
+    # same language, and its times in the shop's time zone (spelled the same in every
+    # language).
     admin = client.get("/admin/").get_data(as_text=True)
     amount = i18n.money(order.amount, language)
     assert amount in page and "KZT" not in admin
     row = re.search(rf'id="payment-{order.invoice_id}".*?</tr>', admin, re.S).group(0)
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
     assert amount in cells
-    assert order.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") in row
+    assert order.created_at.astimezone(ZoneInfo(i18n.TIMEZONE)).strftime(
+        "%Y-%m-%d %H:%M") in row
 
 
 def test_dates_are_in_the_shops_time_zone():
