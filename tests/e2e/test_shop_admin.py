@@ -47,7 +47,8 @@ def test_refunds_from_the_dashboard_with_confirmation_and_the_exact_refusal(
     refund(page, invoice_id, "5000")
     refusal = page.text_content(".refusal").replace("\u00a0", " ")
     step("refused")
-    assert refusal == "Cannot refund 5 000 ₸: only 2 000 ₸ is left."
+    # In the shop's language (Russian by default), as the dashboard's catalog words it.
+    assert refusal == "Нельзя вернуть 5 000 ₸: осталось только 2 000 ₸."
     assert live_shop.ledger(invoice_id).refunded_amount == 400
 
     refund(page, invoice_id, "")  # empty: all that is left
