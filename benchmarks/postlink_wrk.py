@@ -3,13 +3,14 @@ served by the same workers in the same run: requests/s and p99 of each path, and
 
     pip install -e '.[bench]'; apt-get install wrk
     python benchmarks/postlink_wrk.py [--seconds 5] [--workers 2] [--connections 2]
-                                      [--payments 4000] [--database-url URL]
+                                      [--payments 4000] [--database-url URL] [--receiver]
 
 Loopback only (127.0.0.1, an ephemeral port), each path for ``--seconds``. The genuine round
 sends each prepared payment's success postLink once (``--payments`` must exceed what the round
 gets through; the script says if it did not); the duplicate round sends the same bodies again;
 the forged round the same with a wrong secret_hash. The status re-check is off (the sandbox's
-default), as in the issue's measurements.
+default), as in the issue's measurements. No receiver is connected unless ``--receiver``
+(then a genuine postLink also claims its receivers and ends the claim: a second commit).
 
 Targets (issue 12, not asserted): genuine >= 0.5x the one-commit endpoint's requests/s,
 duplicate and forged >= 0.7x; on SQLite with 2 workers, the genuine p99 within 3x the
@@ -34,6 +35,7 @@ import requests
 from flask import Flask
 from postlink_throughput import body_for, build_app
 
+from flask_halyk import payment_succeeded
 from flask_halyk.state import get_state
 
 HERE = Path(__file__).resolve().parent
@@ -59,9 +61,17 @@ end
 
 
 def app_factory() -> Flask:
-    """gunicorn's entry point (``postlink_wrk:app_factory()``): the benchmark's app."""
-    return build_app(Path(os.environ["HALYK_BENCH_DIR"]), os.environ.get("HALYK_BENCH_DB"),
-                     fresh=False)
+    """gunicorn's entry point (``postlink_wrk:app_factory()``): the benchmark's app (with a
+    ``payment_succeeded`` receiver that does nothing when ``HALYK_BENCH_RECEIVER`` is set)."""
+    app = build_app(Path(os.environ["HALYK_BENCH_DIR"]), os.environ.get("HALYK_BENCH_DB"),
+                    fresh=False)
+    if os.environ.get("HALYK_BENCH_RECEIVER"):
+        payment_succeeded.connect(_fulfil, app, weak=False)
+    return app
+
+
+def _fulfil(sender: Flask, **_: object) -> None:
+    """A shop's receiver that costs nothing: what the claim around it costs shows."""
 
 
 def free_port() -> int:
@@ -88,6 +98,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--payments", type=int, default=4000)
     parser.add_argument("--database-url")
+    parser.add_argument("--receiver", action="store_true",
+                        help="connect a payment_succeeded receiver (it does nothing)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,6 +128,8 @@ def main() -> None:
         env = {**os.environ, "HALYK_BENCH_DIR": tmp, "PYTHONPATH": os.pathsep.join(paths)}
         if args.database_url:
             env["HALYK_BENCH_DB"] = args.database_url
+        if args.receiver:
+            env["HALYK_BENCH_RECEIVER"] = "1"
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
              f"127.0.0.1:{port}", "--log-level", "error", "postlink_wrk:app_factory()"],
@@ -143,7 +157,8 @@ def main() -> None:
 
     base_rate, base_p99 = results["one-commit endpoint"]
     print(f"gunicorn {args.workers} sync workers, wrk {args.connections} connections, "
-          f"{args.seconds} s per path, on {args.database_url or 'SQLite'}")
+          f"{args.seconds} s per path, on {args.database_url or 'SQLite'}"
+          f"{', a payment_succeeded receiver connected' if args.receiver else ''}")
     print(f"{'path':<22}{'req/s':>10}{'p99 ms':>10}{'ratio':>8}{'target':>9}")
     for name, (rate, p99) in results.items():
         target = f">={TARGETS[name]}x" if name in TARGETS else ""
