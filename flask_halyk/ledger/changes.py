@@ -174,20 +174,18 @@ class ChangeStore(LedgerCore):
         allowed = ALLOWED_FROM[target]
         if current.status in allowed:
             now = self.now()
-            values = _report_values(report)
-            values.update(status=target.value, updated_at=now)
-            if target.is_success and current.paid_at is None:
-                values["paid_at"] = now
-            if target is S.REFUNDED:
-                values["refunded_minor"] = to_minor(current.taken_amount)
-            # RETURNING: the updated row comes back with the update, one round trip fewer.
-            updated = conn.execute(
-                update(payments)
-                .where(payments.c.invoice_id == invoice_id)
-                .where(payments.c.status.in_([s.value for s in allowed]))
-                .values(**values)
-                .returning(*payments.c)
-            ).first()
+            # One prebuilt statement for every report: what a report does not say is bound as
+            # NULL and kept (COALESCE). RETURNING: the updated row comes with the update.
+            values: dict[str, Any] = {f"b_{name}": None for name in _REPORT_COLUMNS}
+            values.update({f"b_{k}": v for k, v in _report_values(report).items()})
+            values.update(
+                b_invoice_id=invoice_id, b_allowed=[s.value for s in allowed],
+                b_status=target.value, b_updated_at=now,
+                b_paid_at=now if target.is_success and current.paid_at is None else None,
+                b_refunded_minor=(to_minor(current.taken_amount) if target is S.REFUNDED
+                                  else None),
+            )
+            updated = conn.execute(_MOVE, values).first()
             # Belt and braces: the row lock makes this a row; the WHERE would make a lost
             # race None even without it.
             if updated is not None:
@@ -321,6 +319,30 @@ _LOCK_NOTING = (
            .scalar_subquery().label(_UNFINISHED))
     .where(payments.c.invoice_id == bindparam("b_invoice_id"))
     .with_for_update(of=payments)
+)
+
+
+_REPORT_COLUMNS = ("transaction_id", "bank_status", "card_mask", "card_type", "card_id",
+                   "issuer", "reference", "approval_code", "reason", "reason_code")
+
+
+def _kept_unless_said(name: str) -> Any:
+    """The column set to the bound value, or kept when it is bound as NULL."""
+    column = payments.c[name]
+    return func.coalesce(bindparam(f"b_{name}", type_=column.type), column)
+
+
+# A report's move, built once: building the UPDATE per call cost three times its execution.
+_MOVE = (
+    update(payments)
+    .where(payments.c.invoice_id == bindparam("b_invoice_id"),
+           payments.c.status.in_(bindparam("b_allowed", expanding=True)))
+    .values(
+        status=bindparam("b_status"), updated_at=bindparam("b_updated_at"),
+        paid_at=_kept_unless_said("paid_at"), refunded_minor=_kept_unless_said("refunded_minor"),
+        **{name: _kept_unless_said(name) for name in _REPORT_COLUMNS},
+    )
+    .returning(*payments.c)
 )
 
 
