@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from sqlalchemy import event
 
 from flask_halyk import signals
 from flask_halyk.dispatch import dispatch_event
+from flask_halyk.epay import ResultCode, StatusName, StatusResult, Transaction
+from flask_halyk.errors import EpayTimeout
 from flask_halyk.ledger import Change, EventVerdict, PaymentStatus
 from flask_halyk.postlink import views
 from flask_halyk.postlink.verification import order_mismatch
@@ -193,3 +196,78 @@ def test_dispatch_of_an_applied_event_writes_nothing_when_the_receivers_cope(
     with app.app_context():
         verdict = dispatch_event(app, ledger, 1, Change.SUCCEEDED, payment, None, applied=True)
     assert verdict is EventVerdict.APPLIED and commits["commits"] == 0
+
+
+# --- with the status re-check: the bank asked first, then the same one transaction --------------
+
+
+@pytest.fixture(params=BACKENDS)
+def rechecking(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    with backend_shop(request.param, tmp_path, HALYK_VERIFY_WITH_STATUS=True) as app:
+        yield app
+
+
+class Bank:
+    """The shop's client's ``status``, answered here: ``answer`` (a status name, or an error)."""
+
+    def __init__(self, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.asked: list[str] = []
+        self.answer: str | Exception = "CHARGE"
+        monkeypatch.setattr(app.extensions["halyk"].client, "status", self.status)
+
+    def status(self, invoice_id: str, *, deadline: float | None = None) -> StatusResult:
+        self.asked.append(invoice_id)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return StatusResult(ResultCode.SUCCESS, "success", Transaction(
+            id="bank-tx", invoice_id=invoice_id, amount=Decimal(100), currency="KZT",
+            status_name=StatusName(self.answer)))
+
+
+def test_a_confirmed_success_is_one_commit_and_a_copy_does_not_ask_the_bank_again(
+        rechecking: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = rechecking
+    bank = Bank(app, monkeypatch)
+    invoice = new_payment(app)
+    client = app.test_client()
+    engine = ledger_of(app).engine
+    counts: Counter[str] = Counter()
+
+    def on_commit(*_: Any) -> None:
+        counts["commits"] += 1
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        body = postlink_for(app, invoice, 100)
+        assert post(client, body).status_code == 200
+        assert counts["commits"] == 1 and bank.asked == [invoice]
+        assert post(client, body).status_code == 200  # the bank's retry, a copy
+        assert counts["commits"] == 2 and bank.asked == [invoice]
+    finally:
+        event.remove(engine, "commit", on_commit)
+    payment = ledger_of(app).get(invoice)
+    assert payment.status is S.PAID and payment.transaction_id == "bank-tx"
+    first, copy = ledger_of(app).events(invoice_id=invoice)
+    assert first.verdict is EventVerdict.APPLIED and first.transaction_id == "bank-tx"
+    assert json.loads(first.body) == body and copy.verdict is EventVerdict.DUPLICATE
+
+
+@pytest.mark.parametrize("answer", ["pending", "unreachable", "refused"])
+def test_an_unconfirmed_success_is_stored_once_with_its_verdict_and_applies_nothing(
+        rechecking: Flask, monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
+    app = rechecking
+    bank = Bank(app, monkeypatch)
+    bank.answer = {"pending": "NEW", "unreachable": EpayTimeout("status", 1.0, 1),
+                   "refused": "REJECT"}[answer]
+    invoice = new_payment(app)
+    body = postlink_for(app, invoice, 100)
+    answered = post(app.test_client(), body)
+    assert answered.status_code == (403 if answer == "refused" else 503)
+    assert ledger_of(app).get(invoice).status is S.NEW
+    [stored] = ledger_of(app).events(invoice_id=invoice)
+    expected = EventVerdict.REJECTED if answer == "refused" else EventVerdict.DEFERRED
+    assert stored.verdict is expected and json.loads(stored.body) == body
+    # The bank's next delivery, once it confirms, is applied.
+    bank.answer = "CHARGE"
+    assert post(app.test_client(), body).status_code == 200
+    assert ledger_of(app).get(invoice).status is S.PAID

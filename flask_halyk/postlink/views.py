@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from .. import signals
 from ..dispatch import dispatch_event, has_receivers
 from ..errors import LedgerUnavailable
-from ..ledger import Change, EventVerdict, PaymentRecord
+from ..ledger import Change, EventVerdict, PaymentRecord, PaymentStatus
 from ..ledger.reports import report_from_postlink
 from ..ledger.rows import clean
 from ..recovery import finish_interrupted
@@ -108,12 +108,8 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     invoice_id = str(postlink["invoiceId"])
     transaction_id = clean(postlink.get("id"), 64)
 
-    def refuse(reason: str, event_id: int | None = None) -> tuple[Response, int]:
-        if event_id is None:
-            event_id = store(EventVerdict.REJECTED, reason, invoice_id, transaction_id)
-        else:
-            ledger.judge_event(event_id, EventVerdict.REJECTED, reason=clean(reason, 2000),
-                               invoice_id=invoice_id, transaction_id=transaction_id)
+    def refuse(reason: str) -> tuple[Response, int]:
+        event_id = store(EventVerdict.REJECTED, reason, invoice_id, transaction_id)
         return _refuse(app, event_id, body, 403, reason, postlink=postlink)
 
     if not ip_allowed(config, remote):
@@ -126,38 +122,41 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     news = report_from_postlink(postlink, two_stage=config.two_stage)
     hashed = has_secret_hash(postlink)  # without it, only the bank's status can confirm
     if not hashed or (news.status.is_success and config.verify_with_status):
-        # The status re-check calls the bank: verified first, outside any transaction.
+        # The status re-check calls the bank: the order read and verified first, and no
+        # transaction held across the call. A process that dies during it answered nothing:
+        # the bank delivers the postLink again.
         payment = ledger.get(invoice_id)
         mismatch = order_mismatch(postlink, payment) if payment is not None else None
         if mismatch is not None or payment is None:
             return refuse(mismatch or "unknown invoice")
-        event_id = store()
-        confirm = confirm_with_status if hashed else confirm_unhashed
-        checked = confirm(state, event_id, payment, news)
-        if isinstance(checked, Unconfirmed):
-            if checked.http_status == 403:
-                return refuse(checked.reason, event_id)
-            return _answer(checked.http_status, error=checked.reason)
-        # The payment's other events still dispatching are read in apply's transaction: when
-        # there are none (nearly always), there is nothing to finish or wait for.
-        result = ledger.apply(invoice_id, checked, event_id=event_id, note_unfinished=True)
-    else:
-        # ONE transaction, one commit: the payment locked, the postLink verified against the
-        # order, the change applied and the raw event stored with its verdict; applied at
-        # once when no receiver is connected, else claimed for the receivers. Should that
-        # transaction fail, the raw event is stored on its own (and the bank answered 500).
-        def against_order(payment: PaymentRecord | None) -> str | None:
-            return order_mismatch(postlink, payment) if payment is not None else None
+        if not (news.status.is_success and _settled(payment)):
+            confirm = confirm_with_status if hashed else confirm_unhashed
+            checked = confirm(state, payment, news)
+            if isinstance(checked, Unconfirmed):
+                if checked.http_status == 403:
+                    return refuse(checked.reason)
+                store(EventVerdict.DEFERRED, checked.reason, invoice_id, transaction_id)
+                return _answer(checked.http_status, error=checked.reason)
+            news = checked
+        # else: a success for a payment no success can move (a copy, the bank's retry): the
+        # bank is not asked, and the transaction below finds it a duplicate.
+    # ONE transaction, one commit: the payment locked, the postLink verified against the order,
+    # the change applied and the raw event stored with its verdict; applied at once when no
+    # receiver is connected, else claimed for the receivers. Should that transaction fail, the
+    # raw event is stored on its own (and the bank answered 500: it delivers it again).
 
-        def claim(change: Change) -> bool:
-            return has_receivers(app, change)
+    def against_order(payment: PaymentRecord | None) -> str | None:
+        return order_mismatch(postlink, payment) if payment is not None else None
 
-        event_id, outcome = ledger.receive(
-            kind=kind, body=body, headers=headers, remote_addr=remote, invoice_id=invoice_id,
-            report=news, check=against_order, transaction_id=transaction_id, claim=claim)
-        if isinstance(outcome, str):
-            return _refuse(app, event_id, body, 403, outcome, postlink=postlink)
-        result = outcome
+    def claim(change: Change) -> bool:
+        return has_receivers(app, change)
+
+    event_id, outcome = ledger.receive(
+        kind=kind, body=body, headers=headers, remote_addr=remote, invoice_id=invoice_id,
+        report=news, check=against_order, transaction_id=transaction_id, claim=claim)
+    if isinstance(outcome, str):
+        return _refuse(app, event_id, body, 403, outcome, postlink=postlink)
+    result = outcome
     if result.change is not None:
         dispatch_event(app, ledger, event_id, result.change, result.payment, postlink,
                        claim=result.claim,
@@ -178,6 +177,11 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
                            invoice_id=invoice_id, transaction_id=transaction_id)
         return _answer(503, error=reason)
     return _answer(200, status="ok")
+
+
+def _settled(payment: PaymentRecord) -> bool:
+    """No success report can move the payment any more (it is paid, or past it)."""
+    return payment.status.is_success and payment.status is not PaymentStatus.AUTHORIZED
 
 
 def _refuse(

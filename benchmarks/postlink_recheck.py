@@ -1,0 +1,213 @@
+"""postLink capacity with the status re-check (``HALYK_VERIFY_WITH_STATUS``) on, against the
+same server with it off, in the same run, with a local bank stub that answers the status call
+after 0, 50 or 200 ms.
+
+    pip install -e '.[bench]'; apt-get install wrk
+    python benchmarks/postlink_recheck.py [--worker-class gthread] [--workers 2]
+        [--threads 32] [--connections 64] [--seconds 4] [--delays 0,50,200]
+        [--payments 2500] [--database-url URL]
+
+One gunicorn serves two copies of the benchmark's shop on one ledger: ``/off`` with the
+re-check off, ``/on`` with it on (``HALYK_ENV="test"``, its token and API URLs pointed at the
+stub, which answers every status request "CHARGE, 1500 KZT" after the round's delay). Each round
+sends genuine success postLinks of fresh payments with wrk; the capacity is the requests/s of
+200 answers (every one of them a payment moved to ``paid``: checked at the end). The sync
+workers (``--worker-class sync``, the default of gunicorn) hold one postLink per worker for
+the bank's round trip; gthread workers hold a thread.
+
+Target (issue 12, not asserted): with the bank at 200 ms, the capacity with the check on >= 0.5x
+the capacity with it off, in the documented deployment (docs/going-live.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import requests
+from flask import Flask
+from postlink_throughput import body_for, build_app
+from postlink_wrk import LUA, free_port
+from sqlalchemy import func, select
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from flask_halyk.ledger.tables import payments
+from flask_halyk.state import get_state
+
+HERE = Path(__file__).resolve().parent
+AMOUNT = Decimal(1500)
+TARGET = 0.5
+
+
+class Bank(BaseHTTPRequestHandler):
+    """ePay's token and status endpoints, the status answered after ``Bank.delay`` seconds."""
+
+    protocol_version = "HTTP/1.1"
+    delay = 0.0
+    terminal = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _send(self, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send({"access_token": "stub-token", "expires_in": 7200, "refresh_token": "",
+                    "scope": "webapi", "token_type": "Bearer"})
+
+    def do_GET(self) -> None:
+        invoice = self.path.rsplit("/", 1)[-1]
+        time.sleep(Bank.delay)
+        self._send({"resultCode": "100", "resultMessage": "success", "transaction": {
+            "id": f"00000000-0000-4000-8000-{int(invoice):012d}", "invoiceID": invoice,
+            "amount": int(AMOUNT), "currency": "KZT", "terminalID": Bank.terminal,
+            "statusName": "CHARGE", "cardMask": "440563...5096", "reference": "411111111117",
+            "approvalCode": "157911", "reason": "success", "reasonCode": "0"}})
+
+
+def shop(directory: Path, database_url: str | None, bank: str, verify: bool, *,
+         fresh: bool) -> Flask:
+    return build_app(directory, database_url, fresh=fresh, HALYK_ENV="test",
+                     HALYK_EXTERNAL_URL="https://shop.example",
+                     HALYK_TOKEN_URL=f"{bank}/oauth2/token", HALYK_API_URL=bank,
+                     HALYK_VERIFY_WITH_STATUS=verify)
+
+
+def app_factory() -> object:
+    """gunicorn's entry point (``postlink_recheck:app_factory()``): ``/off`` and ``/on``."""
+    directory = Path(os.environ["HALYK_BENCH_DIR"])
+    database, bank = os.environ.get("HALYK_BENCH_DB"), os.environ["HALYK_BENCH_BANK"]
+    off = shop(directory, database, bank, False, fresh=False)
+    on = shop(directory, database, bank, True, fresh=False)
+    return DispatcherMiddleware(off, {"/off": off, "/on": on})
+
+
+def wrk(url: str, bodies: Path, seconds: int, connections: int) -> tuple[float, float, int]:
+    """requests/s, p99 (ms) and the answers that were not 2xx."""
+    script = bodies.with_suffix(".lua")
+    script.write_text(LUA, encoding="utf-8")
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url, "--",
+         str(bodies)], check=True, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = int(re.search(r"p99_us (\d+)", out).group(1)) / 1000  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, p99, int(bad.group(1)) if bad else 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--delays", default="0,50,200")
+    parser.add_argument("--payments", type=int, default=2500, help="per round")
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    delays = [int(d) for d in args.delays.split(",")]
+
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), Bank)
+    stub.daemon_threads = True
+    stub.request_queue_size = 256
+    bank = f"http://127.0.0.1:{stub.server_address[1]}"
+    threading.Thread(target=stub.serve_forever, daemon=True).start()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        app = shop(directory, args.database_url, bank, False, fresh=True)
+        state = get_state(app)
+        Bank.terminal = state.config.terminal_id
+        rounds: list[tuple[int, str, Path]] = []
+        invoices: list[str] = []  # every prepared payment
+        for delay in delays:
+            for mode in ("off", "on"):
+                path = directory / f"{mode}-{delay}.jsonl"
+                with path.open("w") as out:
+                    for _ in range(args.payments):
+                        record = state.ledger.create_payment(
+                            invoice_id=None, amount=AMOUNT, currency=state.config.currency,
+                            terminal=state.config.terminal_id, description="bench")
+                        invoices.append(record.invoice_id)
+                        out.write(body_for(app, record.invoice_id, AMOUNT).decode() + "\n")
+                rounds.append((delay, mode, path))
+        state.ledger.dispose()
+
+        port = free_port()
+        paths = [str(HERE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "HALYK_BENCH_DIR": tmp, "HALYK_BENCH_BANK": bank,
+               "PYTHONPATH": os.pathsep.join(paths)}
+        if args.database_url:
+            env["HALYK_BENCH_DB"] = args.database_url
+        command = [sys.executable, "-m", "gunicorn", "-w", str(args.workers),
+                   "-k", args.worker_class, "-b", f"127.0.0.1:{port}", "--log-level", "error",
+                   "--backlog", "512"]
+        if args.worker_class == "gthread":
+            command += ["--threads", str(args.threads)]
+        server = subprocess.Popen([*command, "postlink_recheck:app_factory()"], env=env,
+                                  cwd=HERE)
+        base = f"http://127.0.0.1:{port}"
+        results: dict[tuple[int, str], tuple[float, float, int]] = {}
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    requests.post(base + "/off/baseline-commit", data=b"{}", timeout=5)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("gunicorn did not start") from None
+                    time.sleep(0.2)
+            for delay, mode, bodies in rounds:
+                Bank.delay = delay / 1000
+                results[delay, mode] = wrk(f"{base}/{mode}/halyk/postlink", bodies,
+                                           args.seconds, args.connections)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        ledger = get_state(shop(directory, args.database_url, bank, False, fresh=False)).ledger
+        with ledger.engine.connect() as conn:
+            paid = conn.execute(select(func.count()).select_from(payments)
+                                .where(payments.c.status == "paid")).scalar_one()
+        ledger.dispose()
+    stub.shutdown()
+
+    threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
+    print(f"gunicorn {args.workers} {args.worker_class} workers{threads}, wrk "
+          f"{args.connections} connections, {args.seconds} s a round, on "
+          f"{args.database_url or 'SQLite'}")
+    print(f"{'bank delay':<12}{'check off req/s':>16}{'check on req/s':>16}{'p99 on ms':>11}"
+          f"{'ratio':>8}{'target':>9}{'not 2xx':>9}")
+    for delay in delays:
+        off, on = results[delay, "off"], results[delay, "on"]
+        print(f"{delay:>6} ms   {off[0]:>16.0f}{on[0]:>16.0f}{on[1]:>11.0f}"
+              f"{on[0] / off[0]:>8.2f}{f'>={TARGET}x' if delay == 200 else '':>9}"
+              f"{off[2] + on[2]:>9}")
+    print(f"payments paid: {paid} of {len(invoices)} prepared")
+    for delay in delays:
+        for mode in ("off", "on"):
+            if results[delay, mode][0] * args.seconds > args.payments:
+                print(f"note: round {mode} at {delay} ms sent more postLinks than "
+                      f"--payments: the rest were duplicates (raise --payments)")
+
+
+if __name__ == "__main__":
+    main()
