@@ -170,16 +170,16 @@ def main() -> None:
           f"{args.seconds} s per round, {args.repeat} round(s) per path, on "
           f"{args.database_url or 'SQLite'}"
           f"{', a payment_succeeded receiver connected' if args.receiver else ''}")
-    print(f"{'path':<12}{'endpoint req/s':>16}{'path req/s':>12}{'ratio':>14}"
-          f"{'p99 ms (endpoint)':>22}{'target':>9}")
+    print(f"{'path':<11} {'endpoint req/s':>18} {'path req/s':>18} {'ratio':>11} "
+          f"{'p99 ms (endpoint)':>28} {'target':>7}")
     for name, runs in pairs.items():
         ratios = sorted(p[0] / e[0] for e, p in runs)
         spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}" if len(ratios) > 1 else f"{ratios[0]:.2f}"
         endpoint_rates = "/".join(f"{e[0]:.0f}" for e, _ in runs)
         rates = "/".join(f"{p[0]:.0f}" for _, p in runs)
         p99s = "/".join(f"{p[1]:.0f} ({e[1]:.0f})" for e, p in runs)
-        print(f"{name:<12}{endpoint_rates:>16}{rates:>12}{spread:>14}{p99s:>22}"
-              f"{'>=' + str(TARGETS[name]) + 'x':>9}")
+        print(f"{name:<11} {endpoint_rates:>18} {rates:>18} {spread:>11} {p99s:>28} "
+              f"{'>=' + str(TARGETS[name]) + 'x':>7}")
     for _endpoint, (rate, _p99) in pairs["genuine"]:
         if rate * args.seconds > args.payments:
             print(f"note: a genuine round sent about {rate * args.seconds:.0f} postLinks for "

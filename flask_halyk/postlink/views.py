@@ -1,14 +1,18 @@
 """The postLink blueprint: where ePay tells the shop how a payment ended.
 
-The flow runs one way: refuse oversized bodies; store the raw event; parse and validate
-(:mod:`.intake`); verify (address, ``secret_hash``, the order's amount/currency/terminal:
-:mod:`.verification`; optionally the status API: :mod:`.confirmation`); apply to the ledger
-atomically; fire the signals only if this event changed the payment (:mod:`flask_halyk.dispatch`);
-acknowledge. A delivery that changes nothing (a copy, the bank's retry) first finishes the
-receivers a worker that died left unfinished (:func:`flask_halyk.recovery.finish_interrupted`),
-so that the bank's retry after a crash fulfils the order. Nothing a client can send makes it
-answer 5xx, except 503 when the status re-check cannot reach ePay, or the receivers are still
-running in another worker (so that the bank may try again; the event is kept either way).
+The flow runs one way: refuse oversized bodies; parse and validate (:mod:`.intake`); verify
+what the body alone proves (address, ``secret_hash``: :mod:`.verification`; a refusal is the
+raw event stored with its verdict, one INSERT); optionally ask the status API
+(:mod:`.confirmation`, no transaction held); then ONE transaction stores the raw event and
+applies it, verified against the order under its row lock (:meth:`Ledger.receive`; should it
+fail, the raw event is stored alone and the bank gets a 500); fire the signals only if this
+event changed the payment (:mod:`flask_halyk.dispatch`); acknowledge. A delivery that
+changes nothing (a copy, the bank's retry) first finishes the receivers a worker that died
+left unfinished (:func:`flask_halyk.recovery.finish_interrupted`), so that the bank's retry
+after a crash fulfils the order. Nothing a client can send makes it answer 5xx, except 503
+when the status re-check cannot reach ePay, or the receivers are still running in another
+worker (so that the bank may try again; the event is kept either way), and 500 when the
+ledger's transaction fails (the event is kept too).
 """
 
 from __future__ import annotations
