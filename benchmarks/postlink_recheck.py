@@ -38,7 +38,7 @@ import requests
 from flask import Flask
 from postlink_throughput import body_for, build_app
 from postlink_wrk import LUA, free_port
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from flask_halyk.ledger.tables import payments
@@ -135,6 +135,12 @@ def wrk(url: str, bodies: Path, seconds: int, connections: int) -> tuple[float, 
     return rate, p99, int(bad.group(1)) if bad else 0
 
 
+def _paid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(payments)
+                                .where(payments.c.status == "paid")).scalar_one())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker-class", default="gthread")
@@ -169,6 +175,7 @@ def main() -> None:
                         invoices.append(record.invoice_id)
                         out.write(body_for(app, record.invoice_id, AMOUNT).decode() + "\n")
                 rounds.append((delay, mode, path))
+        paid_before = _paid(state.ledger.engine)  # a PostgreSQL database keeps earlier runs'
         state.ledger.dispose()
 
         port = free_port()
@@ -207,9 +214,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         ledger = get_state(shop(directory, args.database_url, bank, False, fresh=False)).ledger
-        with ledger.engine.connect() as conn:
-            paid = conn.execute(select(func.count()).select_from(payments)
-                                .where(payments.c.status == "paid")).scalar_one()
+        paid = _paid(ledger.engine) - paid_before
         ledger.dispose()
 
     threads = f" x {args.threads} threads" if args.worker_class == "gthread" else ""
