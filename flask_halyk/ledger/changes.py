@@ -74,26 +74,6 @@ class ChangeStore(LedgerCore):
                                                                        but=event_id))
         return result
 
-    def apply_checked(self, invoice_id: str, report: BankReport, *, event_id: int,
-                      check: Callable[[PaymentRecord | None], str | None],
-                      transaction_id: str | None = None) -> ApplyResult | str:
-        """:meth:`apply` (``note_unfinished``), but first ``check(payment)`` under the
-        payment's row lock, in the same transaction (the payment is None when the invoice is
-        unknown): a refusal (its text) is written on the event as ``rejected`` and returned,
-        and nothing is applied. One transaction for what would be a read, then a write."""
-        with self._write() as conn:
-            row = conn.execute(_LOCK_PAYMENT, {"b_invoice_id": invoice_id}).first()
-            current = payment_record(row) if row is not None else None
-            refusal = check(current)
-            if refusal is not None or current is None:
-                reason = refusal or "unknown invoice"
-                write_verdict(conn, self.clock, event_id, EventVerdict.REJECTED, reason=reason,
-                              invoice_id=invoice_id, transaction_id=transaction_id)
-                return reason
-            result = self._apply(conn, invoice_id, report, event_id, current=current)
-            return replace(result, unfinished=dispatching_events(conn, invoice_id,
-                                                                 but=event_id))
-
     def receive(
         self,
         *,
@@ -307,10 +287,8 @@ class ChangeStore(LedgerCore):
             return ApplyResult(payment_record(updated), change, EventVerdict.APPLIED)
 
 
-# Built once (parameters bound at execution): the postLink's first statement.
-_LOCK_PAYMENT = (select(payments).where(payments.c.invoice_id == bindparam("b_invoice_id"))
-                 .with_for_update())
-# ... and with it, the first of the payment's events whose receivers are dispatching.
+# The postLink's first statement: the payment locked, and with it the first of its events
+# whose receivers are dispatching. Built once (parameters bound at execution).
 _UNFINISHED = "halyk_unfinished"
 _LOCK_NOTING = (
     select(payments, select(func.min(events.c.id))
