@@ -35,13 +35,15 @@ from flask_halyk.state import get_state
 TARGET_RATIO = 6.0
 
 
-def build_app(directory: Path, database_url: str | None, *, fresh: bool = True) -> Flask:
+def build_app(directory: Path, database_url: str | None, *, fresh: bool = True,
+              **config: object) -> Flask:
     """The benchmark's app; ``fresh``: its scratch table made anew (once, before any worker
-    of a server builds it again with ``fresh=False``)."""
+    of a server builds it again with ``fresh=False``); ``config``: more settings."""
     app = Flask("bench", instance_path=str(directory / "instance"))
     app.config.update(
         SECRET_KEY="bench",
         HALYK_DATABASE_URL=database_url or f"sqlite:///{directory / 'ledger.sqlite3'}",
+        **config,
     )
     HalykEpay(app)
     scratch = Table("halyk_bench_scratch", MetaData(),

@@ -24,7 +24,7 @@ from . import signals
 from .ledger import Change, EventVerdict, Ledger, PaymentRecord
 from .ledger.rows import clean
 
-__all__ = ["dispatch_event", "fire"]
+__all__ = ["dispatch_event", "fire", "has_receivers"]
 
 log = logging.getLogger("flask_halyk.ledger")
 
@@ -53,6 +53,25 @@ def fire(
         signals.payment_expired.send(app, payment=payment)
 
 
+def _signal_of(change: Change) -> Any:
+    return {
+        Change.SUCCEEDED: signals.payment_succeeded,
+        Change.FAILED: signals.payment_failed,
+        Change.CHARGED: signals.payment_charged,
+        Change.CANCELLED: signals.payment_cancelled,
+        Change.REFUNDED: signals.payment_refunded,
+        Change.EXPIRED: signals.payment_expired,
+    }.get(change)
+
+
+def has_receivers(app: Flask, change: Change) -> bool:
+    """Whether a receiver is connected to the signal of ``change`` (for ``app`` or any
+    sender): when none is, the event that made the change is ``applied`` in the transaction
+    that applied it, with no claim to renew or end (one commit fewer)."""
+    signal = _signal_of(change)
+    return signal is None or bool(signal.has_receivers_for(app))
+
+
 def dispatch_event(
     app: Flask,
     ledger: Ledger,
@@ -63,6 +82,7 @@ def dispatch_event(
     amount: Decimal | None = None,
     *,
     claim: str | None = None,
+    applied: bool = False,
 ) -> EventVerdict:
     """Fire the signal of an event that changed a payment, then mark the event ``applied``, or
     ``failed`` with the error if a receiver raised (``flask halyk reprocess`` retries it).
@@ -70,6 +90,11 @@ def dispatch_event(
     ``claim``: the claim on the event's receivers (:attr:`ApplyResult.claim`, or
     :meth:`Ledger.claim_dispatch`'s), renewed while they run and ended with the verdict. Without
     one the verdict is written as is.
+
+    ``applied``: the event was written ``applied`` already, in the transaction that made the
+    change, because no receiver was connected (:func:`has_receivers`). The signal is sent all
+    the same (a receiver connected since then runs), and a verdict is written only if one
+    raised (``failed``: ``flask halyk reprocess`` runs it again).
 
     The change is already committed: a receiver's failure never undoes it, and never reaches
     the bank (the postLink is still acknowledged).
@@ -87,7 +112,10 @@ def dispatch_event(
             verdict, why = EventVerdict.FAILED, reason
         else:
             verdict, why = EventVerdict.APPLIED, None
-    if claim is None:
+    if applied:
+        if verdict is not EventVerdict.APPLIED:
+            ledger.judge_event(event_id, verdict, reason=why)
+    elif claim is None:
         ledger.judge_event(event_id, verdict, reason=why)
     elif not ledger.end_claim(event_id, claim, verdict, reason=why):
         log.warning(

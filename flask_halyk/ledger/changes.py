@@ -13,18 +13,18 @@ same money twice, and each records (and reports) the amount it sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from ..errors import PaymentStateError
+from ..errors import LedgerUnavailable, PaymentStateError
 from ..money import from_minor, to_minor
 from .core import LedgerCore
-from .events import dispatching_events, new_claim, write_verdict
+from .events import dispatching_events, insert_event, new_claim, write_verdict
 from .journal import journal_operation
 from .models import ApplyResult, BankReport, PaymentRecord
 from .payments import lock_payment
@@ -38,12 +38,16 @@ from .states import (
     change_for,
     refusal_of,
 )
-from .tables import payments
+from .tables import events, payments
 
 __all__ = ["ChangeStore"]
 
 S = PaymentStatus
 _INT32 = 2**31 - 1
+
+
+def _always(_change: Change) -> bool:
+    return True
 
 
 class ChangeStore(LedgerCore):
@@ -71,75 +75,125 @@ class ChangeStore(LedgerCore):
                                                                        but=event_id))
         return result
 
-    def apply_checked(self, invoice_id: str, report: BankReport, *, event_id: int,
-                      check: Callable[[PaymentRecord | None], str | None],
-                      transaction_id: str | None = None) -> ApplyResult | str:
-        """:meth:`apply` (``note_unfinished``), but first ``check(payment)`` under the
-        payment's row lock, in the same transaction (the payment is None when the invoice is
-        unknown): a refusal (its text) is written on the event as ``rejected`` and returned,
-        and nothing is applied. One transaction for what would be a read, then a write."""
-        with self._write() as conn:
-            row = conn.execute(
-                select(payments).where(payments.c.invoice_id == invoice_id).with_for_update()
-            ).first()
-            current = payment_record(row) if row is not None else None
-            refusal = check(current)
-            if refusal is not None or current is None:
-                reason = refusal or "unknown invoice"
-                write_verdict(conn, self.clock, event_id, EventVerdict.REJECTED, reason=reason,
-                              invoice_id=invoice_id, transaction_id=transaction_id)
-                return reason
-            result = self._apply(conn, invoice_id, report, event_id, current=current)
-            return replace(result, unfinished=dispatching_events(conn, invoice_id,
-                                                                 but=event_id))
+    def receive(
+        self,
+        *,
+        kind: str,
+        body: bytes,
+        headers: Sequence[tuple[str, str]],
+        remote_addr: str | None,
+        invoice_id: str,
+        report: BankReport,
+        check: Callable[[PaymentRecord | None], str | None],
+        transaction_id: str | None = None,
+        claim: Callable[[Change], bool] = _always,
+    ) -> tuple[int, ApplyResult | str]:
+        """Store a raw event and apply it in ONE transaction (one commit): the payment locked,
+        ``check(payment)`` (None when the invoice is unknown; a refusal is stored as the
+        event's ``rejected`` verdict and returned), the report applied as :meth:`apply` does
+        (``note_unfinished``: the first of the payment's events still dispatching, read with
+        the lock), and the event inserted with its verdict. Returns the event's id
+        and the result (or the refusal).
+
+        ``claim(change)``: whether the change's receivers are to run under a claim (the event
+        ``dispatching``, leased); when False (no receiver is connected to its signal) the event
+        is written ``applied`` at once, and nothing is left to end.
+
+        Nothing is lost when the transaction fails: it is rolled back, the raw event is stored
+        in a transaction of its own (``received``, the error as its reason), and the error is
+        raised (the bank, answered 500, delivers the postLink again). A database that cannot be
+        used raises :class:`LedgerUnavailable` (nothing stored: the caller answers 503).
+        """
+        try:
+            with self._write() as conn:
+                # The lock's read also names the first of the payment's events still
+                # dispatching (the new event is not there yet): no statement of its own.
+                row = conn.execute(_LOCK_NOTING, {"b_invoice_id": invoice_id}).first()
+                current = payment_record(row) if row is not None else None
+                refusal = check(current)
+                if refusal is not None or current is None:
+                    reason = refusal or "unknown invoice"
+                    event_id = insert_event(
+                        conn, self.now(), kind=kind, body=body, headers=headers,
+                        remote_addr=remote_addr, verdict=EventVerdict.REJECTED, reason=reason,
+                        invoice_id=invoice_id, transaction_id=transaction_id)
+                    return event_id, reason
+                result, verdict = self._move(conn, invoice_id, report, current, claim=claim)
+                event_id = insert_event(conn, self.now(), kind=kind, body=body,
+                                        headers=headers, remote_addr=remote_addr, **verdict)
+                assert row is not None
+                first = row._mapping[_UNFINISHED]
+                return event_id, replace(result, unfinished=() if first is None else (first,))
+        except LedgerUnavailable:
+            raise
+        except Exception as exc:
+            with self._write() as conn:
+                insert_event(conn, self.now(), kind=kind, body=body, headers=headers,
+                             remote_addr=remote_addr,
+                             reason=f"not applied: {type(exc).__name__}",
+                             invoice_id=invoice_id, transaction_id=transaction_id)
+            raise
 
     def _apply(self, conn: Connection, invoice_id: str, report: BankReport,
                event_id: int | None, *, current: PaymentRecord | None = None) -> ApplyResult:
-        target = report.status
         if current is None:
             current = lock_payment(conn, invoice_id)
+        result, verdict = self._move(conn, invoice_id, report, current,
+                                     claim=None if event_id is None else _always)
+        if event_id is not None:
+            write_verdict(conn, self.clock, event_id, **verdict)
+        return result
+
+    def _move(self, conn: Connection, invoice_id: str, report: BankReport,
+              current: PaymentRecord, *, claim: Callable[[Change], bool] | None
+              ) -> tuple[ApplyResult, dict[str, Any]]:
+        """Move the locked payment as ``report`` says, if the state machine allows it: the
+        result, and the verdict of the event that reported it (columns of
+        :func:`~.events.write_verdict` / :func:`~.events.insert_event`). ``claim``: whether
+        the change's receivers run under a claim (None: there is no event to claim)."""
+        target = report.status
         allowed = ALLOWED_FROM[target]
         if current.status in allowed:
             now = self.now()
-            values = _report_values(report)
-            values.update(status=target.value, updated_at=now)
-            if target.is_success and current.paid_at is None:
-                values["paid_at"] = now
-            if target is S.REFUNDED:
-                values["refunded_minor"] = to_minor(current.taken_amount)
-            # RETURNING: the updated row comes back with the update, one round trip fewer.
-            updated = conn.execute(
-                update(payments)
-                .where(payments.c.invoice_id == invoice_id)
-                .where(payments.c.status.in_([s.value for s in allowed]))
-                .values(**values)
-                .returning(*payments.c)
-            ).first()
+            # One prebuilt statement for every report: what a report does not say is bound as
+            # NULL and kept (COALESCE). RETURNING: the updated row comes with the update.
+            values: dict[str, Any] = {f"b_{name}": None for name in _REPORT_COLUMNS}
+            values.update({f"b_{k}": v for k, v in _report_values(report).items()})
+            values.update(
+                b_invoice_id=invoice_id, b_allowed=[s.value for s in allowed],
+                b_status=target.value, b_updated_at=now,
+                b_paid_at=now if target.is_success and current.paid_at is None else None,
+                b_refunded_minor=(to_minor(current.taken_amount) if target is S.REFUNDED
+                                  else None),
+            )
+            updated = conn.execute(_MOVE, values).first()
             # Belt and braces: the row lock makes this a row; the WHERE would make a lost
             # race None even without it.
             if updated is not None:
                 change = change_for(current.status, target)
-                claim = None
-                if event_id is not None:
+                verdict: dict[str, Any] = {
+                    "verdict": EventVerdict.DISPATCHING, "outcome": change,
+                    "invoice_id": invoice_id, "transaction_id": report.transaction_id}
+                token = None
+                if claim is not None and claim(change):
                     # The event's receivers are claimed in the same transaction: a process
                     # that dies before they end leaves a lease that lapses.
-                    claim = new_claim()
-                    write_verdict(conn, self.clock, event_id, EventVerdict.DISPATCHING,
-                                  outcome=change, invoice_id=invoice_id,
-                                  transaction_id=report.transaction_id, claim=claim,
-                                  lease_until=now + self.dispatch_lease)
-                return ApplyResult(payment_record(updated), change, EventVerdict.DISPATCHING,
-                                   claim=claim)
+                    token = new_claim()
+                    verdict.update(claim=token, lease_until=now + self.dispatch_lease)
+                elif claim is not None:
+                    # No receiver to run: the event is done with this transaction.
+                    verdict["verdict"] = EventVerdict.APPLIED
+                return (ApplyResult(payment_record(updated), change, verdict["verdict"],
+                                    claim=token), verdict)
         if current.status is target or (target.is_success and current.status.is_success
                                         and current.status is not S.AUTHORIZED):
-            verdict, reason = EventVerdict.DUPLICATE, f"payment already {current.status}"
+            verdict_of, reason = EventVerdict.DUPLICATE, f"payment already {current.status}"
         else:
-            verdict = EventVerdict.STALE
+            verdict_of = EventVerdict.STALE
             reason = f"payment is {current.status}; {target} report ignored"
-        if event_id is not None:
-            write_verdict(conn, self.clock, event_id, verdict, reason=reason,
-                          invoice_id=invoice_id, transaction_id=report.transaction_id)
-        return ApplyResult(current, None, verdict, reason)
+        return (ApplyResult(current, None, verdict_of, reason),
+                {"verdict": verdict_of, "reason": reason, "invoice_id": invoice_id,
+                 "transaction_id": report.transaction_id})
 
     def record_charge(self, invoice_id: str, amount: Decimal | None) -> ApplyResult:
         """Record a charge ePay accepted: ``authorized`` becomes ``paid`` with the charged
@@ -234,6 +288,43 @@ class ChangeStore(LedgerCore):
                 .returning(*payments.c)
             ).one()
             return ApplyResult(payment_record(updated), change, EventVerdict.APPLIED)
+
+
+# The postLink's first statement: the payment locked, and with it the first of its events
+# whose receivers are dispatching. Built once (parameters bound at execution).
+_UNFINISHED = "halyk_unfinished"
+_LOCK_NOTING = (
+    select(payments, select(func.min(events.c.id))
+           .where(events.c.invoice_id == payments.c.invoice_id,
+                  events.c.verdict == EventVerdict.DISPATCHING.value)
+           .scalar_subquery().label(_UNFINISHED))
+    .where(payments.c.invoice_id == bindparam("b_invoice_id"))
+    .with_for_update(of=payments)
+)
+
+
+_REPORT_COLUMNS = ("transaction_id", "bank_status", "card_mask", "card_last4", "card_type",
+                   "card_id", "issuer", "reference", "approval_code", "reason", "reason_code")
+
+
+def _kept_unless_said(name: str) -> Any:
+    """The column set to the bound value, or kept when it is bound as NULL."""
+    column = payments.c[name]
+    return func.coalesce(bindparam(f"b_{name}", type_=column.type), column)
+
+
+# A report's move, built once: building the UPDATE per call cost three times its execution.
+_MOVE = (
+    update(payments)
+    .where(payments.c.invoice_id == bindparam("b_invoice_id"),
+           payments.c.status.in_(bindparam("b_allowed", expanding=True)))
+    .values(
+        status=bindparam("b_status"), updated_at=bindparam("b_updated_at"),
+        paid_at=_kept_unless_said("paid_at"), refunded_minor=_kept_unless_said("refunded_minor"),
+        **{name: _kept_unless_said(name) for name in _REPORT_COLUMNS},
+    )
+    .returning(*payments.c)
+)
 
 
 def _in_flight(conn: Connection, invoice_id: str, now: datetime

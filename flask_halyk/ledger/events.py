@@ -25,7 +25,7 @@ from .rows import clean, event_record
 from .states import Change, EventVerdict
 from .tables import events
 
-__all__ = ["EventStore", "dispatching_events", "new_claim", "write_verdict"]
+__all__ = ["EventStore", "dispatching_events", "insert_event", "new_claim", "write_verdict"]
 
 
 class EventStore(LedgerCore):
@@ -42,22 +42,16 @@ class EventStore(LedgerCore):
         remote_addr: str | None = None,
         verdict: EventVerdict = EventVerdict.RECEIVED,
         reason: str | None = None,
+        invoice_id: str | None = None,
+        transaction_id: str | None = None,
     ) -> int:
-        """Store a raw event as received, before anything is made of it; returns its id."""
+        """Store a raw event, before anything is made of it (``received``), or with its
+        verdict when it was judged without the ledger (``malformed``, ``rejected``): one
+        INSERT, one commit. Returns its id."""
         with self._write() as conn:
-            now = self.now()
-            result = conn.execute(_INSERT_EVENT, {
-                "received_at": now,
-                "kind": clean(kind, 24),
-                "remote_addr": clean(remote_addr, 64),
-                # ASCII JSON: whatever the headers hold, the text column can store it.
-                "headers": json.dumps([[str(k), str(v)] for k, v in headers]),
-                "body": bytes(body),
-                "verdict": verdict.value,
-                "reason": clean(reason, 2000),
-                "processed_at": None if verdict is EventVerdict.RECEIVED else now,
-            })
-            return int(result.scalar_one())
+            return insert_event(conn, self.now(), kind=kind, body=body, headers=headers,
+                                remote_addr=remote_addr, verdict=verdict, reason=reason,
+                                invoice_id=invoice_id, transaction_id=transaction_id)
 
     def judge_event(
         self,
@@ -208,6 +202,45 @@ _END_CLAIM = (
            events.c.verdict == EventVerdict.DISPATCHING.value)
     .values(lease_until=None)  # verdict, processed_at (and reason) come with the parameters
 )
+
+
+def insert_event(
+    conn: Connection,
+    now: datetime,
+    *,
+    kind: str,
+    body: bytes,
+    headers: Sequence[tuple[str, str]] = (),
+    remote_addr: str | None = None,
+    verdict: EventVerdict = EventVerdict.RECEIVED,
+    reason: str | None = None,
+    outcome: Change | None = None,
+    invoice_id: str | None = None,
+    transaction_id: str | None = None,
+    claim: str | None = None,
+    lease_until: datetime | None = None,
+) -> int:
+    """Insert a raw event inside the caller's transaction, with its verdict when it is known
+    already (what it changed, what it is about: only a valid invoice id is kept, and the
+    claim on its receivers when it is ``dispatching``); returns its id."""
+    result = conn.execute(_INSERT_EVENT, {
+        "received_at": now,
+        "kind": clean(kind, 24),
+        "remote_addr": clean(remote_addr, 64),
+        # ASCII JSON: whatever the headers hold, the text column can store it.
+        "headers": json.dumps([[str(k), str(v)] for k, v in headers]),
+        "body": bytes(body),
+        "verdict": verdict.value,
+        "reason": clean(reason, 2000),
+        "processed_at": None if verdict is EventVerdict.RECEIVED else now,
+        "outcome": outcome.value if outcome is not None else None,
+        "invoice_id": invoice_id if invoice_id is not None and is_invoice_id(invoice_id)
+        else None,
+        "transaction_id": clean(transaction_id, 64),
+        "claim": claim,
+        "lease_until": lease_until,
+    })
+    return int(result.scalar_one())
 
 
 def write_verdict(

@@ -172,9 +172,7 @@ class PaymentStore(LedgerCore):
         if not invoices.is_invoice_id(invoice_id):
             return None
         with self._read() as conn:
-            row = conn.execute(
-                select(payments).where(payments.c.invoice_id == invoice_id)
-            ).first()
+            row = conn.execute(_BY_INVOICE_ID, {"b_invoice_id": invoice_id}).first()
         return payment_record(row) if row is not None else None
 
     def require(self, invoice_id: str) -> PaymentRecord:

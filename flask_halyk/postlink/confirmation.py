@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from ..epay import StatusResult, Transaction
 from ..errors import HalykError
-from ..ledger import BankReport, EventVerdict, Ledger, PaymentRecord, PaymentStatus
+from ..ledger import BankReport, PaymentRecord, PaymentStatus
 from ..state import HalykState
 
 __all__ = ["Unconfirmed", "confirm_unhashed", "confirm_with_status"]
@@ -24,19 +24,19 @@ log = logging.getLogger("flask_halyk.postlink")
 @dataclass(frozen=True)
 class Unconfirmed:
     """Why the bank did not confirm a success, and what to answer the sender: 403 (the bank
-    says otherwise) or 503 (ask again later; the event is marked ``deferred``)."""
+    says otherwise: the event is stored ``rejected``) or 503 (ask again later: the event is
+    stored ``deferred``). Nothing here writes to the ledger: the caller stores the event."""
 
     reason: str
     http_status: int
 
 
 def confirm_with_status(
-    state: HalykState, event_id: int, payment: PaymentRecord, news: BankReport
+    state: HalykState, payment: PaymentRecord, news: BankReport
 ) -> BankReport | Unconfirmed:
     """The news, its status decided by the bank's statusName whatever ``HALYK_TWO_STAGE`` says
     (AUTH: ``authorized``, CHARGE: ``paid``), or why it is not confirmed."""
-    invoice_id = payment.invoice_id
-    status = _ask_status(state, event_id, payment, news)
+    status = _ask_status(state, payment)
     if isinstance(status, Unconfirmed):
         return status
     if status.paid:
@@ -58,29 +58,21 @@ def confirm_with_status(
             )
         return confirmed
     if status.pending:
-        return _defer(state.ledger, event_id, invoice_id, news, "ePay's status is not final yet")
+        return Unconfirmed("ePay's status is not final yet", 503)
     return Unconfirmed(f"ePay's status does not confirm the payment ({status.status_name})", 403)
 
 
-def _ask_status(state: HalykState, event_id: int, payment: PaymentRecord,
-                news: BankReport) -> StatusResult | Unconfirmed:
+def _ask_status(state: HalykState, payment: PaymentRecord) -> StatusResult | Unconfirmed:
     """ePay's status of the payment, or the deferral when ePay cannot say it in time."""
     try:
         # Its own, tighter deadline: the bank waits for the answer, and a worker killed for
-        # its timeout would leave the event ``received`` and the bank answered nothing.
+        # its timeout would leave the bank answered nothing.
         return state.client.status(payment.invoice_id,
                                    deadline=state.config.postlink_status_deadline)
     except HalykError as exc:
         reason = f"status re-check failed: {type(exc).__name__}"
         log.warning("flask-halyk: postLink for %s deferred: %s", payment.invoice_id, reason)
-        return _defer(state.ledger, event_id, payment.invoice_id, news, reason)
-
-
-def _defer(ledger: Ledger, event_id: int, invoice_id: str, news: BankReport,
-           reason: str) -> Unconfirmed:
-    ledger.judge_event(event_id, EventVerdict.DEFERRED, reason=reason,
-                       invoice_id=invoice_id, transaction_id=news.transaction_id)
-    return Unconfirmed(reason, 503)
+        return Unconfirmed(reason, 503)
 
 
 def _differs_from_order(transaction: Transaction | None, payment: PaymentRecord) -> str | None:
@@ -100,7 +92,7 @@ def _differs_from_order(transaction: Transaction | None, payment: PaymentRecord)
 
 
 def confirm_unhashed(
-    state: HalykState, event_id: int, payment: PaymentRecord, news: BankReport
+    state: HalykState, payment: PaymentRecord, news: BankReport
 ) -> BankReport | Unconfirmed:
     """A postLink that carries no ``secret_hash`` (the vendor's own examples carry none) is
     believed only as far as the bank's status answer confirms it, whatever
@@ -109,14 +101,13 @@ def confirm_unhashed(
     one the bank reports failed (REJECT, FAILED, resultCode 101). Not final yet, or ePay out of
     reach: 503 (deferred); anything else: 403."""
     if news.status.is_success:
-        return confirm_with_status(state, event_id, payment, news)
-    invoice_id = payment.invoice_id
-    status = _ask_status(state, event_id, payment, news)
+        return confirm_with_status(state, payment, news)
+    status = _ask_status(state, payment)
     if isinstance(status, Unconfirmed):
         return status
     if status.failed:
         return news
     if status.pending:
-        return _defer(state.ledger, event_id, invoice_id, news, "ePay's status is not final yet")
+        return Unconfirmed("ePay's status is not final yet", 503)
     return Unconfirmed("a failure without secret_hash that ePay's status does not confirm "
                        f"({status.status_name})", 403)

@@ -31,6 +31,7 @@ __all__ = [
     "has_secret_hash",
     "ip_allowed",
     "make_secret_hash",
+    "order_mismatch",
     "verify_postlink",
 ]
 
@@ -143,15 +144,25 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
     if hashed and not check_secret_hash(config.postlink_secret, postlink):
         return "secret_hash does not match invoice, amount, currency and terminal"
     if payment is not None:
-        recorded_invoice = getattr(payment, "invoice_id", None)
-        if recorded_invoice is not None and str(recorded_invoice) != str(postlink["invoiceId"]):
-            return "invoiceId differs from the payment's"
-        if not same_amount(postlink["amount"], payment.amount):
-            return "amount differs from the payment's"
-        if str(postlink["currency"]).strip().upper() != str(payment.currency).strip().upper():
-            return "currency differs from the payment's"
-        if terminal.strip().lower() != str(payment.terminal).strip().lower():
-            return "terminal differs from the payment's"
+        return order_mismatch(postlink, payment)
+    return None
+
+
+def order_mismatch(postlink: Mapping[str, Any], payment: Any) -> str | None:
+    """How a postLink that passed :func:`verify_postlink` (without ``payment``) differs from
+    the ledger's record of its order (``amount``, ``currency``, ``terminal``, optionally
+    ``invoice_id``), or None when it agrees. The second half of :func:`verify_postlink`, for
+    a caller that checked the body first and reads the order later (under its row lock)."""
+    recorded_invoice = getattr(payment, "invoice_id", None)
+    if recorded_invoice is not None and str(recorded_invoice) != str(postlink["invoiceId"]):
+        return "invoiceId differs from the payment's"
+    if not same_amount(postlink["amount"], payment.amount):
+        return "amount differs from the payment's"
+    if str(postlink["currency"]).strip().upper() != str(payment.currency).strip().upper():
+        return "currency differs from the payment's"
+    terminal = str(postlink["terminal"])
+    if terminal.strip().lower() != str(payment.terminal).strip().lower():
+        return "terminal differs from the payment's"
     return None
 
 

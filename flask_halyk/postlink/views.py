@@ -1,14 +1,18 @@
 """The postLink blueprint: where ePay tells the shop how a payment ended.
 
-The flow runs one way: refuse oversized bodies; store the raw event; parse and validate
-(:mod:`.intake`); verify (address, ``secret_hash``, the order's amount/currency/terminal:
-:mod:`.verification`; optionally the status API: :mod:`.confirmation`); apply to the ledger
-atomically; fire the signals only if this event changed the payment (:mod:`flask_halyk.dispatch`);
-acknowledge. A delivery that changes nothing (a copy, the bank's retry) first finishes the
-receivers a worker that died left unfinished (:func:`flask_halyk.recovery.finish_interrupted`),
-so that the bank's retry after a crash fulfils the order. Nothing a client can send makes it
-answer 5xx, except 503 when the status re-check cannot reach ePay, or the receivers are still
-running in another worker (so that the bank may try again; the event is kept either way).
+The flow runs one way: refuse oversized bodies; parse and validate (:mod:`.intake`); verify
+what the body alone proves (address, ``secret_hash``: :mod:`.verification`; a refusal is the
+raw event stored with its verdict, one INSERT); optionally ask the status API
+(:mod:`.confirmation`, no transaction held); then ONE transaction stores the raw event and
+applies it, verified against the order under its row lock (:meth:`Ledger.receive`; should it
+fail, the raw event is stored alone and the bank gets a 500); fire the signals only if this
+event changed the payment (:mod:`flask_halyk.dispatch`); acknowledge. A delivery that
+changes nothing (a copy, the bank's retry) first finishes the receivers a worker that died
+left unfinished (:func:`flask_halyk.recovery.finish_interrupted`), so that the bank's retry
+after a crash fulfils the order. Nothing a client can send makes it answer 5xx, except 503
+when the status re-check cannot reach ePay, or the receivers are still running in another
+worker (so that the bank may try again; the event is kept either way), and 500 when the
+ledger's transaction fails (the event is kept too).
 """
 
 from __future__ import annotations
@@ -19,16 +23,16 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from .. import signals
-from ..dispatch import dispatch_event
+from ..dispatch import dispatch_event, has_receivers
 from ..errors import LedgerUnavailable
-from ..ledger import EventVerdict, PaymentRecord
+from ..ledger import Change, EventVerdict, PaymentRecord, PaymentStatus
 from ..ledger.reports import report_from_postlink
 from ..ledger.rows import clean
 from ..recovery import finish_interrupted
 from ..state import get_state
 from .confirmation import Unconfirmed, confirm_unhashed, confirm_with_status
 from .intake import loggable, parse_body, read_bounded, stored_headers, validate
-from .verification import has_secret_hash, ip_allowed, verify_postlink
+from .verification import has_secret_hash, ip_allowed, order_mismatch, verify_postlink
 
 __all__ = ["create_blueprint", "receive_postlink"]
 
@@ -75,70 +79,92 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     state = get_state()
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     ledger = state.ledger
+    config = state.config
     remote = request.remote_addr
     headers = stored_headers(request.headers.items())
 
-    body = read_bounded(state.config.max_postlink_bytes)
-    if body is None:
-        reason = f"body larger than {state.config.max_postlink_bytes} bytes"
-        # Kept without its body: an oversized body is not stored, only the fact it came.
-        event_id = ledger.record_event(kind=kind, body=b"", headers=headers, remote_addr=remote,
-                                       verdict=EventVerdict.MALFORMED, reason=reason)
-        return _refuse(app, event_id, b"", 413, reason)
+    def store(verdict: EventVerdict = EventVerdict.RECEIVED, reason: str | None = None,
+              invoice_id: str | None = None, transaction_id: str | None = None,
+              raw: bytes | None = None) -> int:
+        # The raw event, and its verdict when it is decided without the ledger: one INSERT.
+        return ledger.record_event(kind=kind, body=(body or b"") if raw is None else raw,
+                                   headers=headers, remote_addr=remote, verdict=verdict,
+                                   reason=clean(reason, 2000), invoice_id=invoice_id,
+                                   transaction_id=transaction_id)
 
-    event_id = ledger.record_event(kind=kind, body=body, headers=headers, remote_addr=remote)
+    body = read_bounded(config.max_postlink_bytes)
+    if body is None:
+        reason = f"body larger than {config.max_postlink_bytes} bytes"
+        # Kept without its body: an oversized body is not stored, only the fact it came.
+        event_id = store(EventVerdict.MALFORMED, reason, raw=b"")
+        return _refuse(app, event_id, b"", 413, reason)
 
     data = parse_body(body)
     if data is None:
-        return _refuse(app, event_id, body, 400, "body is neither a JSON object nor a form")
+        reason = "body is neither a JSON object nor a form"
+        return _refuse(app, store(EventVerdict.MALFORMED, reason), body, 400, reason)
     postlink, invalid = validate(data)
     if postlink is None:
         invoice = data.get("invoiceId")
-        return _refuse(app, event_id, body, 400, invalid or "invalid postLink",
-                       invoice_id=invoice if isinstance(invoice, str) else None)
+        invoice = invoice if isinstance(invoice, str) else None
+        reason = invalid or "invalid postLink"
+        return _refuse(app, store(EventVerdict.MALFORMED, reason, invoice), body, 400, reason)
     invoice_id = str(postlink["invoiceId"])
     transaction_id = clean(postlink.get("id"), 64)
 
-    if not ip_allowed(state.config, remote):
-        return _refuse(app, event_id, body, 403, f"address {remote} is not allowed",
-                       invoice_id=invoice_id, transaction_id=transaction_id, postlink=postlink)
-    news = report_from_postlink(postlink, two_stage=state.config.two_stage)
+    def refuse(reason: str) -> tuple[Response, int]:
+        event_id = store(EventVerdict.REJECTED, reason, invoice_id, transaction_id)
+        return _refuse(app, event_id, body, 403, reason, postlink=postlink)
+
+    if not ip_allowed(config, remote):
+        return refuse(f"address {remote} is not allowed")
+    # What the body alone proves (the secret_hash, the terminal, the fields present) is
+    # checked before anything is written: a forged postLink is one INSERT with its verdict.
+    forged = verify_postlink(config, postlink, None, require_secret_hash=False)
+    if forged is not None:
+        return refuse(forged)
+    news = report_from_postlink(postlink, two_stage=config.two_stage)
     hashed = has_secret_hash(postlink)  # without it, only the bank's status can confirm
-    if not hashed or (news.status.is_success and state.config.verify_with_status):
-        # The status re-check calls the bank: verified first, outside any transaction.
+    if not hashed or (news.status.is_success and config.verify_with_status):
+        # The status re-check calls the bank: the order read and verified first, and no
+        # transaction held across the call. A process that dies during it answered nothing:
+        # the bank delivers the postLink again.
         payment = ledger.get(invoice_id)
-        forged = verify_postlink(state.config, postlink, payment, require_secret_hash=False)
-        if forged is not None or payment is None:
-            return _refuse(app, event_id, body, 403, forged or "unknown invoice",
-                           invoice_id=invoice_id, transaction_id=transaction_id,
-                           postlink=postlink)
-        confirm = confirm_with_status if hashed else confirm_unhashed
-        checked = confirm(state, event_id, payment, news)
-        if isinstance(checked, Unconfirmed):
-            if checked.http_status == 403:
-                return _refuse(app, event_id, body, 403, checked.reason, invoice_id=invoice_id,
-                               transaction_id=transaction_id, postlink=postlink)
-            return _answer(checked.http_status, error=checked.reason)
-        # The payment's other events still dispatching are read in apply's transaction: when
-        # there are none (nearly always), there is nothing to finish or wait for.
-        result = ledger.apply(invoice_id, checked, event_id=event_id, note_unfinished=True)
-    else:
-        # Verified against the order under its row lock, in the transaction that applies it
-        # (or writes the refusal): one transaction where a read and a write were two.
-        config = state.config
+        mismatch = order_mismatch(postlink, payment) if payment is not None else None
+        if mismatch is not None or payment is None:
+            return refuse(mismatch or "unknown invoice")
+        if not (news.status.is_success and _settled(payment)):
+            confirm = confirm_with_status if hashed else confirm_unhashed
+            checked = confirm(state, payment, news)
+            if isinstance(checked, Unconfirmed):
+                if checked.http_status == 403:
+                    return refuse(checked.reason)
+                store(EventVerdict.DEFERRED, checked.reason, invoice_id, transaction_id)
+                return _answer(checked.http_status, error=checked.reason)
+            news = checked
+        # else: a success for a payment no success can move (a copy, the bank's retry): the
+        # bank is not asked, and the transaction below finds it a duplicate.
+    # ONE transaction, one commit: the payment locked, the postLink verified against the order,
+    # the change applied and the raw event stored with its verdict; applied at once when no
+    # receiver is connected, else claimed for the receivers. Should that transaction fail, the
+    # raw event is stored on its own (and the bank answered 500: it delivers it again).
 
-        def forgery(payment: PaymentRecord | None) -> str | None:
-            return verify_postlink(config, postlink, payment, require_secret_hash=False)
+    def against_order(payment: PaymentRecord | None) -> str | None:
+        return order_mismatch(postlink, payment) if payment is not None else None
 
-        outcome = ledger.apply_checked(invoice_id, news, event_id=event_id, check=forgery,
-                                       transaction_id=transaction_id)
-        if isinstance(outcome, str):
-            return _refuse(app, event_id, body, 403, outcome, invoice_id=invoice_id,
-                           transaction_id=transaction_id, postlink=postlink, judged=True)
-        result = outcome
+    def claim(change: Change) -> bool:
+        return has_receivers(app, change)
+
+    event_id, outcome = ledger.receive(
+        kind=kind, body=body, headers=headers, remote_addr=remote, invoice_id=invoice_id,
+        report=news, check=against_order, transaction_id=transaction_id, claim=claim)
+    if isinstance(outcome, str):
+        return _refuse(app, event_id, body, 403, outcome, postlink=postlink)
+    result = outcome
     if result.change is not None:
         dispatch_event(app, ledger, event_id, result.change, result.payment, postlink,
-                       claim=result.claim)
+                       claim=result.claim,
+                       applied=result.verdict is EventVerdict.APPLIED)
         if result.unfinished:  # earlier news of it a dead worker may have left unfinished
             finish_interrupted(state, invoice_id)
         return _answer(200, status="ok")
@@ -157,6 +183,11 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     return _answer(200, status="ok")
 
 
+def _settled(payment: PaymentRecord) -> bool:
+    """No success report can move the payment any more (it is paid, or past it)."""
+    return payment.status.is_success and payment.status is not PaymentStatus.AUTHORIZED
+
+
 def _refuse(
     app: Flask,
     event_id: int,
@@ -164,18 +195,11 @@ def _refuse(
     status: int,
     reason: str,
     *,
-    invoice_id: str | None = None,
-    transaction_id: str | None = None,
     postlink: dict[str, Any] | None = None,
-    judged: bool = False,
 ) -> tuple[Response, int]:
-    """Refuse the postLink: its verdict written (unless ``judged``: already), logged, and
+    """Refuse the postLink (its verdict already written on event ``event_id``): logged, and
     :data:`~flask_halyk.signals.postlink_rejected` sent."""
-    verdict = EventVerdict.REJECTED if status == 403 else EventVerdict.MALFORMED
     reason = clean(reason, 2000) or ""
-    if not judged:
-        get_state(app).ledger.judge_event(event_id, verdict, reason=reason,
-                                          invoice_id=invoice_id, transaction_id=transaction_id)
     log.warning("flask-halyk: postLink refused (%s, event %s): %s", status, event_id,
                 loggable(reason))
     try:
