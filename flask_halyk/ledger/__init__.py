@@ -8,11 +8,13 @@ Where each part lives: :mod:`.core` (engine, clock, transactions), :mod:`.paymen
 invoice ids, reads), :mod:`.changes` (moving a payment), :mod:`.events` (raw events and their
 verdicts), :mod:`.states` (statuses and the rules of moving between them), :mod:`.reports` (the
 bank's messages in ledger terms), :mod:`.models` (records), :mod:`.rows`, :mod:`.tables`,
-:mod:`.schema` (migrations), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
+:mod:`.cards` (saved cards), :mod:`.schema` (migrations), :mod:`.engine`, :mod:`.expiry`,
+:mod:`.transfer`.
 """
 
 from __future__ import annotations
 
+from .cards import CardStore, SavedCard
 from .changes import ChangeStore
 from .events import EventStore
 from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
@@ -20,7 +22,7 @@ from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
 
 
-class Ledger(PaymentStore, ChangeStore, EventStore):
+class Ledger(PaymentStore, ChangeStore, EventStore, CardStore):
     """The payment ledger of one database: see :class:`~.core.LedgerCore` for its arguments,
     :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore` and
     :class:`~.events.EventStore` for what it does."""
@@ -35,4 +37,5 @@ __all__ = [
     "Ledger",
     "PaymentRecord",
     "PaymentStatus",
+    "SavedCard",
 ]

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, select, update
 
 from ..errors import PaymentStateError
 from ..money import from_minor, to_minor
+from .cards import note_card
 from .core import LedgerCore
 from .events import dispatching_events, new_claim, write_verdict
 from .models import ApplyResult, BankReport, PaymentRecord
@@ -36,6 +37,7 @@ from .states import (
     PaymentStatus,
     change_for,
     operation_refusal,
+    verification_target,
 )
 from .tables import payments
 
@@ -94,9 +96,9 @@ class ChangeStore(LedgerCore):
 
     def _apply(self, conn: Connection, invoice_id: str, report: BankReport,
                event_id: int | None, *, current: PaymentRecord | None = None) -> ApplyResult:
-        target = report.status
         if current is None:
             current = lock_payment(conn, invoice_id)
+        target = verification_target(current, report.status)
         allowed = ALLOWED_FROM[target]
         if current.status in allowed:
             now = self.now()
@@ -118,6 +120,7 @@ class ChangeStore(LedgerCore):
             # race None even without it.
             if updated is not None:
                 change = change_for(current.status, target)
+                note_card(conn, now, current, replace(report, status=target))
                 claim = None
                 if event_id is not None:
                     # The event's receivers are claimed in the same transaction: a process

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -137,4 +138,27 @@ events = Table(
     Column("lease_until", UTCDateTime),
     Index("ix_halyk_events_invoice", "invoice_id"),
     Index("ix_halyk_events_verdict", "verdict"),
+)
+
+# Version 5: the cards the bank keeps for the shop's customers (cardSave), by the cardId ePay
+# gave; never a PAN, never a CVC: only what the postLink or the bank's card list says of them.
+# ``status``: ``active`` or ``deactivated`` (POST /card/deactivate, or gone from the bank's
+# list); ``payment_available``: the list's PaymentAvailable, NULL until a sync read it.
+cards = Table(
+    "halyk_cards",
+    metadata,
+    Column("card_id", String(64), primary_key=True),
+    Column("account_id", String(255), nullable=False),
+    Column("card_mask", String(32)),
+    Column("card_type", String(32)),
+    Column("issuer", Text),
+    Column("payer_name", Text),
+    # The payment that saved it (its invoice id), when the ledger saw that payment.
+    Column("invoice_id", String(15)),
+    Column("status", String(16), nullable=False),
+    Column("payment_available", Boolean),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deactivated_at", UTCDateTime),
+    Index("ix_halyk_cards_account", "account_id"),
 )
