@@ -25,6 +25,7 @@ from .checkout import (
     create_payment,
     server_origin,
 )
+from .config import SANDBOX_INTERNAL_ORIGIN
 from .dispatch import dispatch_event
 from .epay import CardPaymentResult
 from .errors import (
@@ -93,6 +94,7 @@ def charge_card(
     account_id: str | None = None,
     recurrent: bool | None = None,
     language: str | None = None,
+    back_link: str | None = None,
 ) -> PaymentRecord:
     """Pay ``amount`` with a saved card, without the customer: returns the payment as the
     ledger recorded it (``paid``, ``authorized`` on a two-stage terminal, or ``failed`` with
@@ -100,7 +102,8 @@ def charge_card(
     for; a card of another account is refused before any bank call
     (:class:`CardAccountMismatch`), as is a deactivated card or one the bank's list marks
     ``PaymentAvailable: false`` (:class:`CardUnavailable`). ``recurrent``: the bank's flag of a
-    merchant-initiated repeat payment (subscriptions).
+    merchant-initiated repeat payment (subscriptions). ``back_link``: where the bank's 3-D
+    Secure step sends the customer back (``TermUrl``), should the terminal require one.
 
     :class:`ThreeDSecureRequired`: the terminal wants the customer for 3-D Secure (the payment
     stays ``new``; the error carries the step). :class:`RecurringNotAllowed`: the terminal may
@@ -134,13 +137,20 @@ def charge_card(
         token, card_id=saved.card_id, account_id=saved.account_id, amount=value,
         description=description, language=lang, recurrent=recurrent,
         currency=config.currency, post_link=post_link, failure_post_link=failure_post_link,
+        back_link=back_link,
     )
     if result.secure3d is not None:
+        secure3d = dict(result.secure3d)
+        action = str(secure3d.get("action") or "")
+        if config.embedded_sandbox and action.startswith(SANDBOX_INTERNAL_ORIGIN):
+            # The embedded sandbox answers from its in-process origin; the browser reaches it
+            # under HALYK_SANDBOX_PREFIX in the shop.
+            secure3d["action"] = config.sandbox_prefix + action[len(SANDBOX_INTERNAL_ORIGIN):]
         raise ThreeDSecureRequired(
             f"the terminal requires 3-D Secure for invoice {record.invoice_id}: send the "
             "customer to the bank's step (error.action with PaReq, MD and TermUrl); the "
             "postLink or reconcile records the outcome", saved.card_id,
-            invoice_id=record.invoice_id, secure3d=result.secure3d)
+            invoice_id=record.invoice_id, secure3d=secure3d)
     return _record(state, record, saved, result)
 
 

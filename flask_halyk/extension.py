@@ -154,12 +154,12 @@ class HalykEpay:
 
     def charge_card(self, card: SavedCard | str, amount: Decimal | int | str, *,
                     description: str, account_id: str | None = None,
-                    recurrent: bool | None = None,
-                    language: str | None = None) -> PaymentRecord:
+                    recurrent: bool | None = None, language: str | None = None,
+                    back_link: str | None = None) -> PaymentRecord:
         """Pay ``amount`` with a saved card, server to server (docs/cards.md)."""
         return saved_cards.charge_card(get_state(), card, amount, description=description,
                                        account_id=account_id, recurrent=recurrent,
-                                       language=language)
+                                       language=language, back_link=back_link)
 
     def on_success(self, receiver: Receiver) -> Receiver:
         """Decorator: call ``receiver(payment, postlink)`` once when a payment is paid."""

@@ -195,10 +195,28 @@ def test_a_terminal_without_recurring_rights_or_with_3ds(shop: Flask) -> None:
         options.card_payments_allowed = True
         options.card_payment_three_ds = True
         with pytest.raises(ThreeDSecureRequired) as step:
-            halyk(shop).charge_card(card, 100, description="x")
+            halyk(shop).charge_card(card, 100, description="x",
+                                    back_link="http://shop.test/orders/7")
     needed = step.value
-    assert needed.action.endswith("/payform/acs") and needed.pa_req and needed.md
+    # The browser reaches the embedded sandbox's issuer page in the shop, under its prefix.
+    assert needed.action == "/halyk-sandbox/payform/acs" and needed.pa_req and needed.md
+    assert needed.term_url == "http://shop.test/orders/7"
     assert ledger.get(needed.invoice_id).status is S.NEW
+    client = shop.test_client()
+    page = client.post(needed.action, data={"PaReq": needed.pa_req, "MD": needed.md,
+                                            "TermUrl": needed.term_url})
+    assert page.status_code == 200 and b"acs-form" in page.data
+    done = client.post("/halyk-sandbox/payform/acs/confirm",
+                       data={"MD": needed.md, "code": "123456"})
+    assert done.status_code == 200 and b'data-success="true"' in done.data
+    assert b'action="http://shop.test/orders/7"' in done.data
+    sandbox_of(shop).wait_for_postlinks(10)
+    record = ledger.get(needed.invoice_id)
+    assert record.status is S.PAID and record.card_id == card.card_id
+    # Each step once.
+    again = client.post("/halyk-sandbox/payform/acs/confirm",
+                        data={"MD": needed.md, "code": "123456"})
+    assert again.status_code == 404
 
 
 def test_sync_keeps_the_bank_list_and_drops_what_it_no_longer_lists(shop: Flask) -> None:

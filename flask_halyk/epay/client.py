@@ -312,6 +312,7 @@ class EpayClient:
         name: str | None = None,
         email: str | None = None,
         phone: str | None = None,
+        back_link: str | None = None,
         deadline: float | None = None,
     ) -> CardPaymentResult:
         """Pay the invoice of ``token`` (a payment token for it: :meth:`payment_token`) with
@@ -326,6 +327,7 @@ class EpayClient:
             "cardId": {"id": cards.check_card_id(card_id)},
             "postLink": post_link, "failurePostLink": failure_post_link,
             "name": name, "email": email, "phone": phone,
+            "backLink": back_link, "failureBackLink": back_link,
         })
         budget = self._begin(deadline)
         reply = self.transport.send(

@@ -14,12 +14,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from ..money import AmountError, js_amount, parse_amount
 from . import cards
 from .api import _token, _unauthorized
 from .faults import inject
+from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
 from .payform import ALMATY
 from .state import SavedCard, Token, Transaction
@@ -139,40 +140,94 @@ def card_payment() -> Any:
             return refusal
         assert card is not None and token.amount is not None
         if sandbox.options.card_payment_three_ds:
+            md = secrets.token_urlsafe(12)
+            sandbox.store.pending_card_3ds[md] = {"token": token, "card": card,
+                                                  "body": dict(body)}
             return jsonify(_answer(body, token, card, None, status="3D", code=0, secure3d={
-                "paReq": secrets.token_urlsafe(24), "md": secrets.token_urlsafe(12),
+                "paReq": secrets.token_urlsafe(24), "md": md,
                 "termURL": str(body.get("backLink") or ""),
                 "action": f"{request.host_url.rstrip('/')}/payform/acs",
             }))
-        behaviour = cards.behaviour(card.pan)
-        if not card.payment_available:
-            behaviour = cards.CardBehaviour(485, "card expired", card.issuer)
-        ok = behaviour.approved
-        status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
-        transaction = Transaction(
-            id=str(uuid.uuid4()), invoice_id=str(token.invoice_id), amount=token.amount,
-            currency=token.currency, terminal=token.merchant.terminal_id, status=status,
-            reason_code=behaviour.reason_code, reason=behaviour.reason,
-            created=datetime.now(UTC).astimezone(ALMATY).isoformat(timespec="microseconds"),
-            card_mask=card.card_mask, card_type=card.card_type,
-            card_id=card.card_id if ok else "", issuer=card.issuer,
-            approval_code=_digits(6) if ok else "", reference=_digits(12) if ok else "",
-            holder=card.holder, payment=dict(body), secret_hash=token.secret_hash,
-            ip=request.remote_addr or "",
-            charged=token.amount if status == "CHARGE" else token.amount * 0,
-            processing_terminal=token.merchant.tid,
-            int_reference=secrets.token_hex(8).upper() if ok else "",
-        )
-        sandbox.store.transactions[transaction.id] = transaction
-    # The postLinks of the token request (the body's links are the customer's own on the
-    # page; here the shop's server sent them, but the token's pair still decides).
-    success_link, failure_link = token.post_link, token.failure_post_link or token.post_link
-    target = success_link if ok else failure_link
+        transaction = _charge(sandbox, token, card, body, secure="no")
+    return jsonify(_answer(body, token, card, transaction, status=transaction.status,
+                           code=transaction.reason_code, secure3d=None))
+
+
+def _charge(sandbox: Sandbox, token: Token, card: SavedCard, body: dict[str, Any], *,
+            secure: str, code_ok: bool = True) -> Transaction:
+    """Pay with ``card`` (caller holds the lock): the card's test behaviour, a decline when
+    the list says it cannot pay (485) or the 3-D Secure code was wrong (473); the postLink
+    sent to the token request's links."""
+    assert token.amount is not None
+    behaviour = cards.behaviour(card.pan)
+    if not card.payment_available:
+        behaviour = cards.CardBehaviour(485, "card expired", card.issuer)
+    if not code_ok:
+        behaviour = cards.CardBehaviour(*cards.THREE_DS_FAILURE, card.issuer)
+    ok = behaviour.approved
+    status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
+    transaction = Transaction(
+        id=str(uuid.uuid4()), invoice_id=str(token.invoice_id), amount=token.amount,
+        currency=token.currency, terminal=token.merchant.terminal_id, status=status,
+        reason_code=behaviour.reason_code, reason=behaviour.reason,
+        created=datetime.now(UTC).astimezone(ALMATY).isoformat(timespec="microseconds"),
+        card_mask=card.card_mask, card_type=card.card_type,
+        card_id=card.card_id if ok else "", issuer=card.issuer,
+        approval_code=_digits(6) if ok else "", reference=_digits(12) if ok else "",
+        holder=card.holder, payment=dict(body), secret_hash=token.secret_hash,
+        secure=secure, ip=request.remote_addr or "",
+        charged=token.amount if status == "CHARGE" else token.amount * 0,
+        processing_terminal=token.merchant.tid,
+        int_reference=secrets.token_hex(8).upper() if ok else "",
+    )
+    sandbox.store.transactions[transaction.id] = transaction
+    # The token request's links (the shop's server named them); the failure one falls back
+    # to the postLink.
+    target = token.post_link if ok else (token.failure_post_link or token.post_link)
     if target:
         sandbox.sender.send(target, postlink_body(
             transaction, secret_hash=sandbox.options.postlink_secret_hash))
-    return jsonify(_answer(body, token, card, transaction, status=status,
-                           code=behaviour.reason_code, secure3d=None))
+    return transaction
+
+
+@bp.post("/payform/acs")
+def acs() -> Any:
+    """The issuer's 3-D Secure page of a payment by cardId (the answer's ``action``), posted
+    to with ``PaReq``, ``MD`` and ``TermUrl`` as the bank's SDK does."""
+    sandbox = current_sandbox()
+    md = request.form.get("MD", "")
+    with sandbox.store.lock:
+        pending = sandbox.store.pending_card_3ds.get(md)
+        if pending is None:
+            return _refused(100, "no 3-D Secure step pending", 404)
+        pending["term_url"] = request.form.get("TermUrl", "") or pending.get("term_url", "")
+    token, card = pending["token"], pending["card"]
+    lang = language(pending["body"].get("language"))
+    return render_template("acs.html", t=TEXTS[lang], lang=lang, md=md, amount=token.amount,
+                           currency=token.currency, card_mask=card.card_mask)
+
+
+@bp.post("/payform/acs/confirm")
+def acs_confirm() -> Any:
+    """The code: :data:`~.cards.THREE_DS_CODE` pays, anything else declines (473); each step
+    is taken once. Then back to ``TermUrl`` with ``PaRes`` and ``MD``."""
+    sandbox = current_sandbox()
+    md = request.form.get("MD", "")
+    with sandbox.store.lock:
+        pending = sandbox.store.pending_card_3ds.pop(md, None)
+        if pending is None:
+            return _refused(100, "no 3-D Secure step pending", 404)
+        token, card, body = pending["token"], pending["card"], pending["body"]
+        if sandbox.store.paid(str(token.invoice_id), token.merchant.terminal_id):
+            return _refused(100, "this invoice is already paid")
+        code_ok = secrets.compare_digest(request.form.get("code", "").strip(),
+                                         cards.THREE_DS_CODE)
+        transaction = _charge(sandbox, token, card, body, secure="yes", code_ok=code_ok)
+    lang = language(body.get("language"))
+    return render_template("acs_done.html", t=TEXTS[lang], lang=lang,
+                           ok=transaction.reason_code == 0, transaction=transaction,
+                           term_url=str(pending.get("term_url") or ""),
+                           pa_res=secrets.token_urlsafe(24), md=md)
 
 
 def _answer(body: dict[str, Any], token: Token, card: SavedCard, t: Transaction | None, *,

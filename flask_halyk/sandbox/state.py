@@ -127,6 +127,8 @@ class Store:
         self.transactions: dict[str, Transaction] = {}
         self.deliveries: list[Delivery] = []
         self.saved_cards: dict[str, SavedCard] = {}
+        #: Payments by cardId waiting for their 3-D Secure step, by ``MD``.
+        self.pending_card_3ds: dict[str, dict[str, Any]] = {}
 
     def issue(self, token: Token) -> Token:
         with self.lock:
