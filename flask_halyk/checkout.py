@@ -230,6 +230,7 @@ def create_payment(
         name=name,
         email=email,
         phone=phone,
+        card_save=save_card,
     )
     secret_hash = make_secret_hash(
         config.postlink_secret, record.invoice_id, exact_amount, config.currency,

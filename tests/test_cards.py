@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from ledger_support import BACKENDS, SignalLog, close_shop, database_url, make_shop, sandbox_of
+from ledger_support import (
+    BACKENDS,
+    SignalLog,
+    close_shop,
+    database_url,
+    make_shop,
+    postlink_for,
+    sandbox_of,
+)
 
 from flask_halyk import (
     CardAccountMismatch,
@@ -64,7 +72,7 @@ def test_a_payment_that_saves_the_card_keeps_it_for_the_account(
         [card] = halyk(shop).cards(ACCOUNT)
         assert halyk(shop).cards("someone-else") == []
     payment = shop.extensions["halyk"].ledger.get(invoice)
-    assert payment.status is S.PAID and payment.card_id == card.card_id
+    assert payment.status is S.PAID and payment.card_id == card.card_id and payment.card_save
     assert (card.account_id, card.card_mask, card.card_type, card.issuer, card.invoice_id) == (
         ACCOUNT, "440563...5096", "VISA", "JSC HALYK BANK", invoice)
     assert card.is_active and card.can_pay and card.payment_available is None
@@ -72,6 +80,21 @@ def test_a_payment_that_saves_the_card_keeps_it_for_the_account(
     assert "5096" in (card.card_mask or "") and APPROVED_CARD not in repr(card)
     assert len(signal_log.named("payment_succeeded")) == 1
     assert signal_log.named("card_saved") == []
+
+
+def test_a_card_id_the_shop_did_not_ask_to_keep_is_not_saved(shop: Flask) -> None:
+    """Only a payment created with save_card keeps its card, whatever a postLink carries."""
+    with shop.test_request_context("/"):
+        payment = halyk(shop).create_payment(100, description="order", account_id=ACCOUNT)
+    assert "cardSave" not in payment.to_js()
+    body = postlink_for(shop, payment.invoice_id, 100, accountId=ACCOUNT,
+                        cardId="22f2c5db-64d8-475f-8066-af3de3dc8233")
+    assert shop.test_client().post("/halyk/postlink", json=body).status_code == 200
+    record = shop.extensions["halyk"].ledger.get(payment.invoice_id)
+    assert record.status is S.PAID and record.card_id == body["cardId"]
+    assert not record.card_save
+    with shop.app_context():
+        assert halyk(shop).cards(ACCOUNT) == []
 
 
 def test_an_unticked_box_or_no_account_saves_nothing(shop: Flask) -> None:
@@ -125,6 +148,8 @@ def test_charge_card_pays_once_with_the_saved_card(shop: Flask, signal_log: Sign
     assert record.status is S.PAID and record.amount == Decimal("250.50")
     assert record.card_id == card.card_id and record.account_id == ACCOUNT
     assert record.transaction_id and record.can_refund
+    # The card still names the payment that saved it.
+    assert ledger.card(card.card_id).invoice_id == card.invoice_id != paid.invoice_id
     sent = sandbox_of(shop).transactions[-1]
     assert (sent.status, sent.card_id, sent.payment["recurrent"]) == (
         "CHARGE", card.card_id, True)

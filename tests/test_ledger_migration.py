@@ -150,7 +150,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None
             columns |= {c["name"] for c in inspect(conn).get_columns("halyk_events")}
         assert history == [1, 2, 3, 4, 5]
         assert {"token_expires_at", "refund_pending_minor", "refund_pending_until", "claim",
-                "lease_until"} <= columns
+                "lease_until", "card_save"} <= columns
         # Its claim has no lease: it counts as lapsed once it is older than the cutoff given.
         old_event = ledger.get_event(7)
         assert old_event is not None and old_event.lease_until is None

@@ -71,11 +71,13 @@ def card_record(row: Row[Any]) -> SavedCard:
 def note_card(conn: Connection, now: datetime, payment: PaymentRecord,
               report: BankReport) -> None:
     """Keep the card of a success that carries a cardId, for the payment's account (in the
-    caller's transaction). A payment without an account saves nothing: its card could never be
-    listed or charged for anyone. A card already known is refreshed (and active again)."""
+    caller's transaction), when the shop asked for it (``card_save``). A payment without an
+    account saves nothing: its card could never be listed or charged for anyone. A card
+    already known is refreshed (and active again)."""
     card_id = clean(report.card_id, 64)
     account_id = clean(payment.account_id, ACCOUNT_ID_MAX)
-    if not card_id or not account_id or not report.status.is_success_or_verified:
+    if not payment.card_save or not card_id or not account_id \
+            or not report.status.is_success_or_verified:
         return
     values: dict[str, Any] = {
         "account_id": account_id,
@@ -94,6 +96,8 @@ def note_card(conn: Connection, now: datetime, payment: PaymentRecord,
     if found is None:
         conn.execute(insert(cards).values(card_id=card_id, created_at=now, **values))
     elif found.account_id == account_id:
+        # Charged again: refreshed, its first payment (``invoice_id``) kept.
+        del values["invoice_id"]
         conn.execute(update(cards).where(cards.c.card_id == card_id).values(**values))
     # A cardId the bank gave to another account is left with that account: never moved.
 

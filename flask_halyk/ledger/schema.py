@@ -64,9 +64,10 @@ def _v4_reserved(conn: Connection) -> None:
 
 def _v5_saved_cards(conn: Connection) -> None:
     # ``halyk_cards`` is new in version 5: created afterwards from .tables, as for a fresh
-    # ledger. Payments saved a card before only as their ``card_id``: the cards of those
-    # that are paid and name an account become saved cards, so that a shop upgrading keeps
-    # the cards its customers already chose to keep.
+    # ledger. Payments saved a card before only as their ``card_id`` (the bank gives one only
+    # to a card it keeps): the cards of those that are paid and name an account become saved
+    # cards, so that a shop upgrading keeps the cards its customers already chose to keep.
+    _add_column(conn, payments, "card_save")
     cards.create(conn, checkfirst=True)
     rows = conn.execute(
         select(payments.c.card_id, payments.c.account_id, payments.c.card_mask,

@@ -110,6 +110,9 @@ payments = Table(
     # (a process that died mid-call leaves its reservation behind until then).
     Column("refund_pending_minor", BigInteger),
     Column("refund_pending_until", UTCDateTime),
+    # Version 5: the shop asked the bank to keep the card (``cardSave``); only then is the
+    # card of its success kept in ``halyk_cards``. NULL: not asked.
+    Column("card_save", Boolean),
     Index("ix_halyk_payments_status_created", "status", "created_at"),
     Index("ix_halyk_payments_created", "created_at"),
 )
