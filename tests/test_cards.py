@@ -5,6 +5,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,16 @@ from ledger_support import (
 from flask_halyk import (
     CardAccountMismatch,
     CardUnavailable,
+    EpayTimeout,
     InvalidPayment,
     RecurringNotAllowed,
     SavedCard,
     ThreeDSecureRequired,
 )
-from flask_halyk.ledger import PaymentStatus
+from flask_halyk.ledger import Change, PaymentStatus
+from flask_halyk.recovery import reconcile
 from flask_halyk.sandbox.cards import APPROVED_CARD, INSUFFICIENT_FUNDS_CARD
+from flask_halyk.state import get_state
 
 S = PaymentStatus
 ACCOUNT = "shopper-1"
@@ -265,3 +269,34 @@ def test_a_declined_payment_saves_no_card(shop: Flask) -> None:
     assert shop.extensions["halyk"].ledger.get(invoice).status is S.FAILED
     with shop.app_context():
         assert halyk(shop).cards(ACCOUNT) == []
+
+
+def test_a_charge_whose_answer_was_lost_is_settled_by_reconcile(
+        shop: Flask, signal_log: SignalLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bank charged, its answer and its postLink never came: the payment stays ``new``,
+    the error says so, and reconcile records it once."""
+    saved_card(shop)
+    sandbox_of(shop).wait_for_postlinks(10)
+    state = shop.extensions["halyk"]
+    real = state.client.card_payment
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)  # the bank did it...
+        raise EpayTimeout("ePay did not answer the payment with a saved card", deadline=1)
+
+    monkeypatch.setattr(state.client, "card_payment", lost)
+    sandbox_of(shop).faults.drop_postlink = True
+    with shop.app_context():
+        [card] = halyk(shop).cards(ACCOUNT)
+        with pytest.raises(EpayTimeout):
+            halyk(shop).charge_card(card, 300, description="renewal")
+    [pending] = [p for p in state.ledger.query() if p.status is S.NEW]
+    assert pending.amount == Decimal(300) and pending.account_id == ACCOUNT
+    with shop.app_context():
+        report = reconcile(get_state(), older_than=timedelta(0))
+        assert report.changes == {pending.invoice_id: Change.SUCCEEDED}
+        assert reconcile(get_state(), older_than=timedelta(0)).changes == {}
+    record = state.ledger.get(pending.invoice_id)
+    assert record.status is S.PAID and record.card_id == card.card_id
+    succeeded = [kw["payment"].invoice_id for kw in signal_log.named("payment_succeeded")]
+    assert succeeded.count(pending.invoice_id) == 1
