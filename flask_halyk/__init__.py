@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from .checkout import Payment
 from .epay import (
+    BankCard,
+    CardPaymentResult,
     EpayClient,
     OperationResult,
     PaymentToken,
@@ -18,6 +20,10 @@ from .epay import (
 from .errors import (
     ApiError,
     AuthenticationError,
+    CardAccountMismatch,
+    CardError,
+    CardNotFound,
+    CardUnavailable,
     ConfigurationError,
     EpayConnectionError,
     EpayTimeout,
@@ -34,12 +40,15 @@ from .errors import (
     OperationNotRecorded,
     PaymentNotFound,
     PaymentStateError,
+    RecurringNotAllowed,
+    ThreeDSecureRequired,
     TransportError,
 )
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
-from .ledger import Ledger, PaymentRecord, PaymentStatus
+from .ledger import Ledger, PaymentRecord, PaymentStatus, SavedCard
 from .signals import (
+    card_saved,
     payment_cancelled,
     payment_charged,
     payment_expired,
@@ -54,6 +63,12 @@ __version__ = "0.1.0"
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "BankCard",
+    "CardAccountMismatch",
+    "CardError",
+    "CardNotFound",
+    "CardPaymentResult",
+    "CardUnavailable",
     "CheckoutForm",
     "CheckoutFormMixin",
     "ConfigurationError",
@@ -81,11 +96,15 @@ __all__ = [
     "PaymentStateError",
     "PaymentStatus",
     "PaymentToken",
+    "RecurringNotAllowed",
     "ResultCode",
+    "SavedCard",
     "StatusName",
     "StatusResult",
+    "ThreeDSecureRequired",
     "Transaction",
     "TransportError",
+    "card_saved",
     "payment_cancelled",
     "payment_charged",
     "payment_expired",

@@ -46,6 +46,8 @@ _KWARG_OF = {
     "backLink": "back_link",
     "failureBackLink": "failure_back_link",
     "accountId": "account_id",
+    "cardSave": "save_card",
+    "autoBackLink": "auto_back_link",
 }
 
 # A dotted path of plain JS identifiers: "onPaid", "shop.checkout.onPaid".
@@ -148,6 +150,9 @@ def create_payment(
     back_link: str | None = None,
     failure_back_link: str | None = None,
     invoice_id_alt: str | None = None,
+    save_card: bool = False,
+    recurrent: bool | None = None,
+    auto_back_link: bool | None = None,
 ) -> Payment:
     """Record a payment in the ledger, get a token for it alone, and build its payment object.
 
@@ -161,6 +166,10 @@ def create_payment(
       it; any other ``{`` or ``}`` is refused (a misspelt placeholder would be a broken link).
     - ``language``: ``rus``/``kaz``/``eng`` (``HALYK_LANGUAGE`` by default).
     - ``data``: a JSON string, or a dict/list encoded to one.
+    - ``save_card``: the bank keeps the card for ``account_id`` (required with it; the
+      payment object's ``cardSave``), the ledger lists it (``halyk.cards``); with amount 0 the
+      payment is a card verification (``halyk.verify_card``). ``recurrent``, ``auto_back_link``:
+      the object's ``recurrent`` and ``autoBackLink``.
 
     Invalid input (text with a NUL or a lone surrogate, or over its limit, included) raises
     :class:`InvalidPayment` before anything is recorded or sent; a shop whose origin is not
@@ -191,10 +200,15 @@ def create_payment(
         "data": data,
         "email": email,
         "phone": phone,
+        "cardSave": True if save_card else None,
+        "recurrent": recurrent,
+        "autoBackLink": auto_back_link,
     }
     # Checked first with stand-ins for the invoice id and token, so that bad input never
     # leaves a ledger row or a token request behind.
     stray = _stray_braces(fields)
+    if save_card and not account_id:
+        stray["account_id"] = ["Required to save the card: the bank keeps it for an account."]
     try:
         checked = _load({**_with_invoice_id(fields, _PLACEHOLDER_INVOICE), "amount": amount,
                          "invoiceId": _PLACEHOLDER_INVOICE if invoice_id is None else invoice_id,
@@ -216,6 +230,7 @@ def create_payment(
         name=name,
         email=email,
         phone=phone,
+        card_save=save_card,
     )
     secret_hash = make_secret_hash(
         config.postlink_secret, record.invoice_id, exact_amount, config.currency,
@@ -228,6 +243,7 @@ def create_payment(
         secret_hash=secret_hash,
         post_link=post_link,
         failure_post_link=failure_post_link,
+        verification=exact_amount == 0,
     )
     record = _note_token_expiry(state, record, token)
     loaded = _completed(checked, fields, record.invoice_id, token)

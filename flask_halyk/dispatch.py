@@ -51,6 +51,8 @@ def fire(
         signals.payment_refunded.send(app, payment=payment, amount=refunded)
     elif change is Change.EXPIRED:
         signals.payment_expired.send(app, payment=payment)
+    elif change is Change.VERIFIED:
+        signals.card_saved.send(app, payment=payment)
 
 
 def _signal_of(change: Change) -> Any:

@@ -172,9 +172,65 @@ class PaymentStateError(HalykError):
         super().__init__(message)
 
 
+class CardNotFound(HalykError, LookupError):
+    """The ledger holds no saved card with this cardId."""
+
+
+class CardError(HalykError):
+    """A saved card cannot be charged. ``card_id`` names it."""
+
+    def __init__(self, message: str, card_id: str | None = None) -> None:
+        self.card_id = card_id
+        super().__init__(message)
+
+
+class CardUnavailable(CardError):
+    """The card is deactivated (removed, or no longer in the bank's list), or the bank's list
+    says ``PaymentAvailable: false`` (an expired or blocked card): ask the customer for
+    another card. Nothing was sent."""
+
+
+class CardAccountMismatch(CardError):
+    """The card belongs to another customer account than the one named: refused before any
+    bank call."""
+
+
+class RecurringNotAllowed(CardError, ApiError):
+    """ePay refused a payment with a saved card because this terminal may not charge saved
+    cards without the customer (recurring / card-on-file rights are set per terminal by the
+    bank): ask Halyk to enable them, or send the customer through the payment page."""
+
+    def __init__(self, message: str, card_id: str | None = None, *, code: int | None = None,
+                 status: int | None = None, bank_message: str | None = None) -> None:
+        ApiError.__init__(self, message, code=code, status=status, bank_message=bank_message)
+        self.card_id = card_id
+
+
+class ThreeDSecureRequired(CardError):
+    """The terminal requires 3-D Secure for payments with a saved card: the bank answered with
+    a ``secure3D`` step instead of a payment. The payment stays ``new`` in the ledger under
+    ``invoice_id``; to finish it, send the customer's browser to ``action`` with a form POST
+    of ``PaReq`` (``pa_req``), ``MD`` (``md``) and ``TermUrl`` (``term_url``), as the bank's
+    SDK does; the postLink (or ``flask halyk reconcile``) then records the outcome."""
+
+    def __init__(self, message: str, card_id: str | None = None, *, invoice_id: str,
+                 secure3d: dict[str, Any]) -> None:
+        super().__init__(message, card_id)
+        self.invoice_id = invoice_id
+        self.secure3d = dict(secure3d)
+        self.action = str(secure3d.get("action") or "")
+        self.pa_req = str(secure3d.get("paReq") or "")
+        self.md = str(secure3d.get("md") or "")
+        self.term_url = str(secure3d.get("termURL") or secure3d.get("termUrl") or "")
+
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "CardAccountMismatch",
+    "CardError",
+    "CardNotFound",
+    "CardUnavailable",
     "ConfigurationError",
     "EpayConnectionError",
     "EpayTimeout",
@@ -191,5 +247,7 @@ __all__ = [
     "OperationNotRecorded",
     "PaymentNotFound",
     "PaymentStateError",
+    "RecurringNotAllowed",
+    "ThreeDSecureRequired",
     "TransportError",
 ]

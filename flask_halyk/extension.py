@@ -19,6 +19,7 @@ from flask import Blueprint, Flask
 from sqlalchemy.exc import ArgumentError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from . import cards as saved_cards
 from . import checkout, operations, signals
 from .checkout import Payment
 from .cli import halyk_cli
@@ -27,7 +28,7 @@ from .csp import csp_sources
 from .dashboard import Dashboard, Rule
 from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
-from .ledger import Ledger, PaymentRecord
+from .ledger import Ledger, PaymentRecord, SavedCard
 from .postlink import create_blueprint
 from .state import HalykState, get_state
 
@@ -142,6 +143,35 @@ class HalykEpay:
     ) -> OperationResult:
         """Charge (capture) an authorised payment on a two-stage terminal."""
         return operations.charge(get_state(), invoice_id, amount)
+
+    def verify_card(self, *, account_id: str, description: str, **kwargs: Any) -> Payment:
+        """A card verification (amount 0) that saves the customer's card for ``account_id``:
+        a payment page like any other; its success is ``verified`` (not ``paid``) and fires
+        ``card_saved``. Keywords as for :meth:`create_payment`."""
+        return saved_cards.verify_card(get_state(), account_id=account_id,
+                                       description=description, **kwargs)
+
+    def cards(self, account_id: str) -> list[SavedCard]:
+        """The active saved cards of ``account_id``, from the ledger."""
+        return saved_cards.cards(get_state(), account_id)
+
+    def sync_cards(self, account_id: str) -> list[SavedCard]:
+        """Refresh the cards of ``account_id`` from the bank's list; the active ones."""
+        return saved_cards.sync_cards(get_state(), account_id)
+
+    def remove_card(self, card: SavedCard | str, *,
+                    account_id: str | None = None) -> SavedCard:
+        """Deactivate a saved card at the bank and in the ledger."""
+        return saved_cards.remove_card(get_state(), card, account_id=account_id)
+
+    def charge_card(self, card: SavedCard | str, amount: Decimal | int | str, *,
+                    description: str, account_id: str | None = None,
+                    recurrent: bool | None = None, language: str | None = None,
+                    back_link: str | None = None) -> PaymentRecord:
+        """Pay ``amount`` with a saved card, server to server (docs/cards.md)."""
+        return saved_cards.charge_card(get_state(), card, amount, description=description,
+                                       account_id=account_id, recurrent=recurrent,
+                                       language=language, back_link=back_link)
 
     def on_success(self, receiver: Receiver) -> Receiver:
         """Decorator: call ``receiver(payment, postlink)`` once when a payment is paid."""

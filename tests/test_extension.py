@@ -188,7 +188,6 @@ TEST_HOSTS = ["https://test-epay.homebank.kz", "https://test-epay.epayment.kz"]
      ["http://127.0.0.1:8765"]),
     ({"HALYK_ENV": "test",
       "HALYK_EXTERNAL_URL": "https://shop.example.kz",
-      # (A URL with user:password@ is refused at init_app since 673e1ab: not one to test here.)
       "HALYK_SCRIPT_URL": "https://cdn.example.kz:444/js/payment-api.js?v=2",
       "HALYK_PAYFORM_URL": "https://[2001:db8::1]/payform/"},
      "https://cdn.example.kz:444", ["https://[2001:db8::1]", *TEST_HOSTS]),
@@ -204,6 +203,13 @@ def test_csp_sources_are_the_origins_of_script_and_payment_page(tmp_path, config
         sources["script-src"].append("'unsafe-inline'")  # the caller's copy, not ours
         assert halyk.csp_sources()["script-src"] == [script]
     assert DISTINCT_SECRET not in repr(sources)
+
+
+def test_a_script_url_with_credentials_is_refused_without_showing_them(tmp_path):
+    with pytest.raises(ConfigurationError, match="HALYK_SCRIPT_URL") as refused:
+        make_app(tmp_path, HALYK_ENV="test", HALYK_EXTERNAL_URL="https://shop.example.kz",
+                 HALYK_SCRIPT_URL="https://user:pw@cdn.example.kz:444/js/payment-api.js")
+    assert "user:pw" not in str(refused.value) and "cdn.example.kz" in str(refused.value)
 
 
 def test_csp_sources_are_per_app(tmp_path):

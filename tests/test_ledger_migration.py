@@ -118,8 +118,12 @@ def _v1_ledger(url: str, rows: list[dict[str, object]],
         old.dispose()
 
 
-def _row(invoice_id: str, status: str, created_at: datetime) -> dict[str, object]:
-    return {"invoice_id": invoice_id, "invoice_suffix": invoice_id[-6:], "amount_minor": 10000,
+def _row(invoice_id: str, status: str, created_at: datetime,
+         **more: object) -> dict[str, object]:
+    more = {"account_id": None, "card_id": None, "card_mask": None, "card_type": None,
+            "issuer": None, **more}
+    return {**more, "invoice_id": invoice_id, "invoice_suffix": invoice_id[-6:],
+            "amount_minor": 10000,
             "currency": "KZT", "terminal": "67e34d63-102f-4bd1-898e-370781d0074d",
             "description": "order", "status": status, "refunded_minor": 0,
             "transaction_id": "tx-1" if status == "paid" else None,
@@ -128,7 +132,7 @@ def _row(invoice_id: str, status: str, created_at: datetime) -> dict[str, object
 
 
 def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None:
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
     # An event a worker of version 1 left dispatching (it died mid-receiver): no lease.
     dying = {"id": 7, "received_at": created, "kind": "postlink", "headers": "[]",
@@ -144,9 +148,9 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None
                                    .order_by(schema_version.c.version)).scalars().all()
             columns = {c["name"] for c in inspect(conn).get_columns("halyk_payments")}
             columns |= {c["name"] for c in inspect(conn).get_columns("halyk_events")}
-        assert history == [1, 2, 3, 4]
+        assert history == [1, 2, 3, 4, 5]
         assert {"token_expires_at", "refund_pending_minor", "refund_pending_until", "claim",
-                "lease_until"} <= columns
+                "lease_until", "card_save"} <= columns
         # Its claim has no lease: it counts as lapsed once it is older than the cutoff given.
         old_event = ledger.get_event(7)
         assert old_event is not None and old_event.lease_until is None
@@ -188,3 +192,28 @@ def test_old_abandoned_payments_expire_after_the_migration(url: str, tmp_path: P
         assert ledger.get("100000012").status is S.NEW
     finally:
         close_shop(app)
+
+
+def test_version_5_keeps_the_cards_old_payments_saved(url: str) -> None:
+    """The cards of paid payments with an account and a cardId become saved cards; a failed
+    payment's, or one without an account, do not."""
+    created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
+    card = {"card_id": "11f1111b-f151-6f11-e161-1111010a2111", "card_mask": "440563...5096",
+            "card_type": "VISA", "issuer": "JSC HALYK BANK"}
+    _v1_ledger(url, [
+        _row("100000021", "paid", created, account_id="customer-1", **card),
+        _row("100000022", "paid", created, card_id="22f2c5db-64d8-475f-8066-af3de3dc8233"),
+        _row("100000023", "failed", created, account_id="customer-1",
+             card_id="33f2c5db-64d8-475f-8066-af3de3dc8233"),
+    ])
+    ledger = Ledger(url)
+    try:
+        assert ledger.init_db() == SCHEMA_VERSION
+        saved = ledger.cards("customer-1")
+        assert [(c.card_id, c.card_mask, c.card_type, c.invoice_id, c.is_active)
+                for c in saved] == [(card["card_id"], "440563...5096", "VISA", "100000021",
+                                     True)]
+        assert ledger.card("22f2c5db-64d8-475f-8066-af3de3dc8233") is None
+        assert ledger.init_db() == SCHEMA_VERSION
+    finally:
+        ledger.dispose()

@@ -7,7 +7,7 @@ form: Flask-WTF's ``CSRFProtect`` guards every POST of the app, and the template
 
 from __future__ import annotations
 
-from wtforms import Form, IntegerField
+from wtforms import BooleanField, Form, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
 from flask_halyk import CustomerFieldsMixin
@@ -19,3 +19,5 @@ class CheckoutForm(CustomerFieldsMixin, Form):
     quantity = IntegerField(
         "Quantity", default=1, validators=[InputRequired(), NumberRange(min=1, max=10)]
     )
+    #: Ask the bank to keep the card for this visitor's account (flask-halyk's save_card).
+    save_card = BooleanField("Remember my card", default=False)

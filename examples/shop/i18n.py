@@ -99,6 +99,13 @@ MESSAGES: dict[str, str] = {
     'message_partially_refunded': 'Part of the payment was refunded.',
     'message_refunded': 'The payment was refunded.',
     'message_expired': 'The time to pay ran out; no payment was made.',
+    'field_save_card': 'Remember my card for next time',
+    'saved_cards': 'Saved cards',
+    'no_saved_cards': 'No saved cards yet.',
+    'remove_card': 'Remove',
+    'card_removed': 'The card was removed.',
+    'pay_saved_card': 'Pay with the saved card {mask}',
+    'card_not_charged': 'The saved card could not be used; pay by card instead.',
 }
 
 

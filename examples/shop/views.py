@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from typing import Any
 
 from flask import (
@@ -104,8 +105,10 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
         abort(404)
     submitted = request.form if request.method == "POST" else None
     form = CheckoutForm(submitted, language=i18n.language())
+    cards = halyk.cards(session["account_id"]) if "account_id" in session else []
     if submitted is None or not form.validate():
-        return render_template("shop/checkout.html", product=product, form=form)
+        return render_template("shop/checkout.html", product=product, form=form,
+                               saved_cards=cards)
     quantity = form.quantity.data
     assert quantity is not None  # InputRequired
     amount = product.price * quantity
@@ -113,8 +116,14 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
     order = store().create(
         product_id=product.id, quantity=quantity, amount=amount, language=kwargs["language"]
     )
+    description = product.description_in(kwargs["language"])
+    card_id = request.form.get("card_id")
+    if card_id and _charge_saved_card(order, description, card_id):
+        return redirect(url_for("shop.order", ref=order.ref))
+    if form.save_card.data:
+        kwargs.update(save_card=True, account_id=_account_id())
     try:
-        _start_payment(order, product.description_in(kwargs["language"]), kwargs)
+        _start_payment(order, description, kwargs)
     except HalykError as exc:
         # The detail (marshmallow's, in English) is for the log; the customer reads the
         # refused fields' own messages, in their language.
@@ -122,8 +131,51 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
         if isinstance(exc, InvalidPayment) and form.refused(exc):
             return render_template("shop/checkout.html", product=product, form=form), 400
         flash(i18n.label("payment_not_started"), "error")
-        return render_template("shop/checkout.html", product=product, form=form), 503
+        return render_template("shop/checkout.html", product=product, form=form,
+                               saved_cards=cards), 503
     return redirect(url_for("shop.order", ref=order.ref))
+
+
+def _account_id() -> str:
+    """The visitor's account, for the cards the bank keeps: a stand-in for a real shop's
+    login (its user id), kept in the signed session."""
+    if "account_id" not in session:
+        session["account_id"] = secrets.token_hex(8)
+    return str(session["account_id"])
+
+
+def _charge_saved_card(order: Order, description: str, card_id: str) -> bool:
+    """Charge a card the bank keeps for this visitor; False (and a flash) when it cannot be
+    used (removed, of another account, a terminal that wants the customer for 3-D Secure...):
+    the order is then paid on the bank's page as usual."""
+    try:
+        payment = halyk.charge_card(card_id, order.amount, description=description,
+                                    account_id=_account_id())
+    except HalykError as exc:  # a CardError, or the bank
+        current_app.logger.warning("order %s: saved card not charged: %s", order.ref, exc)
+        flash(i18n.label("card_not_charged"), "error")
+        return False
+    store().attach_payment(order.ref, payment.invoice_id, {})
+    return True
+
+
+@shop.get("/account/cards")
+def cards() -> str:
+    """The cards the bank keeps for this visitor."""
+    found = halyk.cards(session["account_id"]) if "account_id" in session else []
+    return render_template("shop/cards.html", cards=found)
+
+
+@shop.post("/account/cards/<card_id>/remove")
+def remove_card(card_id: str) -> BaseResponse:
+    """Deactivate a saved card at the bank and in the ledger (only one of this visitor's)."""
+    try:
+        halyk.remove_card(card_id, account_id=_account_id())
+    except HalykError as exc:
+        current_app.logger.warning("card not removed: %s", exc)
+        abort(404)
+    flash(i18n.label("card_removed"), "info")
+    return redirect(url_for("shop.cards"))
 
 
 def _start_payment(order: Order, description: str, customer: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 :class:`EpayClient` holds one merchant's credentials and a :class:`~.transport.Transport`
 (session, timeouts, retries, redaction). Each bank call is a method of the client and a module
 of its own holding what the call sends and how its answer is read: :mod:`.tokens`,
-:mod:`.status`, :mod:`.operations`. What the calls return is in :mod:`.results`;
+:mod:`.status`, :mod:`.operations`, :mod:`.cards`. What the calls return is in :mod:`.results`;
 :mod:`.wsgi` routes a URL prefix to an in-process WSGI app (the embedded sandbox).
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 from .client import EpayClient
 from .operations import REFUND_MINIMUM
 from .results import (
+    BankCard,
+    CardPaymentResult,
     OperationResult,
     PaymentToken,
     ResultCode,
@@ -23,6 +25,8 @@ from .wsgi import WSGIAdapter
 
 __all__ = [
     "REFUND_MINIMUM",
+    "BankCard",
+    "CardPaymentResult",
     "EpayClient",
     "OperationResult",
     "PaymentToken",

@@ -12,7 +12,7 @@ import logging
 import math
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -21,8 +21,8 @@ from ..config import LONG_SCOPE
 from ..errors import AuthenticationError, InvalidArgument
 from ..invoices import check_invoice_id
 from ..money import parse_amount
-from . import operations, status, tokens
-from .results import OperationResult, PaymentToken, StatusResult
+from . import cards, operations, status, tokens
+from .results import BankCard, CardPaymentResult, OperationResult, PaymentToken, StatusResult
 from .transport import DEFAULT_DEADLINE, Deadline, Reply, Transport, check_deadline
 
 if TYPE_CHECKING:
@@ -183,8 +183,10 @@ class EpayClient:
         post_link: str | None = None,
         failure_post_link: str | None = None,
         deadline: float | None = None,
+        verification: bool = False,
     ) -> PaymentToken:
         """Get a fresh token for one payment (never cached: ePay binds it to the invoice).
+        ``verification``: the token of a card verification, whose amount is 0.
 
         Raises :class:`InvalidArgument` (a ``ValueError``) for an invalid invoice id, amount,
         currency or URL (nothing is sent), else the typed errors of :mod:`flask_halyk.errors`.
@@ -192,7 +194,8 @@ class EpayClient:
         budget = self._begin(deadline)
         return tokens.payment_token(
             self.transport, self.token_url, self._credentials(),
-            invoice_id=invoice_id, amount=parse_amount(amount), currency=currency or self.currency,
+            invoice_id=invoice_id, amount=parse_amount(amount, allow_zero=verification),
+            currency=currency or self.currency,
             secret_hash=secret_hash, post_link=post_link, failure_post_link=failure_post_link,
             deadline=budget,
         )
@@ -275,6 +278,71 @@ class EpayClient:
             deadline=budget,
         )
         return operations.read_operation(reply, operation, transaction_id, value, external_id)
+
+    # --- saved cards (the payment is never retried: see flask_halyk.epay.cards) ---------------
+
+    def cards(self, account_id: str, *, deadline: float | None = None) -> list[BankCard]:
+        """The cards the bank keeps for ``account_id`` (an empty list for none: code 1373)."""
+        budget = self._begin(deadline)
+        reply = self._api_call("GET", cards.cards_path(account_id),
+                               what="list of saved cards", retry=True, deadline=budget)
+        return cards.read_cards(reply)
+
+    def deactivate_card(self, card_id: str, *, deadline: float | None = None) -> dict[str, Any]:
+        """Deactivate a saved card at the bank; its answer (``{"status": ...}``)."""
+        path = cards.deactivate_path(card_id)
+        budget = self._begin(deadline)
+        reply = self._api_call("POST", path, what=f"deactivation of card {card_id}",
+                               retry=True, deadline=budget)
+        return cards.read_deactivation(reply)
+
+    def card_payment(
+        self,
+        token: PaymentToken,
+        *,
+        card_id: str,
+        account_id: str,
+        amount: Decimal | int | str,
+        description: str,
+        language: str = "rus",
+        recurrent: bool | None = None,
+        currency: str | None = None,
+        post_link: str | None = None,
+        failure_post_link: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        back_link: str | None = None,
+        deadline: float | None = None,
+    ) -> CardPaymentResult:
+        """Pay the invoice of ``token`` (a payment token for it: :meth:`payment_token`) with
+        the saved card ``card_id`` of ``account_id``. Never retried. The answer may be a
+        decline (``status`` REJECT) or a 3-D Secure step (``secure3d``); a terminal without
+        the right to pay by cardId raises :class:`RecurringNotAllowed`."""
+        body = cards.card_payment_body({
+            "amount": parse_amount(amount), "currency": currency or self.currency,
+            "terminalId": self.terminal_id, "invoiceId": token.invoice_id,
+            "description": description, "accountId": account_id, "language": language,
+            "paymentType": "cardId", "recurrent": recurrent,
+            "cardId": {"id": cards.check_card_id(card_id)},
+            "postLink": post_link, "failurePostLink": failure_post_link,
+            "name": name, "email": email, "phone": phone,
+            "backLink": back_link, "failureBackLink": back_link,
+        })
+        budget = self._begin(deadline)
+        reply = self.transport.send(
+            "POST", f"{self.api_url}{cards.CARD_PAYMENT_PATH}",
+            what=f"payment of invoice {token.invoice_id} with a saved card", retry=False,
+            json=body, headers={"Authorization": f"Bearer {token.access_token}"},
+            deadline=budget,
+        )
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the payment token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}): a token is good for its own invoice and amount only.",
+                status=reply.status,
+            )
+        return cards.read_card_payment(reply, card_id)
 
     # --- the API's authorisation ---------------------------------------------------------------
 

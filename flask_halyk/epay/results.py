@@ -14,6 +14,8 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 __all__ = [
+    "BankCard",
+    "CardPaymentResult",
     "OperationResult",
     "PaymentToken",
     "ResultCode",
@@ -237,3 +239,44 @@ class OperationResult:
     http_status: int
     raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
+
+
+@dataclass(frozen=True)
+class BankCard:
+    """One entry of the bank's list of an account's saved cards (``GET /cards/{accountId}``,
+    PascalCase on the wire): ``card_id`` is its ``ID``, the cardId to pay with."""
+
+    card_id: str
+    account_id: str | None
+    card_mask: str | None
+    payer_name: str | None
+    #: ``PaymentAvailable``: False when the bank will not charge it (expired, blocked...).
+    payment_available: bool | None
+    created: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CardPaymentResult:
+    """The answer to a payment with a saved card (``POST /payments/cards/auth``).
+
+    ``status``: the bank's statusName (``CHARGE``, ``AUTH`` on a two-stage terminal, ``REJECT``
+    for a decline); ``code`` its code (0: done, else the decline's reason code);
+    ``secure3d``: None, or the 3-D Secure step the terminal requires (``paReq``, ``md``,
+    ``termURL``, ``action``), when the payment waits for the customer."""
+
+    transaction_id: str | None
+    invoice_id: str | None
+    status: str | None
+    code: int | None
+    message: str | None
+    card_id: str | None
+    reference: str | None
+    secure3d: dict[str, Any] | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def approved(self) -> bool:
+        """The bank took (CHARGE) or holds (AUTH) the money."""
+        return self.secure3d is None and (self.status or "").upper() in ("AUTH", "CHARGE") \
+            and not self.code

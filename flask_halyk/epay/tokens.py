@@ -18,7 +18,12 @@ from marshmallow import Schema, ValidationError
 
 from ..errors import ApiError, AuthenticationError, EpayTimeout, InvalidArgument
 from ..redaction import validation_problem
-from ..schemas import ServiceTokenRequestSchema, TokenRequestSchema, TokenResponseSchema
+from ..schemas import (
+    ServiceTokenRequestSchema,
+    TokenRequestSchema,
+    TokenResponseSchema,
+    VerificationTokenRequestSchema,
+)
 from .results import PaymentToken
 from .transport import Deadline, Reply, Transport
 
@@ -132,7 +137,8 @@ def payment_token(
         fields["postLink"] = post_link
     if failure_post_link is not None:
         fields["failurePostLink"] = failure_post_link
-    form = dump_form(_TOKEN_REQUEST, fields, "payment token request")
+    schema = _VERIFICATION_TOKEN_REQUEST if amount == 0 else _TOKEN_REQUEST
+    form = dump_form(schema, fields, "payment token request")
     issued = datetime.now(UTC)
     raw, loaded = request_token(transport, token_url, form,
                                 f"payment token for invoice {invoice_id}", deadline)
@@ -207,5 +213,6 @@ class ServiceTokenCache:
 # Schemas are built once: building one costs more than a load, and load()/dump() keep no state
 # on the instance, so threads may share them.
 _TOKEN_REQUEST = TokenRequestSchema()
+_VERIFICATION_TOKEN_REQUEST = VerificationTokenRequestSchema()
 _SERVICE_TOKEN_REQUEST = ServiceTokenRequestSchema()
 _TOKEN_RESPONSE = TokenResponseSchema()

@@ -131,9 +131,11 @@ class Transport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         deadline: Deadline | float | None = None,
+        json: Mapping[str, Any] | None = None,
     ) -> Reply:
         """One call, retried if ``retry``; ``what`` names it in messages. Answers below 500 are
-        returned as a :class:`Reply`; network failures and 5xx raise typed errors.
+        returned as a :class:`Reply`; network failures and 5xx raise typed errors. ``json``: a
+        JSON body instead of the form ``data`` (the saved-card payment).
 
         ``deadline`` (seconds, or a running :class:`Deadline`; the transport's own by default)
         bounds the call: each attempt's connect and read timeouts are cut to the time left, no
@@ -168,6 +170,7 @@ class Transport:
                 response = self.session.request(
                     method, url, data=data, params=params, headers=headers,
                     timeout=timeout, allow_redirects=False,
+                    json=None if json is None else dict(json),
                 )
             except requests.Timeout as exc:
                 # Which limit ended it: the deadline (a timeout cut to the time left) or

@@ -8,12 +8,13 @@ Where each part lives: :mod:`.core` (engine, clock, transactions), :mod:`.paymen
 invoice ids, reads), :mod:`.changes` (moving a payment), :mod:`.events` (raw events and their
 verdicts), :mod:`.states` (statuses and the rules of moving between them), :mod:`.reports` (the
 bank's messages in ledger terms), :mod:`.models` (records), :mod:`.rows`, :mod:`.tables`,
-:mod:`.schema` (migrations), :mod:`.listing` (the back office's reads), :mod:`.journal`
-(operations sent to ePay), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
+:mod:`.cards` (saved cards), :mod:`.schema` (migrations), :mod:`.listing` (the back office's
+reads), :mod:`.journal` (operations sent to ePay), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
 """
 
 from __future__ import annotations
 
+from .cards import CardStore, SavedCard
 from .changes import ChangeStore
 from .events import EventStore
 from .journal import JournalStore, OperationEntry
@@ -23,7 +24,7 @@ from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
 
 
-class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore, JournalStore):
+class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore, JournalStore, CardStore):
     """The payment ledger of one database: see :class:`~.core.LedgerCore` for its arguments,
     :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore`,
     :class:`~.events.EventStore`, :class:`~.listing.ListingStore` and
@@ -42,6 +43,7 @@ __all__ = [
     "PaymentPage",
     "PaymentRecord",
     "PaymentStatus",
+    "SavedCard",
     "Timeline",
     "TimelineEntry",
 ]

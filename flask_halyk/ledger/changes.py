@@ -23,6 +23,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from ..errors import LedgerUnavailable, PaymentStateError
 from ..money import from_minor, to_minor
+from .cards import note_card
 from .core import LedgerCore
 from .events import dispatching_events, insert_event, new_claim, write_verdict
 from .journal import journal_operation
@@ -37,6 +38,7 @@ from .states import (
     PaymentStatus,
     change_for,
     refusal_of,
+    verification_target,
 )
 from .tables import events, payments
 
@@ -151,7 +153,7 @@ class ChangeStore(LedgerCore):
         result, and the verdict of the event that reported it (columns of
         :func:`~.events.write_verdict` / :func:`~.events.insert_event`). ``claim``: whether
         the change's receivers run under a claim (None: there is no event to claim)."""
-        target = report.status
+        target = verification_target(current, report.status)
         allowed = ALLOWED_FROM[target]
         if current.status in allowed:
             now = self.now()
@@ -171,6 +173,7 @@ class ChangeStore(LedgerCore):
             # race None even without it.
             if updated is not None:
                 change = change_for(current.status, target)
+                note_card(conn, now, current, replace(report, status=target))
                 verdict: dict[str, Any] = {
                     "verdict": EventVerdict.DISPATCHING, "outcome": change,
                     "invoice_id": invoice_id, "transaction_id": report.transaction_id}

@@ -47,6 +47,8 @@ class PaymentRecord:
     #: When the payment's token expires, as ePay said (``expires_in``) when it was issued; None
     #: when no token was recorded (the token request failed, or the payment predates schema 2).
     token_expires_at: datetime | None = None
+    #: The shop asked the bank to keep the card (``create_payment(save_card=True)``).
+    card_save: bool = False
 
     @property
     def is_paid(self) -> bool:

@@ -97,10 +97,12 @@ class PaymentStore(LedgerCore):
         name: str | None = None,
         email: str | None = None,
         phone: str | None = None,
+        card_save: bool = False,
     ) -> PaymentRecord:
         """Record a new payment (status ``new``) and return it. ``invoice_id=None`` allocates
         one. A given id must be valid (:class:`InvoiceIdError`) and neither it nor its last six
-        digits may be in the ledger already (:class:`InvoiceIdInUse`)."""
+        digits may be in the ledger already (:class:`InvoiceIdInUse`). ``card_save``: the shop
+        asked the bank to keep the card (its success's cardId is then kept, :mod:`.cards`)."""
         self._ensure()
         now = self.now()
         row = {
@@ -116,6 +118,7 @@ class PaymentStore(LedgerCore):
             "email": clean(email, EMAIL_MAX),
             "phone": clean(phone, PHONE_MAX),
             "status": PaymentStatus.NEW.value,
+            "card_save": True if card_save else None,
             "refunded_minor": 0,
             "created_at": now,
             "updated_at": now,

@@ -71,6 +71,7 @@ def payment_record(row: Row[Any]) -> PaymentRecord:
         updated_at=m["updated_at"],
         paid_at=m["paid_at"],
         token_expires_at=m["token_expires_at"],
+        card_save=bool(m["card_save"]),
     )
 
 

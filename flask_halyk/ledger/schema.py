@@ -12,6 +12,7 @@ from ..errors import ConfigurationError
 from .rows import card_last4
 from .tables import (
     SCHEMA_VERSION,
+    cards,
     events,
     invoice_counter,
     metadata,
@@ -85,9 +86,38 @@ _LAST4 = {
 _V4_INDEXES = frozenset({"ix_halyk_payments_account_created",
                          "ix_halyk_payments_card_created"})
 
+def _v5_saved_cards(conn: Connection) -> None:
+    # ``halyk_cards`` is new in version 5: created afterwards from .tables, as for a fresh
+    # ledger. Payments saved a card before only as their ``card_id`` (the bank gives one only
+    # to a card it keeps): the cards of those that are paid and name an account become saved
+    # cards, so that a shop upgrading keeps the cards its customers already chose to keep.
+    _add_column(conn, payments, "card_save")
+    cards.create(conn, checkfirst=True)
+    rows = conn.execute(
+        select(payments.c.card_id, payments.c.account_id, payments.c.card_mask,
+               payments.c.card_type, payments.c.issuer, payments.c.name,
+               payments.c.invoice_id, payments.c.updated_at)
+        .where(payments.c.card_id.is_not(None), payments.c.account_id.is_not(None),
+               payments.c.status.in_(["paid", "authorized", "partially_refunded",
+                                      "refunded"]))
+        .order_by(payments.c.updated_at)
+    ).all()
+    seen: dict[str, dict[str, object]] = {}
+    for row in rows:
+        seen[row.card_id] = {
+            "card_id": row.card_id, "account_id": row.account_id[:255],
+            "card_mask": row.card_mask, "card_type": row.card_type, "issuer": row.issuer,
+            "payer_name": row.name, "invoice_id": row.invoice_id, "status": "active",
+            "created_at": row.updated_at, "updated_at": row.updated_at,
+        }
+    if seen:
+        conn.execute(insert(cards), list(seen.values()))
+
+
 MIGRATIONS[2] = _v2_token_expiry
 MIGRATIONS[3] = _v3_reservations_and_leases
 MIGRATIONS[4] = _v4_back_office
+MIGRATIONS[5] = _v5_saved_cards
 
 
 def migrate(conn: Connection) -> int:

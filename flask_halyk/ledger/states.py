@@ -32,6 +32,7 @@ __all__ = [
     "operation_refusal",
     "refusal_of",
     "target_for_bank_status",
+    "verification_target",
 ]
 
 
@@ -48,6 +49,14 @@ class PaymentStatus(StrEnum):
     #: Never paid, and no longer payable: its token expired long ago and ePay does not know the
     #: invoice. A late success still moves it to ``paid`` / ``authorized`` (the bank decides).
     EXPIRED = "expired"
+    #: A card verification (amount 0) the bank approved: the card is checked (and saved when
+    #: asked), no money moved. Final.
+    VERIFIED = "verified"
+
+    @property
+    def is_success_or_verified(self) -> bool:
+        """The customer's card was accepted: paid, or verified (amount 0)."""
+        return self.is_success or self is PaymentStatus.VERIFIED
 
     @property
     def is_success(self) -> bool:
@@ -93,6 +102,7 @@ class Change(StrEnum):
     CANCELLED = "cancelled"  # payment_cancelled
     REFUNDED = "refunded"  # payment_refunded
     EXPIRED = "expired"  # payment_expired
+    VERIFIED = "verified"  # card_saved (a card verification, amount 0)
 
 
 S = PaymentStatus
@@ -114,6 +124,8 @@ ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     # Decided by reconcile alone (recovery.reconcile): the token expired long ago and ePay
     # answered "not found" (102); never from a postLink.
     S.EXPIRED: frozenset({S.NEW}),
+    # A card verification (amount 0): a success of a payment of nothing, see verification_target.
+    S.VERIFIED: frozenset({S.NEW, S.FAILED, S.EXPIRED}),
 }
 
 #: The shop's operations.
@@ -128,7 +140,7 @@ OPERABLE_FROM: dict[Operation, frozenset[PaymentStatus]] = {
     "refund": frozenset({S.PAID, S.PARTIALLY_REFUNDED}),
 }
 
-#: The bank's statusName -> ledger status. Absent names (NEW, 3D, FINGERPRINT, VERIFIED) are
+#: The bank's statusName -> ledger status. Absent names (NEW, 3D, FINGERPRINT) are
 #: not final: they leave the payment as it is.
 BANK_STATUS: dict[str, PaymentStatus] = {
     "AUTH": S.AUTHORIZED,
@@ -138,6 +150,8 @@ BANK_STATUS: dict[str, PaymentStatus] = {
     "REFUND": S.REFUNDED,
     "FAILED": S.FAILED,
     "REJECT": S.FAILED,
+    # Only a card verification (amount 0) ends so.
+    "VERIFIED": S.VERIFIED,
 }
 
 
@@ -148,8 +162,18 @@ def target_for_bank_status(status_name: str | None) -> PaymentStatus | None:
     return BANK_STATUS.get(status_name.strip().upper())
 
 
+def verification_target(payment: PaymentRecord, target: PaymentStatus) -> PaymentStatus:
+    """``target``, except that a success of a payment of amount 0 (a card verification) is
+    ``verified``: no money moved, and no fulfilment signal is due."""
+    if payment.amount == 0 and target in (S.PAID, S.AUTHORIZED):
+        return S.VERIFIED
+    return target
+
+
 def change_for(previous: PaymentStatus, target: PaymentStatus) -> Change:
     """What moving from ``previous`` to ``target`` means to the shop (which signal fires)."""
+    if target is S.VERIFIED:
+        return Change.VERIFIED
     if target in (S.AUTHORIZED, S.PAID) and not previous.is_success:
         return Change.SUCCEEDED
     if target is S.PAID:

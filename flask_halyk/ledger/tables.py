@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -112,6 +113,9 @@ payments = Table(
     # Version 4: the last four digits of card_mask (when it ends with four digits), so that
     # the back office finds a card by them with an index rather than LIKE '%1234'.
     Column("card_last4", String(4)),
+    # Version 5: the shop asked the bank to keep the card (``cardSave``); only then is the
+    # card of its success kept in ``halyk_cards``. NULL: not asked.
+    Column("card_save", Boolean),
     Index("ix_halyk_payments_status_created", "status", "created_at"),
     Index("ix_halyk_payments_created", "created_at"),
     # Version 4: the back office's listing (ledger/listing.py), newest first, filtered by
@@ -163,4 +167,28 @@ operations = Table(
     Column("outcome", String(16), nullable=False),
     Column("reason", Text),
     Index("ix_halyk_operations_invoice", "invoice_id", "id"),
+)
+
+
+# Version 5: the cards the bank keeps for the shop's customers (cardSave), by the cardId ePay
+# gave; never a PAN, never a CVC: only what the postLink or the bank's card list says of them.
+# ``status``: ``active`` or ``deactivated`` (POST /card/deactivate, or gone from the bank's
+# list); ``payment_available``: the list's PaymentAvailable, NULL until a sync read it.
+cards = Table(
+    "halyk_cards",
+    metadata,
+    Column("card_id", String(64), primary_key=True),
+    Column("account_id", String(255), nullable=False),
+    Column("card_mask", String(32)),
+    Column("card_type", String(32)),
+    Column("issuer", Text),
+    Column("payer_name", Text),
+    # The payment that saved it (its invoice id), when the ledger saw that payment.
+    Column("invoice_id", String(15)),
+    Column("status", String(16), nullable=False),
+    Column("payment_available", Boolean),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deactivated_at", UTCDateTime),
+    Index("ix_halyk_cards_account", "account_id"),
 )

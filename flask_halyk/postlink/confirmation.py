@@ -39,7 +39,7 @@ def confirm_with_status(
     status = _ask_status(state, payment)
     if isinstance(status, Unconfirmed):
         return status
-    if status.paid:
+    if status.paid or _verified(status, payment):
         mismatch = _differs_from_order(status.transaction, payment)
         if mismatch:
             return Unconfirmed(f"ePay's status does not match the order: {mismatch}", 403)
@@ -60,6 +60,13 @@ def confirm_with_status(
     if status.pending:
         return Unconfirmed("ePay's status is not final yet", 503)
     return Unconfirmed(f"ePay's status does not confirm the payment ({status.status_name})", 403)
+
+
+def _verified(status: StatusResult, payment: PaymentRecord) -> bool:
+    """A card verification (amount 0) the bank approved: ``VERIFIED`` (the ledger records it
+    ``verified``, see :func:`~flask_halyk.ledger.states.verification_target`)."""
+    return payment.amount == 0 and status.transaction is not None \
+        and str(status.status_name or "").upper() == "VERIFIED"
 
 
 def _ask_status(state: HalykState, payment: PaymentRecord) -> StatusResult | Unconfirmed:

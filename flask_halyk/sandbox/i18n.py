@@ -17,6 +17,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "3ds_title": "3-D Secure", "3ds_prompt": "Введите код подтверждения из SMS",
         "3ds_submit": "Подтвердить", "success": "Оплата прошла успешно",
         "failure": "Оплата не прошла", "back": "Вернуться в магазин",
+        "save_card": "Сохранить карту для следующих оплат",
         "error_title": "Оплата невозможна",
     },
     "kaz": {
@@ -31,6 +32,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "3ds_title": "3-D Secure", "3ds_prompt": "SMS-тегі растау кодын енгізіңіз",
         "3ds_submit": "Растау", "success": "Төлем сәтті өтті", "failure": "Төлем өтпеді",
         "back": "Дүкенге оралу", "error_title": "Төлеу мүмкін емес",
+        "save_card": "Картаны келесі төлемдер үшін сақтау",
     },
     "eng": {
         "title": "Card payment", "merchant": "Merchant", "amount": "Amount",
@@ -43,6 +45,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "3ds_title": "3-D Secure", "3ds_prompt": "Enter the confirmation code from the SMS",
         "3ds_submit": "Confirm", "success": "Payment successful", "failure": "Payment failed",
         "back": "Back to the shop", "error_title": "Payment is not possible",
+        "save_card": "Save the card for future payments",
     },
 }
 

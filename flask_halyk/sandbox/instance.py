@@ -74,7 +74,7 @@ class Sandbox:
     def pay(self, payment_object: Mapping[str, Any], pan: str = APPROVED_CARD, *,
             expiry: str = "12/39", cvc: str = "123", holder: str = "TEST CARDHOLDER",
             secure_code: str | None = None, base_url: str | None = None,
-            wait: float = 10) -> PaymentResult:
+            wait: float = 10, save_card: bool = True) -> PaymentResult:
         """Pay ``payment_object`` (``payment.to_js()``) with a card, as a browser would on the
         payment page, but without one: the page's own routes, through a test client of the
         sandbox app, so that every check of the page applies and the postLink is sent as
@@ -92,13 +92,16 @@ class Sandbox:
         alike. Raises :class:`~flask_halyk.sandbox.payer.PaymentPageError` when the page refuses
         (unknown or expired token, another amount, invoice already paid, a malformed link) or
         the card form does (``errors``: invalid PAN, past expiry...).
+
+        ``save_card``: leave the page's "save the card" box ticked, as it is shown (it is shown
+        when the object has ``cardSave`` and an ``accountId``); False unticks it.
         """
         if self.app is None:
             raise RuntimeError("this Sandbox belongs to no app: build it with "
                                "create_sandbox_app() and use app.extensions['halyk_sandbox']")
         return pay_through_page(self, self.app, payment_object, pan, expiry=expiry, cvc=cvc,
                                 holder=holder, secure_code=secure_code, base_url=base_url,
-                                wait=wait)
+                                wait=wait, save_card=save_card)
 
     def route_postlinks(self, origin: str, to: str) -> None:
         """Send the postLinks addressed to ``origin`` (``scheme://host[:port]``) to the origin

@@ -39,6 +39,18 @@ class Options:
     #: Also read the sandbox script's old ``?object=`` hand-over (base64url JSON). Off: the page
     #: reads only the bank's ``?params=``, so no test can pass on an encoding the bank lacks.
     legacy_object_handover: bool = False
+    #: A card paid with on the page gets a cardId (in the postLink and status) even when it was
+    #: not saved. Off: only a saved card has one, as the vendor's saved-card page reads ("the
+    #: card is saved if you ... passed cardsave: true, the payment was successful and you
+    #: received CardID").
+    card_id_without_save: bool = False
+    #: The terminal requires 3-D Secure on payments with a saved card: ``/payments/cards/auth``
+    #: answers a ``secure3D`` step instead of paying (vendor: "3DS check is per terminal").
+    card_payment_three_ds: bool = False
+    #: The terminal may pay with saved cards (cardId) without the customer. Off:
+    #: ``/payments/cards/auth`` answers HTTP 400 ``{"code": 464}`` (the bank's code is not
+    #: published; 464 "Invalid merchant" from its reason-code table).
+    card_payments_allowed: bool = True
 
     def update(self, values: dict[str, Any]) -> None:
         """Set the switches named in ``values``; unknown names or wrong values raise

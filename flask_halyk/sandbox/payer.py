@@ -104,10 +104,13 @@ def _refused(response: TestResponse) -> PaymentPageError:
     return PaymentPageError(text, response.status_code, errors)
 
 
+_SAVE_CARD_BOX = 'name="save_card"'
+
+
 def pay_through_page(sandbox: Sandbox, app: Flask, payment_object: Mapping[str, Any],
                      pan: str, *, expiry: str, cvc: str, holder: str,
                      secure_code: str | None, base_url: str | None,
-                     wait: float) -> PaymentResult:
+                     wait: float, save_card: bool = True) -> PaymentResult:
     """See :meth:`Sandbox.pay`."""
 
     client = app.test_client()
@@ -118,9 +121,12 @@ def pay_through_page(sandbox: Sandbox, app: Flask, payment_object: Mapping[str, 
     checkout = _CHECKOUT.search(_text(page))
     if page.status_code != 200 or checkout is None:
         raise _refused(page)
-    answer = client.post("/payform/pay", base_url=origin, data={
-        "checkout": checkout.group(1), "pan": pan, "expiry": expiry, "cvc": cvc,
-        "holder": holder})
+    form = {"checkout": checkout.group(1), "pan": pan, "expiry": expiry, "cvc": cvc,
+            "holder": holder}
+    # The save-card box, ticked as the page shows it, as a browser submits it.
+    if save_card and _SAVE_CARD_BOX in _text(page):
+        form["save_card"] = "1"
+    answer = client.post("/payform/pay", base_url=origin, data=form)
     three_ds = answer.status_code == 200 and _SECURE_3D_FORM in _text(answer)
     if three_ds:
         answer = client.post("/payform/3ds", base_url=origin, data={

@@ -19,7 +19,7 @@ from .handover import HandoverError, decode_object, decode_params
 from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
 from .links import LINKS, dangerous_link, delivery_targets
-from .state import Checkout, Transaction
+from .state import Checkout, SavedCard, Transaction
 from .wire import postlink_body
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,15 @@ def _form(checkout: Checkout, errors: dict[str, str], values: dict[str, str],
         "payform.html", t=TEXTS[lang], lang=lang, checkout=checkout, payment=checkout.payment,
         merchant=checkout.token.merchant, amount=checkout.token.amount,
         currency=checkout.token.currency, errors=errors, values=values,
+        offers_save=offers_save(checkout.payment),
     ), status
+
+
+def offers_save(payment: dict[str, Any]) -> bool:
+    """The page offers to save the card: the object asks (``cardSave``, or the vendor prose's
+    ``cardsave``) for a customer account (``accountId``: the bank lists cards by it)."""
+    asked = payment.get("cardSave", payment.get("cardsave"))
+    return (asked is True or str(asked).lower() == "true") and bool(payment.get("accountId"))
 
 
 def _valid_expiry(value: str) -> bool:
@@ -159,6 +167,8 @@ def pay() -> ResponseReturnValue:
         return refusal  # type: ignore[return-value]
     t = TEXTS[language(checkout.payment.get("language"))]
     values = {k: request.form.get(k, "").strip() for k in ("pan", "expiry", "cvc", "holder")}
+    save = offers_save(checkout.payment) and request.form.get("save_card") == "1"
+    values["save_card"] = "1" if save else ""
     pan = re.sub(r"[\s-]", "", values["pan"])
     errors = {}
     if not cards.luhn_valid(pan):
@@ -174,12 +184,12 @@ def pay() -> ResponseReturnValue:
         return _form(checkout, errors, values, 400)
     behaviour = cards.behaviour(pan)
     if behaviour.three_ds:
-        sandbox.store.set_3ds(checkout, {"pan": pan, "holder": values["holder"]})
+        sandbox.store.set_3ds(checkout, {"pan": pan, "holder": values["holder"], "save": save})
         lang = language(checkout.payment.get("language"))
         return render_template("secure3d.html", t=t, lang=lang, checkout=checkout,
                                amount=checkout.token.amount, currency=checkout.token.currency)
     return _finish(sandbox, checkout, pan, values["holder"], behaviour.reason_code,
-                   behaviour.reason, behaviour.issuer, secure="no")
+                   behaviour.reason, behaviour.issuer, secure="no", save=save)
 
 
 @bp.post("/3ds")
@@ -198,7 +208,7 @@ def secure3d() -> ResponseReturnValue:
     else:
         code, reason = cards.THREE_DS_FAILURE
     return _finish(sandbox, checkout, pending["pan"], pending["holder"], code, reason,
-                   behaviour.issuer, secure="yes")
+                   behaviour.issuer, secure="yes", save=bool(pending.get("save")))
 
 
 def _digits(count: int) -> str:
@@ -206,10 +216,12 @@ def _digits(count: int) -> str:
 
 
 def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_code: int,
-            reason: str, issuer: str, *, secure: str) -> ResponseReturnValue:
+            reason: str, issuer: str, *, secure: str, save: bool = False) -> ResponseReturnValue:
     token, payment = checkout.token, checkout.payment
     assert token.invoice_id is not None and token.amount is not None
     ok = reason_code == 0
+    saved = ok and save
+    has_card_id = saved or (ok and sandbox.options.card_id_without_save)
     if not ok:
         status = "REJECT"
     elif token.amount == 0:
@@ -222,7 +234,7 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
         reason_code=reason_code, reason=reason,
         created=datetime.now(UTC).astimezone(ALMATY).isoformat(timespec="microseconds"),
         card_mask=cards.mask(pan), card_type=cards.card_type(pan),
-        card_id=str(uuid.uuid4()) if ok else "", issuer=issuer,
+        card_id=str(uuid.uuid4()) if has_card_id else "", issuer=issuer,
         approval_code=_digits(6) if ok else "", reference=_digits(12) if ok else "",
         holder=holder.upper(), payment=dict(payment), secret_hash=token.secret_hash,
         secure=secure, ip=request.remote_addr or "",
@@ -233,6 +245,14 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
     lang = language(payment.get("language"))
     if not sandbox.store.add_payment(transaction):
         return _error(lang, "this invoice is already paid")
+    if saved:
+        sandbox.store.save_card(SavedCard(
+            card_id=transaction.card_id, account_id=str(payment["accountId"]),
+            terminal=transaction.terminal, pan=pan, card_mask=transaction.card_mask,
+            card_type=transaction.card_type, issuer=issuer, holder=transaction.holder,
+            transaction_id=transaction.id, reference=transaction.reference,
+            int_reference=transaction.int_reference,
+            processing_terminal=transaction.processing_terminal, created=transaction.created))
     success_link, failure_link = delivery_targets(token, payment)
     body = postlink_body(transaction, secret_hash=sandbox.options.postlink_secret_hash)
     sandbox.sender.send(success_link if ok else failure_link, body)

@@ -84,6 +84,29 @@ class Transaction:
 
 
 @dataclass
+class SavedCard:
+    """A card the bank keeps for a merchant's customer (``cardSave``), by its cardId. The PAN
+    is kept only so that the sandbox can charge it again with its test behaviour."""
+
+    card_id: str
+    account_id: str
+    terminal: str
+    pan: str = field(repr=False)
+    card_mask: str
+    card_type: str
+    issuer: str
+    holder: str
+    transaction_id: str
+    reference: str
+    int_reference: str
+    processing_terminal: str
+    created: str
+    active: bool = True
+    #: The list's ``PaymentAvailable``: False for a card the bank will not charge (expired).
+    payment_available: bool = True
+
+
+@dataclass
 class Delivery:
     """One postLink sent (or attempted)."""
 
@@ -103,6 +126,9 @@ class Store:
         self.checkouts: dict[str, Checkout] = {}
         self.transactions: dict[str, Transaction] = {}
         self.deliveries: list[Delivery] = []
+        self.saved_cards: dict[str, SavedCard] = {}
+        #: Payments by cardId waiting for their 3-D Secure step, by ``MD``.
+        self.pending_card_3ds: dict[str, dict[str, Any]] = {}
 
     def issue(self, token: Token) -> Token:
         with self.lock:
@@ -152,6 +178,16 @@ class Store:
         with self.lock:
             return any(t.invoice_id == invoice_id and t.terminal == terminal
                        and t.status != "REJECT" for t in self.transactions.values())
+
+    def save_card(self, card: SavedCard) -> None:
+        with self.lock:
+            self.saved_cards[card.card_id] = card
+
+    def cards_of(self, account_id: str, terminal: str) -> list[SavedCard]:
+        """The active cards of ``account_id`` at ``terminal``, oldest first."""
+        with self.lock:
+            return [c for c in self.saved_cards.values()
+                    if c.account_id == account_id and c.terminal == terminal and c.active]
 
     def record(self, delivery: Delivery) -> None:
         with self.lock:

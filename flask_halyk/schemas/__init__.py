@@ -29,6 +29,7 @@ from .fields import (
 )
 from .incoming import (
     KNOWN_STATUS_NAMES,
+    CardPaymentResponseSchema,
     FailurePostLinkSchema,
     OperationErrorSchema,
     PostLinkSchema,
@@ -39,9 +40,11 @@ from .incoming import (
     is_success,
 )
 from .outgoing import (
+    CardPaymentRequestSchema,
     PaymentObjectSchema,
     ServiceTokenRequestSchema,
     TokenRequestSchema,
+    VerificationTokenRequestSchema,
     dump_for_js,
 )
 
@@ -54,6 +57,8 @@ __all__ = [
     "LANGUAGE_ALIASES",
     "NAME_MAX",
     "PHONE_MAX",
+    "CardPaymentRequestSchema",
+    "CardPaymentResponseSchema",
     "FailurePostLinkSchema",
     "OperationErrorSchema",
     "PaymentObjectSchema",
@@ -64,6 +69,7 @@ __all__ = [
     "TokenRequestSchema",
     "TokenResponseSchema",
     "TransactionSchema",
+    "VerificationTokenRequestSchema",
     "dump_for_js",
     "is_success",
 ]

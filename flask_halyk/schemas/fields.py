@@ -218,15 +218,23 @@ class Amount(fields.Field[Decimal]):
     dumps the value the payment page gets (see :func:`js_amount`).
     """
 
-    def __init__(self, *, for_form: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *, for_form: bool = False, allow_zero: bool = False,
+                 zero_with: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.for_form = for_form
+        #: 0 is an amount (a card verification's token request).
+        self.allow_zero = allow_zero
+        #: 0 is an amount when this key of the same object is true (``cardSave``: a card
+        #: verification saves the card, EPAY-REFERENCE.md section 10).
+        self.zero_with = zero_with
 
     def _deserialize(
         self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
     ) -> Decimal:
         amount = to_decimal(value)
-        if amount <= 0:
+        zero_ok = self.allow_zero or (self.zero_with is not None and data is not None
+                                      and data.get(self.zero_with) is True)
+        if amount < 0 or (amount == 0 and not zero_ok):
             raise ValidationError("Must be greater than 0.")
         if not has_whole_tiyn(amount):
             raise ValidationError("At most 2 decimal places.")

@@ -273,6 +273,22 @@ class SavedCardSchema(IncomingSchema):
     AccountID = WireText(allow_none=True)
 
 
+class CardPaymentResponseSchema(IncomingSchema):
+    """The answer of ``POST /payments/cards/auth`` (EPAY-REFERENCE.md section 11, from
+    integrations' models): ``status`` (``AUTH``, ``CHARGE``, ``REJECT``...), ``code`` (0: done),
+    ``secure3D`` null, or the 3-D Secure step (``paReq``, ``md``, ``termURL``, ``action``)."""
+
+    id = WireText(allow_none=True)
+    invoiceID = WireText(allow_none=True)
+    status = WireText(allow_none=True)
+    code = OptionalInt(allow_none=True)
+    message = WireText(allow_none=True)
+    cardID = WireText(allow_none=True)
+    reference = WireText(allow_none=True)
+    intReference = WireText(allow_none=True)
+    secure3D = fields.Dict(allow_none=True)
+
+
 class OperationErrorSchema(IncomingSchema):
     """The HTTP 400 answer of charge/cancel/refund: ``{"code": 100, "message": "..."}``."""
 
@@ -283,6 +299,7 @@ class OperationErrorSchema(IncomingSchema):
 __all__ = [
     "KNOWN_STATUS_NAMES",
     "TRANSACTION_ID_MAX",
+    "CardPaymentResponseSchema",
     "FailurePostLinkSchema",
     "IncomingSchema",
     "OperationErrorSchema",

@@ -129,7 +129,8 @@ class PaymentObjectSchema(OutgoingSchema):
     description = Description(required=True)
     accountId = BoundedText(max_length=ACCOUNT_ID_MAX)
     terminal = NonEmptyText(required=True)
-    amount = Amount(required=True)
+    # 0 with cardSave: a card verification (EPAY-REFERENCE.md section 10).
+    amount = Amount(required=True, zero_with="cardSave")
     name = BoundedText(max_length=NAME_MAX)
     currency = Currency(required=True)
     data = JsonText()
@@ -144,6 +145,49 @@ class PaymentObjectSchema(OutgoingSchema):
     def normalise(self, data: dict[str, Any]) -> dict[str, Any]:
         """``None`` values dropped (not given)."""
         return {k: v for k, v in data.items() if v is not None}
+
+
+class CardIdSchema(OutgoingSchema):
+    """``{"id": "<cardId>"}``: how the saved-card payment names its card."""
+
+    id = NonEmptyText(required=True, validate=validate.Length(max=64))
+
+
+class CardPaymentRequestSchema(OutgoingSchema):
+    """The JSON body of ``POST /payments/cards/auth``: a payment with a saved card
+    (``paymentType: "cardId"``), sent with the payment token of its invoice. The field set is
+    the one integrations send (EPAY-REFERENCE.md section 11: the vendor page's body is not
+    readable); ``None`` values are dropped."""
+
+    amount = Amount(required=True)
+    currency = Currency(required=True)
+    name = BoundedText(max_length=NAME_MAX)
+    terminalId = NonEmptyText(required=True)
+    invoiceId = InvoiceId(required=True)
+    invoiceIdAlt = InvoiceId()
+    description = Description(required=True)
+    accountId = BoundedText(required=True, max_length=ACCOUNT_ID_MAX)
+    email = BoundedEmail()
+    phone = BoundedText(max_length=PHONE_MAX)
+    backLink = BackLink()
+    failureBackLink = BackLink()
+    postLink = HttpUrl()
+    failurePostLink = HttpUrl()
+    language = Language(required=True)
+    paymentType = fields.String(required=True, validate=validate.Equal("cardId"))
+    recurrent = StrictBool()
+    cardId = fields.Nested(CardIdSchema, required=True)
+
+    def normalise(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``None`` values dropped (not given)."""
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class VerificationTokenRequestSchema(TokenRequestSchema):
+    """The payment-token request of a card verification: amount 0 (EPAY-REFERENCE.md
+    section 10.1)."""
+
+    amount = Amount(required=True, for_form=True, allow_zero=True)
 
 
 def dump_for_js(payment_object: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,10 +207,12 @@ _PAYMENT_OBJECT = PaymentObjectSchema()
 
 
 __all__ = [
+    "CardPaymentRequestSchema",
     "OutgoingSchema",
     "PaymentObjectSchema",
     "ServiceTokenRequestSchema",
     "TokenRequestSchema",
     "TokenResponseField",
+    "VerificationTokenRequestSchema",
     "dump_for_js",
 ]

@@ -358,3 +358,35 @@ def test_a_refunded_order_is_not_on_its_way(app, client, refund, on_its_way):
     assert client.get(f"/orders/{ref}/status.json").get_json()["fulfilled"] is on_its_way
     if refund == "100":
         assert '<span id="refunded-amount">100\u00a0₸</span>' in page
+
+
+def test_a_remembered_card_pays_the_next_order_in_one_click_and_can_be_removed(app, client):
+    store, ledger = app.extensions["shop_store"], app.extensions["halyk"].ledger
+    sandbox = app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+    token = csrf_token(client, "/products/tea/checkout")
+    first = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "1", "save_card": "y"})
+    order = store.get(first.headers["Location"].rsplit("/", 1)[1])
+    assert order.payment_object["cardSave"] is True
+    sandbox.pay(order.payment_object)
+    sandbox.wait_for_postlinks(10)
+    page = client.get("/account/cards").get_data(as_text=True)
+    assert "440563...5096" in page
+    checkout = client.get("/products/tea/checkout").get_data(as_text=True)
+    card_id = re.search(r'name="card_id" value="([^"]+)"', checkout).group(1)
+    again = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "2", "card_id": card_id})
+    repeat = store.get(again.headers["Location"].rsplit("/", 1)[1])
+    sandbox.wait_for_postlinks(10)
+    with app.app_context():
+        paid = ledger.get(repeat.invoice_id)
+    assert paid.status == "paid" and paid.card_id == card_id and paid.amount == repeat.amount
+    removed = client.post(f"/account/cards/{card_id}/remove", data={"csrf_token": token},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "440563...5096" not in removed
+    # A removed card is refused; the order goes to the bank's page instead.
+    fallback = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "1", "card_id": card_id}, follow_redirects=True)
+    assert fallback.status_code == 200
+    last = store.get(fallback.request.path.rsplit("/", 1)[1])
+    assert last.payment_object and last.payment_object["amount"]

@@ -87,10 +87,12 @@ def checkout_id(html: str) -> str:
 
 
 def pay(url: str, page_html: str, pan: str, expiry: str = "12/39", cvc: str = "123",
-        holder: str = "ARMAN ALI") -> requests.Response:
-    return requests.post(f"{url}/payform/pay", data={
-        "checkout": checkout_id(page_html), "pan": pan, "expiry": expiry, "cvc": cvc,
-        "holder": holder}, timeout=10)
+        holder: str = "ARMAN ALI", save_card: bool = False) -> requests.Response:
+    data = {"checkout": checkout_id(page_html), "pan": pan, "expiry": expiry, "cvc": cvc,
+            "holder": holder}
+    if save_card:
+        data["save_card"] = "1"
+    return requests.post(f"{url}/payform/pay", data=data, timeout=10)
 
 
 def full_payment(url: str, pan: str = "4405639704015096", invoice_id: str = "100001",

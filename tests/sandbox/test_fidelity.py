@@ -160,14 +160,17 @@ def test_card_verification_ends_as_verified(sandbox, receiver):
     token = service_token(sandbox.url)
     auth = get_token(sandbox.url, "300030", "0", currency="USD",
                      postLink=f"{receiver.url}/ok").json()
-    page = open_page(sandbox.url, payment_object(auth, "300030", 0, currency="USD"))
-    pay(sandbox.url, page.text, "4405639704015096")
+    page = open_page(sandbox.url, payment_object(auth, "300030", 0, currency="USD",
+                                                 cardSave=True))
+    assert 'name="save_card"' in page.text
+    pay(sandbox.url, page.text, "4405639704015096", save_card=True)
     t = sandbox.transactions[-1]
     assert (t.status, str(t.charged)) == ("VERIFIED", "0")
     body = _status(sandbox.url, "300030", token)
     assert body["resultCode"] == "100" and body["transaction"]["statusName"] == "VERIFIED"
     [(_, postlink, _)] = receiver.wait(1)
     assert postlink["code"] == "ok" and postlink["amount"] == 0 and postlink["cardId"]
+    assert body["transaction"]["cardID"] == postlink["cardId"] == t.card_id
     for operation in ("charge", "cancel", "refund"):
         assert _api(sandbox.url, "POST", f"/operation/{t.id}/{operation}",
                     token).status_code == 400

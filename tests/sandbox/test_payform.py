@@ -144,7 +144,8 @@ def test_each_card_behaviour(sandbox):
         assert (t.invoice_id, t.reason_code, t.status, t.card_type) == (invoice, code, status, kind)
         assert t.card_mask == f"{pan[:6]}...{pan[-4:]}"
         if code == 0:
-            assert len(t.reference) == 12 and len(t.approval_code) == 6 and t.card_id
+            # No cardSave: no cardId (docs/sandbox.md, card_id_without_save).
+            assert len(t.reference) == 12 and len(t.approval_code) == 6 and not t.card_id
         else:
             assert t.reference == "" and t.approval_code == ""
 

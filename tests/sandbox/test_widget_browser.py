@@ -242,3 +242,35 @@ def test_p2p_aft_oct_and_pay_navigate_with_the_bank_flags(browser):
         finally:
             page.close()
             server.shutdown()
+
+
+def test_the_widget_shows_the_save_card_box_and_the_card_is_kept(browser):
+    """cardSave with an accountId: a ticked, visible "save the card" box on the page; paid with
+    it ticked, the bank keeps the card and the postLink's card has a cardId."""
+    with SandboxServer() as sandbox:
+        url = sandbox.url.replace("127.0.0.1", "localhost")
+        auth = get_token(sandbox.url, "600010").json()
+        shop = shop_app(f"{url}/payform/payment-api.js", url)
+        shop.config["STATE"]["object"] = json.dumps(payment_object(auth, "600010",
+                                                                   cardSave=True))
+        server = serve(shop)
+        page = browser.new_page()
+        try:
+            page.goto(f"http://127.0.0.1:{server.server_port}/")
+            frame = page.frame_locator(".widgetScreen iframe.iframeClass")
+            box = frame.locator("#save-card")
+            box.wait_for(state="visible", timeout=15000)
+            assert box.is_checked()
+            assert "Сохранить карту" in (frame.locator("label.save-card").text_content() or "")
+            frame.locator("input[name=pan]").fill("4405639704015096")
+            frame.locator("input[name=expiry]").fill("12/39")
+            frame.locator("input[name=cvc]").fill("123")
+            frame.locator("input[name=holder]").fill("ARMAN ALI")
+            frame.locator("#pay").click()
+            page.wait_for_selector("#out:has-text('success')", timeout=15000)
+        finally:
+            page.close()
+            server.shutdown()
+        [card] = sandbox.sandbox.store.saved_cards.values()
+        assert (card.account_id, card.card_mask) == ("testuser1", "440563...5096")
+        assert sandbox.sandbox.transactions[-1].card_id == card.card_id
