@@ -9,6 +9,7 @@ from .checkout import Payment
 from .epay import (
     EpayClient,
     OperationResult,
+    PaymentLink,
     PaymentToken,
     ResultCode,
     StatusName,
@@ -39,6 +40,7 @@ from .errors import (
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
 from .ledger import Ledger, PaymentRecord, PaymentStatus
+from .links import PaymentLinkResult
 from .signals import (
     payment_cancelled,
     payment_charged,
@@ -76,6 +78,8 @@ __all__ = [
     "OperationNotRecorded",
     "OperationResult",
     "Payment",
+    "PaymentLink",
+    "PaymentLinkResult",
     "PaymentNotFound",
     "PaymentRecord",
     "PaymentStateError",

@@ -111,6 +111,9 @@ def config_command() -> None:
         "postlink_allowed_ips": [str(n) for n in cfg.postlink_allowed_ips or ()] or None,
         "max_postlink_bytes": cfg.max_postlink_bytes,
         "database_url": _shown_database(cfg.database_url),
+        "cabinet_username": cfg.cabinet_username,
+        "cabinet_password": "***" if cfg.cabinet_password else None,
+        "shop_id": cfg.shop_id,
     }
     click.echo(json.dumps(shown, indent=2))
 

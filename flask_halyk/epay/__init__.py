@@ -13,6 +13,7 @@ from .client import EpayClient
 from .operations import REFUND_MINIMUM
 from .results import (
     OperationResult,
+    PaymentLink,
     PaymentToken,
     ResultCode,
     StatusName,
@@ -25,6 +26,7 @@ __all__ = [
     "REFUND_MINIMUM",
     "EpayClient",
     "OperationResult",
+    "PaymentLink",
     "PaymentToken",
     "ResultCode",
     "StatusName",

@@ -21,8 +21,8 @@ from ..config import LONG_SCOPE
 from ..errors import AuthenticationError, InvalidArgument
 from ..invoices import check_invoice_id
 from ..money import parse_amount
-from . import operations, status, tokens
-from .results import OperationResult, PaymentToken, StatusResult
+from . import links, operations, status, tokens
+from .results import OperationResult, PaymentLink, PaymentToken, StatusResult
 from .transport import DEFAULT_DEADLINE, Deadline, Reply, Transport, check_deadline
 
 if TYPE_CHECKING:
@@ -275,6 +275,60 @@ class EpayClient:
             deadline=budget,
         )
         return operations.read_operation(reply, operation, transaction_id, value, external_id)
+
+    # --- payment links (never retried: see flask_halyk.epay.links.create_invoice) ------------
+
+    def create_invoice_link(
+        self,
+        invoice_id: str,
+        amount: Decimal | int | str,
+        *,
+        username: str,
+        password: str,
+        shop_id: str,
+        description: str,
+        post_link: str,
+        failure_post_link: str,
+        recipient_email: str | None = None,
+        recipient_phone: str | None = None,
+        expire_period: str = "1d",
+        language: str = "rus",
+        currency: str | None = None,
+        account_id: str | None = None,
+        back_link: str | None = None,
+        failure_back_link: str | None = None,
+        deadline: float | None = None,
+    ) -> PaymentLink:
+        """Have ePay send the customer a payment link (``POST /invoice``) by e-mail and/or SMS.
+
+        The token is a password grant with the merchant cabinet's ``username`` and ``password``
+        (fetched for this call alone, retried like every token request); the ``/invoice`` call
+        itself is never retried. Invalid input raises :class:`InvalidArgument` before anything
+        is sent; the password appears in no message.
+        """
+        check_invoice_id(invoice_id)
+        value = parse_amount(amount)
+        money = currency or self.currency
+        body = links.invoice_body(
+            shop_id=shop_id, invoice_id=invoice_id, amount=value, currency=money,
+            language=language, description=description, expire_period=expire_period,
+            post_link=post_link, failure_post_link=failure_post_link, back_link=back_link,
+            failure_back_link=failure_back_link, account_id=account_id,
+            recipient_email=recipient_email, recipient_phone=recipient_phone,
+        )
+        form = links.password_form(self._credentials(), username, password, self.scope)
+        budget = self._begin(deadline)
+        _raw, loaded = tokens.request_token(self.transport, self.token_url, form,
+                                            "password-grant token (payment links)", budget)
+        reply = links.create_invoice(self.transport, f"{self.api_url}{links.INVOICE_PATH}",
+                                     str(loaded["access_token"]), body, budget)
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the password-grant token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}): check HALYK_CABINET_USERNAME and HALYK_SHOP_ID.",
+                status=reply.status,
+            )
+        return links.read_invoice(reply, invoice_id, value, money)
 
     # --- the API's authorisation ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "OperationResult",
+    "PaymentLink",
     "PaymentToken",
     "ResultCode",
     "StatusName",
@@ -132,6 +133,24 @@ class PaymentToken:
             f"currency={self.currency!r}, access_token={_mask(self.access_token)!r}, "
             f"expires_at={self.expires_at.isoformat()!r})"
         )
+
+
+@dataclass(frozen=True)
+class PaymentLink:
+    """A payment link the bank made (``POST /invoice``) and sent to the customer by e-mail or
+    SMS: ``invoice_url`` is the page where they pay, until ``expire_date``. ``raw``: the answer
+    as ePay sent it."""
+
+    id: str
+    invoice_id: str
+    invoice_url: str
+    amount: Decimal
+    currency: str
+    status: str
+    expire_period: str
+    created_date: datetime | None
+    expire_date: datetime | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)

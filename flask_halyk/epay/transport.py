@@ -131,6 +131,7 @@ class Transport:
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         deadline: Deadline | float | None = None,
+        json: Mapping[str, Any] | None = None,
     ) -> Reply:
         """One call, retried if ``retry``; ``what`` names it in messages. Answers below 500 are
         returned as a :class:`Reply`; network failures and 5xx raise typed errors.
@@ -139,7 +140,7 @@ class Transport:
         bounds the call: each attempt's connect and read timeouts are cut to the time left, no
         attempt (or backoff sleep before one) starts that could not begin before it ends, and a
         call the deadline ends raises :class:`EpayTimeout` naming it (``.deadline``,
-        ``.attempts``).
+        ``.attempts``). ``json``: a JSON body instead of the form ``data``.
 
         Errors are built inside ``except`` but raised outside it, so that they carry no
         ``__context__``: requests' exceptions hold the prepared request, form body and client
@@ -167,7 +168,7 @@ class Transport:
             try:
                 response = self.session.request(
                     method, url, data=data, params=params, headers=headers,
-                    timeout=timeout, allow_redirects=False,
+                    timeout=timeout, allow_redirects=False, json=json,
                 )
             except requests.Timeout as exc:
                 # Which limit ended it: the deadline (a timeout cut to the time left) or

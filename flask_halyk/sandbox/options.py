@@ -39,6 +39,13 @@ class Options:
     #: Also read the sandbox script's old ``?object=`` hand-over (base64url JSON). Off: the page
     #: reads only the bank's ``?params=``, so no test can pass on an encoding the bank lacks.
     legacy_object_handover: bool = False
+    #: ``POST /invoice`` also takes a client-credentials (service) token. The vendor's page
+    #: asks for the password grant; some integrations send a client-credentials token with
+    #: scope ``payment``, whether the bank takes it is unverified.
+    invoice_client_credentials: bool = False
+    #: Seconds a payment link lives whatever its ``expire_period`` says (None: as it says):
+    #: for tests of expiry that cannot wait a day.
+    invoice_expiry_seconds: int | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         """Set the switches named in ``values``; unknown names or wrong values raise
@@ -50,6 +57,10 @@ class Options:
             if name == "refund_external_id":
                 if value not in REFUND_EXTERNAL_ID_MODES:
                     raise ValueError(f"{name} takes one of {', '.join(REFUND_EXTERNAL_ID_MODES)}")
+            elif name == "invoice_expiry_seconds":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                          or value < 0):
+                    raise ValueError(f"{name} takes null or a whole number of seconds")
             elif not isinstance(value, bool):
                 raise ValueError(f"{name} takes true or false")
             setattr(self, name, value)

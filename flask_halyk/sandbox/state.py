@@ -33,6 +33,8 @@ class Token:
     failure_post_link: str = ""
     #: The token request named the terminal (the status API answers resultCode 104 without).
     terminal_named: bool = True
+    #: A password-grant token (the cabinet's login): what ``/invoice`` takes.
+    password_grant: bool = False
 
     @property
     def expired(self) -> bool:
@@ -84,6 +86,30 @@ class Transaction:
 
 
 @dataclass
+class InvoiceLink:
+    """A payment link made by ``POST /invoice``: its page takes a card until ``expires_at``
+    (epoch seconds). ``answer``: what ``/invoice`` answered."""
+
+    id: str
+    merchant: Merchant
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    language: str
+    description: str
+    post_link: str
+    failure_post_link: str
+    back_link: str
+    failure_back_link: str
+    expires_at: float
+    answer: dict[str, Any]
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+
+@dataclass
 class Delivery:
     """One postLink sent (or attempted)."""
 
@@ -103,6 +129,7 @@ class Store:
         self.checkouts: dict[str, Checkout] = {}
         self.transactions: dict[str, Transaction] = {}
         self.deliveries: list[Delivery] = []
+        self.invoice_links: dict[str, InvoiceLink] = {}
 
     def issue(self, token: Token) -> Token:
         with self.lock:
@@ -152,6 +179,14 @@ class Store:
         with self.lock:
             return any(t.invoice_id == invoice_id and t.terminal == terminal
                        and t.status != "REJECT" for t in self.transactions.values())
+
+    def add_invoice_link(self, link: InvoiceLink) -> None:
+        with self.lock:
+            self.invoice_links[link.id] = link
+
+    def invoice_link(self, link_id: str) -> InvoiceLink | None:
+        with self.lock:
+            return self.invoice_links.get(link_id)
 
     def record(self, delivery: Delivery) -> None:
         with self.lock:
