@@ -107,12 +107,18 @@ def create_payment_link(
         "failure_back_link": failure_back, "account_id": account_id,
         "recipient_email": recipient_email, "recipient_phone": recipient_phone,
     }
+    # Checked with a stand-in invoice id first: bad input leaves no ledger row behind.
     try:
-        # Checked with a stand-in invoice id first: bad input leaves no ledger row behind.
         check_expire_period(expire_period)
+    except InvalidArgument as exc:
+        raise InvalidPayment({"expire_period": [str(exc)]}) from None
+    try:
         invoice_body(invoice_id="000000", **fields)  # type: ignore[arg-type]
     except InvalidArgument as exc:
-        raise InvalidPayment({"_schema": [str(exc)]}) from None
+        text = str(exc)
+        key = ("recipient_phone" if text.startswith("the phone") else
+               "recipient_email" if "e-mail address" in text else "recipient")
+        raise InvalidPayment({key: [text]}) from None
     record = state.ledger.create_payment(
         invoice_id=None, amount=exact, currency=config.currency, terminal=config.terminal_id,
         description=description, account_id=account_id, language=lang, name=name,

@@ -4,6 +4,7 @@ with the signals), expiry, and the status checks that leave a trace in the timel
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from ledger_support import BACKENDS, SignalLog, backend_shop, ledger_of, sandbox_of
 
 from flask_halyk import (
     ApiError,
@@ -23,7 +25,6 @@ from flask_halyk import (
 )
 from flask_halyk.recovery import reconcile
 from flask_halyk.state import get_state
-from tests.ledger_support import BACKENDS, SignalLog, backend_shop, ledger_of, sandbox_of
 
 GOOD_CARD = "4405639704015096"
 DECLINED_CARD = "4003032704547597"
@@ -172,3 +173,58 @@ def test_a_check_that_changed_nothing_is_in_the_timeline(tmp_path: Path) -> None
         entries = ledger_of(app).timeline(link.invoice_id).entries
         checks = [e for e in entries if e.kind == "check"]
         assert [(c.result, c.reason) for c in checks] == [("not_found", "not found at ePay")]
+
+
+def test_the_dashboard_bills_a_customer(tmp_path: Path) -> None:
+    with backend_shop("sqlite", tmp_path) as app:
+        role = {"is": "viewer"}
+        _halyk(app).init_dashboard(app, can_view=lambda: True,
+                                   can_act=lambda: role["is"] == "operator")
+        client = app.test_client()
+        assert client.get("/halyk-admin/bill").status_code == 403
+        role["is"] = "operator"
+        form = client.get("/halyk-admin/bill").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token is not None and "Bill a customer" in form
+        fields = {"amount": "7 500", "description": "Tea by the kilo", "email": "",
+                  "phone": "", "expire": "3d"}
+        # Without a token nothing is sent; without a contact, the reason is shown.
+        assert client.post("/halyk-admin/bill", data=fields).status_code in (400, 403)
+        refused = client.post("/halyk-admin/bill", data={**fields, "csrf_token": token.group(1)})
+        assert refused.status_code == 409 and "e-mail or phone" in refused.text
+        assert ledger_of(app).count() == 0
+        sent = client.post("/halyk-admin/bill", data={
+            **fields, "phone": "+77011234567", "csrf_token": token.group(1)})
+        assert sent.status_code == 302
+        invoice_id = sent.headers["Location"].rsplit("/", 1)[1]
+        page = client.get(f"/halyk-admin/payments/{invoice_id}").text
+        url = re.search(r'class="payment-link"><a href="([^"]+)"', page)
+        assert url is not None and "may be paid until" in page
+        # The link, as the operator's browser saw it, pays the payment.
+        assert url.group(1).startswith("http://localhost/halyk-sandbox/api/redirect/")
+        pay_link(app, url.group(1))
+        record = ledger_of(app).get(invoice_id)
+        assert record.status == PaymentStatus.PAID and record.amount == Decimal("7500")
+        assert record.phone == "+77011234567"
+
+
+def test_flask_halyk_link(tmp_path: Path) -> None:
+    with backend_shop("sqlite", tmp_path) as app:
+        runner = app.test_cli_runner()
+        done = runner.invoke(args=["halyk", "link", "1500", "--email", "a@shop.kz",
+                                   "--expire", "3d", "--json"])
+        assert done.exit_code == 0, done.output
+        shown = json.loads(done.output[done.output.index("{"):])
+        assert shown["amount"] == "1500" and "/invoice-link/" in shown["invoice_url"]
+        assert ledger_of(app).get(shown["invoice_id"]).description == "Payment by link"
+        said = runner.invoke(args=["halyk", "link", "99.50", "--phone", "+77011234567",
+                                   "--description", "Delivery"])
+        assert said.exit_code == 0 and "sent to +77011234567: http" in said.output
+        assert runner.invoke(args=["halyk", "link", "100"]).exit_code == 2
+        assert runner.invoke(args=["halyk", "link", "abc", "--email", "a@shop.kz"]
+                             ).exit_code == 2
+        assert runner.invoke(args=["halyk", "link", "100", "--email", "a@shop.kz",
+                                   "--expire", "2w"]).exit_code == 2
+        config = runner.invoke(args=["halyk", "config"])
+        assert '"cabinet_password": "***"' in config.output
+        assert "XZG1E@Mm" not in config.output
