@@ -41,6 +41,7 @@ from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
 from .ledger import Ledger, PaymentRecord, PaymentStatus
 from .links import PaymentLinkResult
+from .qr import QrPayment, QrPaymentStatus
 from .signals import (
     payment_cancelled,
     payment_charged,
@@ -85,6 +86,8 @@ __all__ = [
     "PaymentStateError",
     "PaymentStatus",
     "PaymentToken",
+    "QrPayment",
+    "QrPaymentStatus",
     "ResultCode",
     "StatusName",
     "StatusResult",

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask
 from sqlalchemy.exc import ArgumentError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from . import checkout, links, operations, signals
+from . import checkout, links, operations, qr, signals
 from .checkout import Payment
 from .cli import halyk_cli
 from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
@@ -135,6 +135,17 @@ class HalykEpay:
         Keyword arguments: see :func:`flask_halyk.links.create_payment_link`.
         """
         return links.create_payment_link(get_state(), amount, **kwargs)
+
+    def create_qr_payment(self, amount: Decimal | int | str, **kwargs: Any) -> qr.QrPayment:
+        """Record a payment and have ePay make its QR, for ``halyk_qr`` on the shop's page.
+
+        Keyword arguments: see :func:`flask_halyk.qr.create_qr_payment`.
+        """
+        return qr.create_qr_payment(get_state(), amount, **kwargs)
+
+    def qr_status(self, invoice_id: str) -> qr.QrPaymentStatus:
+        """How the payment's QR stands; a PAID or REJECTED one settles the ledger now."""
+        return qr.qr_status(get_state(), invoice_id)
 
     def refund(
         self, invoice_id: str, amount: Decimal | int | str | None = None

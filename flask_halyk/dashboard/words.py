@@ -58,6 +58,7 @@ def kind_word(kind: str) -> str:
         "cancel": _("Cancel sent to ePay"),
         "check": _("Status asked of ePay"),
         "link": _("Payment link sent"),
+        "qr": _("QR code made"),
     }
     return words.get(kind, kind)
 
@@ -71,6 +72,7 @@ def result_word(result: str) -> str:
         "pending": _("still in progress, nothing changed"),
         "not_found": _("not known to ePay yet, nothing changed"),
         "sent": _("sent to the customer"),
+        "made": _("shown to the customer"),
     }
     return words.get(result, result)
 

@@ -21,8 +21,15 @@ from ..config import LONG_SCOPE
 from ..errors import AuthenticationError, InvalidArgument
 from ..invoices import check_invoice_id
 from ..money import parse_amount
-from . import links, operations, status, tokens
-from .results import OperationResult, PaymentLink, PaymentToken, StatusResult
+from . import links, operations, qr, status, tokens
+from .results import (
+    OperationResult,
+    PaymentLink,
+    PaymentToken,
+    QrCode,
+    QrStatus,
+    StatusResult,
+)
 from .transport import DEFAULT_DEADLINE, Deadline, Reply, Transport, check_deadline
 
 if TYPE_CHECKING:
@@ -329,6 +336,52 @@ class EpayClient:
                 status=reply.status,
             )
         return links.read_invoice(reply, invoice_id, value, money)
+
+    # --- QR payments (generate never retried: see flask_halyk.epay.qr.generate) --------------
+
+    def create_qr(
+        self,
+        token: PaymentToken,
+        *,
+        description: str,
+        post_link: str,
+        failure_post_link: str,
+        language: str = "rus",
+        account_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        deadline: float | None = None,
+    ) -> QrCode:
+        """Have ePay make the QR of the payment ``token`` was issued for (its invoice and
+        amount): ``POST /payment/qr/generate`` with that token. Never retried."""
+        body = qr.generate_body(post_link=post_link, failure_post_link=failure_post_link,
+                                description=description, language=language,
+                                account_id=account_id, email=email, phone=phone)
+        reply = qr.generate(self.transport, f"{self.api_url}{qr.GENERATE_PATH}",
+                            token.access_token, body, token.invoice_id, self._begin(deadline))
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the payment token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}): the token may have expired; ask for a new one.",
+                status=reply.status)
+        return qr.read_generate(reply, token.invoice_id)
+
+    def qr_status(self, bill_number: str, token: PaymentToken, *,
+                  deadline: float | None = None) -> QrStatus:
+        """The status of a QR (``GET /qr?billNumber=``), asked with a payment token of its
+        invoice (as the integration that documents the call does). Retried like the status."""
+        if not bill_number or not bill_number.isascii() or not bill_number.isalnum():
+            raise InvalidArgument("a billNumber is letters and digits")
+        reply = self.transport.send(
+            "GET", f"{self.api_url}{qr.STATUS_PATH}", what=f"status of QR {bill_number}",
+            retry=True, params={"billNumber": bill_number},
+            headers={"Authorization": f"Bearer {token.access_token}"},
+            deadline=self._begin(deadline))
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the payment token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}).", status=reply.status)
+        return qr.read_status(reply, bill_number)
 
     # --- the API's authorisation ---------------------------------------------------------------
 

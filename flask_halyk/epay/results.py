@@ -17,6 +17,8 @@ __all__ = [
     "OperationResult",
     "PaymentLink",
     "PaymentToken",
+    "QrCode",
+    "QrStatus",
     "ResultCode",
     "StatusName",
     "StatusResult",
@@ -151,6 +153,38 @@ class PaymentLink:
     created_date: datetime | None
     expire_date: datetime | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class QrCode:
+    """A QR the bank made for one payment (``POST /payment/qr/generate``): ``qrcode`` as the
+    bank sent it (its format is not published), its ``bill_number`` (the status call's key),
+    and the links that open the payment in the bank's apps."""
+
+    invoice_id: str
+    bill_number: str
+    qrcode: str
+    homebank_link: str | None
+    onlinebank_link: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class QrStatus:
+    """A QR's status (``GET /qr``): NEW, SCANNED, BLOCKED, AUTH, PAID or REJECTED (a QR not
+    paid within 20 minutes is REJECTED)."""
+
+    bill_number: str
+    status: str
+    amount: Decimal | None
+    currency: str | None
+    error: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def final(self) -> bool:
+        """PAID or REJECTED: nothing more will happen to this QR."""
+        return self.status in ("PAID", "REJECTED")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The operations journal (``halyk_operations``): every charge, cancel and refund sent to ePay
 and what became of it, for a payment's timeline. The payment's own columns say where it stands;
-the journal says how it got there, one line per call. Two more kinds of line share it: a
+the journal says how it got there, one line per call. Three more kinds of line share it: a
 status check (``check``, by reconcile or a back office's "ask ePay now") whose answer changed
-nothing and left no event, and a payment link sent to a customer (``link``, its URL).
+nothing and left no event, a payment link sent to a customer (``link``, its URL), and a QR the
+bank made (``qr``, its bill number).
 
 An accepted operation is written by :mod:`.changes` in the transaction that records it on the
 payment (:func:`journal_operation`); a refusal or a call that got no answer changes nothing on
@@ -31,8 +32,10 @@ __all__ = ["CheckResult", "JournalKind", "JournalStore", "OperationEntry", "Outc
 Outcome = Literal["accepted", "refused", "unanswered"]
 #: A status check that changed nothing: no answer, still in progress, or unknown to ePay.
 CheckResult = Literal["unanswered", "pending", "not_found"]
+#: What became of a line that is not a call's answer: a link sent, a QR made.
+Noted = Literal["sent", "made"]
 #: The kinds of journal line (the ``operation`` column, 8 characters at most).
-JournalKind = Operation | Literal["check", "link"]
+JournalKind = Operation | Literal["check", "link", "qr"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class OperationEntry:
 
 
 def journal_operation(conn: Connection, now: datetime, invoice_id: str, operation: JournalKind,
-                      amount: Decimal | None, outcome: Outcome | CheckResult | Literal["sent"],
+                      amount: Decimal | None, outcome: Outcome | CheckResult | Noted,
                       reason: str | None = None) -> None:
     """Write one line of the journal inside the caller's transaction."""
     conn.execute(insert(operations).values(
@@ -90,6 +93,12 @@ class JournalStore(LedgerCore):
         """Note the payment link the bank made for the payment (its ``invoice_url``)."""
         with self._write() as conn:
             journal_operation(conn, self.now(), invoice_id, "link", None, "sent", invoice_url)
+
+    def note_qr(self, invoice_id: str, bill_number: str) -> None:
+        """Note the QR the bank made for the payment (its ``billNumber``, the key its status
+        is asked by)."""
+        with self._write() as conn:
+            journal_operation(conn, self.now(), invoice_id, "qr", None, "made", bill_number)
 
     def journal(self, invoice_id: str) -> list[OperationEntry]:
         """The payment's operations, oldest first."""

@@ -46,6 +46,9 @@ class Options:
     #: Seconds a payment link lives whatever its ``expire_period`` says (None: as it says):
     #: for tests of expiry that cannot wait a day.
     invoice_expiry_seconds: int | None = None
+    #: Seconds a QR may be paid before it is REJECTED: the vendor's 20 minutes; shorter for
+    #: tests of expiry.
+    qr_lifetime_seconds: int = 1200
 
     def update(self, values: dict[str, Any]) -> None:
         """Set the switches named in ``values``; unknown names or wrong values raise
@@ -57,6 +60,9 @@ class Options:
             if name == "refund_external_id":
                 if value not in REFUND_EXTERNAL_ID_MODES:
                     raise ValueError(f"{name} takes one of {', '.join(REFUND_EXTERNAL_ID_MODES)}")
+            elif name == "qr_lifetime_seconds":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{name} takes a whole number of seconds")
             elif name == "invoice_expiry_seconds":
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                           or value < 0):

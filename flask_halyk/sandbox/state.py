@@ -130,6 +130,8 @@ class Store:
         self.transactions: dict[str, Transaction] = {}
         self.deliveries: list[Delivery] = []
         self.invoice_links: dict[str, InvoiceLink] = {}
+        #: QRs by bill number (``sandbox.qr.QrBill``; its module reads and writes them).
+        self.qr_bills: dict[str, Any] = {}
 
     def issue(self, token: Token) -> Token:
         with self.lock:
