@@ -454,6 +454,10 @@ def _cabinet(config: Mapping[str, Any], env: str) -> dict[str, str | None]:
     cabinet by default)."""
     keys = ("HALYK_CABINET_USERNAME", "HALYK_CABINET_PASSWORD", "HALYK_SHOP_ID")
     given = {k: _text(k, config.get(k)) for k in keys}
+    raw_password = config.get("HALYK_CABINET_PASSWORD")
+    if isinstance(raw_password, str) and raw_password.strip():
+        # A password is taken as written: spaces around it may be part of it.
+        given["HALYK_CABINET_PASSWORD"] = raw_password
     if env == "sandbox":
         given = {
             "HALYK_CABINET_USERNAME": given["HALYK_CABINET_USERNAME"] or TEST_CABINET_USERNAME,
