@@ -163,8 +163,9 @@ def test_an_unpaid_link_expires_and_reconcile_ends_it(backend: str, tmp_path: Pa
         assert ledger_of(app).get(link.invoice_id).status == PaymentStatus.EXPIRED
 
 
-def test_a_check_that_changed_nothing_is_in_the_timeline(tmp_path: Path) -> None:
-    with backend_shop("sqlite", tmp_path) as app:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_check_that_changed_nothing_is_in_the_timeline(backend: str, tmp_path: Path) -> None:
+    with backend_shop(backend, tmp_path) as app:
         link = send_link(app)
         with app.app_context():
             # Not expired yet (a day's link): ePay knows no transaction, nothing changes.
@@ -173,6 +174,11 @@ def test_a_check_that_changed_nothing_is_in_the_timeline(tmp_path: Path) -> None
         entries = ledger_of(app).timeline(link.invoice_id).entries
         checks = [e for e in entries if e.kind == "check"]
         assert [(c.result, c.reason) for c in checks] == [("not_found", "not found at ePay")]
+        # Asked again with the same answer: the line's time moves on, no second line.
+        with app.app_context():
+            reconcile(get_state(), older_than=timedelta(0))
+        again = [e for e in ledger_of(app).timeline(link.invoice_id).entries if e.kind == "check"]
+        assert len(again) == 1 and again[0].at >= checks[0].at
 
 
 def test_the_dashboard_bills_a_customer(tmp_path: Path) -> None:
@@ -228,3 +234,17 @@ def test_flask_halyk_link(tmp_path: Path) -> None:
         config = runner.invoke(args=["halyk", "config"])
         assert '"cabinet_password": "***"' in config.output
         assert "XZG1E@Mm" not in config.output
+
+
+def test_a_check_ePay_did_not_answer_is_in_the_timeline(tmp_path: Path) -> None:
+    with backend_shop("sqlite", tmp_path, HALYK_RETRIES=0) as app:
+        link = send_link(app)
+        sandbox_of(app).faults.status_error = 503
+        with app.app_context():
+            report = reconcile(get_state(), older_than=timedelta(0))
+        assert report.errors == 1
+        (check,) = [e for e in ledger_of(app).timeline(link.invoice_id).entries
+                    if e.kind == "check"]
+        assert check.result == "unanswered" and "EpayUnavailable" in str(check.reason)
+        shown = app.test_cli_runner().invoke(args=["halyk", "show", link.invoice_id])
+        assert "check  unanswered" in shown.output and "link  sent" in shown.output

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from ..money import from_minor, to_minor
 from .core import LedgerCore
@@ -85,9 +85,20 @@ class JournalStore(LedgerCore):
     def note_check(self, invoice_id: str, result: CheckResult, reason: str) -> None:
         """Note a status check whose answer changed nothing and was stored as no event (the
         answers that change or confirm something are events of kind ``status``): so that the
-        timeline shows the payment was asked about. Never called on the postLink path."""
+        timeline shows the payment was asked about. The same answer as the payment's last line
+        moves that line's time instead of adding one. Never called on the postLink path."""
         with self._write() as conn:
-            journal_operation(conn, self.now(), invoice_id, "check", None, result, reason)
+            now = self.now()
+            last = conn.execute(select(operations).where(operations.c.invoice_id == invoice_id)
+                                .order_by(operations.c.id.desc()).limit(1)).first()
+            # The same answer again (reconcile from cron asks every few minutes): the line's
+            # time moves on, so the journal grows by what changed, not by each run.
+            if last is not None and last.operation == "check" and last.outcome == result \
+                    and last.reason == clean(reason, 2000):
+                conn.execute(update(operations).where(operations.c.id == last.id)
+                             .values(at=now))
+                return
+            journal_operation(conn, now, invoice_id, "check", None, result, reason)
 
     def note_link(self, invoice_id: str, invoice_url: str) -> None:
         """Note the payment link the bank made for the payment (its ``invoice_url``)."""
