@@ -10,6 +10,7 @@ with a payment token of the same invoice, as :meth:`EpayClient.qr_status` does.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -69,8 +70,9 @@ def read_generate(reply: Reply, invoice_id: str) -> QrCode:
     if not 200 <= reply.status < 300 or not isinstance(body, dict):
         raise reply.unexpected(body)
     bill = _text(body, "billNumber")
-    if bill is None:
-        raise reply.invalid("a QR answer without its billNumber")
+    # The status call's key, and a page's attribute: letters and digits only.
+    if bill is None or not re.fullmatch(r"[A-Za-z0-9]{1,64}", bill):
+        raise reply.invalid("a QR answer without a billNumber of letters and digits")
     links = {}
     for key in ("homebankLink", "onlinebankLink"):
         link = _text(body, key)
