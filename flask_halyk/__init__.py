@@ -11,6 +11,7 @@ from .epay import (
     CardPaymentResult,
     EpayClient,
     OperationResult,
+    PaymentLink,
     PaymentToken,
     ResultCode,
     StatusName,
@@ -47,6 +48,8 @@ from .errors import (
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
 from .ledger import Ledger, PaymentRecord, PaymentStatus, SavedCard
+from .links import PaymentLinkResult
+from .qr import QrPayment, QrPaymentStatus
 from .signals import (
     card_saved,
     payment_cancelled,
@@ -91,11 +94,15 @@ __all__ = [
     "OperationNotRecorded",
     "OperationResult",
     "Payment",
+    "PaymentLink",
+    "PaymentLinkResult",
     "PaymentNotFound",
     "PaymentRecord",
     "PaymentStateError",
     "PaymentStatus",
     "PaymentToken",
+    "QrPayment",
+    "QrPaymentStatus",
     "RecurringNotAllowed",
     "ResultCode",
     "SavedCard",

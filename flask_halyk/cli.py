@@ -1,6 +1,6 @@
 """``flask halyk ...``: the commands a shop runs by hand or from cron (config, status,
 init-db, reconcile, reprocess, copy-ledger; ``sandbox`` comes from :mod:`flask_halyk.sandbox`),
-and an operator's (show, payments, refund, charge, cancel)."""
+and an operator's (show, payments, refund, charge, cancel, link)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .errors import (
 from .ledger import Ledger, PaymentFilter, PaymentRecord, PaymentStatus, TimelineEntry
 from .ledger.listing import MAX_PAGE, FilterError
 from .ledger.transfer import copy_ledger
+from .links import create_payment_link
 from .money import parse_amount
 from .operations import cancel, charge, refund
 from .recovery import reconcile, reprocess
@@ -111,6 +112,9 @@ def config_command() -> None:
         "postlink_allowed_ips": [str(n) for n in cfg.postlink_allowed_ips or ()] or None,
         "max_postlink_bytes": cfg.max_postlink_bytes,
         "database_url": _shown_database(cfg.database_url),
+        "cabinet_username": cfg.cabinet_username,
+        "cabinet_password": "***" if cfg.cabinet_password else None,
+        "shop_id": cfg.shop_id,
     }
     click.echo(json.dumps(shown, indent=2))
 
@@ -374,9 +378,11 @@ def _entry_line(entry: TimelineEntry) -> str:
         parts.append(str(entry.verdict))
     if entry.outcome is not None:
         parts.append(f"-> {entry.outcome}")
-    if entry.result is not None:
+    if entry.result is not None and entry.kind in ("refund", "charge", "cancel"):
         parts.append(("all" if entry.amount is None else f"{entry.amount:.2f}") + "  "
                      + entry.result)
+    elif entry.result is not None:
+        parts.append(entry.result)
     if entry.reason:
         parts.append(f"({entry.reason})")
     return "  ".join(parts)
@@ -502,6 +508,41 @@ def cancel_command(invoice_id: str, yes: bool) -> None:
                   f"{_money(payment.amount, payment.currency)} held)?")
     result = cancel(get_state(), invoice_id)
     _done("cancelled", result, ledger.require(invoice_id))
+
+
+@halyk_cli.command("link")
+@click.argument("amount")
+@click.option("--email", help="The customer's e-mail: ePay sends the link there.")
+@click.option("--phone", help="The customer's phone (+77011234567): ePay sends the link by SMS.")
+@click.option("--expire", "expire_period", default="1d", show_default=True,
+              help="How long the link may be paid: days, such as 1d or 3d.")
+@click.option("--description", default=None, help="What the customer pays for (default: "
+                                                   "'Payment by link').")
+@click.option("--json", "as_json", is_flag=True, help="Print the link as JSON.")
+@with_appcontext
+@operator_errors
+def link_command(amount: str, email: str | None, phone: str | None, expire_period: str,
+                 description: str | None, as_json: bool) -> None:
+    """Bill a customer: record a payment of AMOUNT and have ePay send them its payment link by
+    e-mail (--email) and/or SMS (--phone). The payment reaches the ledger when they pay."""
+    if not email and not phone:
+        raise click.UsageError("give the customer's --email or --phone (or both)")
+    _warn_if_elsewhere()
+    link = create_payment_link(
+        get_state(), amount, recipient_email=email,
+        recipient_phone=phone, expire_period=expire_period,
+        description=description or "Payment by link")
+    expires = link.expires_at.isoformat(timespec="seconds") if link.expires_at else None
+    if as_json:
+        click.echo(json.dumps({"invoice_id": link.invoice_id, "id": link.id,
+                               "invoice_url": link.invoice_url, "expires_at": expires,
+                               "amount": str(link.amount), "currency": link.currency},
+                              indent=2))
+        return
+    to = " and ".join(x for x in (email, phone) if x)
+    click.echo(f"payment link for invoice {link.invoice_id} "
+               f"({_money(link.amount, link.currency)}) sent to {to}: {link.invoice_url}")
+    click.echo(f"expires: {expires or 'not said by ePay'}")
 
 
 @halyk_cli.command("payments")

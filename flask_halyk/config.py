@@ -24,6 +24,14 @@ TEST_CLIENT_ID = "test"
 TEST_CLIENT_SECRET = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG"  # noqa: S105 - published test merchant
 TEST_TERMINAL_ID = "67e34d63-102f-4bd1-898e-370781d0074d"
 
+#: The sandbox's merchant cabinet login (the password grant of payment links): the vendor's
+#: published test cabinet. Public on the vendor's pages; not a secret.
+TEST_CABINET_USERNAME = "epay@halykbank.kz"
+TEST_CABINET_PASSWORD = "XZG1E@Mm"  # noqa: S105 - published test cabinet
+#: The sandbox's shop id (``shop_id`` of ``/invoice``): the vendor publishes none for the test
+#: merchant ``test``, so the sandbox's own.
+SANDBOX_SHOP_ID = "2d4e8a0c-6f3b-4c1d-9e5a-7b8c9d0e1f2a"
+
 LONG_SCOPE = "webapi usermanagement email_send verification statement statistics payment"
 
 #: Where the embedded sandbox answers server-to-server calls. Never resolved over DNS: the
@@ -91,6 +99,11 @@ DEFAULTS: dict[str, Any] = {
     "HALYK_TWO_STAGE": False,  # the terminal authorises, the shop charges (or cancels) later
     "HALYK_MAX_POSTLINK_BYTES": 64 * 1024,
     "HALYK_DATABASE_URL": None,  # None: SQLite file halyk.sqlite3 in the app's instance folder
+    # Payment links (the bank's /invoice) take a password-grant token: the merchant cabinet's
+    # login. None: payment links are off (the sandbox has its test cabinet's).
+    "HALYK_CABINET_USERNAME": None,
+    "HALYK_CABINET_PASSWORD": None,
+    "HALYK_SHOP_ID": None,  # the shop id /invoice names (the cabinet's; a UUID)
 }
 
 #: Settings that were renamed: the old name is refused with the new one, never ignored (a
@@ -133,6 +146,10 @@ class HalykConfig:
     two_stage: bool
     max_postlink_bytes: int
     database_url: str | None
+    #: The cabinet login of the password grant (payment links); None: links are off.
+    cabinet_username: str | None = None
+    cabinet_password: str | None = None
+    shop_id: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -428,7 +445,33 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         two_stage=_flag(config, "HALYK_TWO_STAGE"),
         max_postlink_bytes=max_postlink_bytes,
         database_url=config.get("HALYK_DATABASE_URL") or None,
+        **_cabinet(config, env),
     )
+
+
+def _cabinet(config: Mapping[str, Any], env: str) -> dict[str, str | None]:
+    """The cabinet login and shop id of payment links: all three or none (the sandbox's test
+    cabinet by default)."""
+    keys = ("HALYK_CABINET_USERNAME", "HALYK_CABINET_PASSWORD", "HALYK_SHOP_ID")
+    given = {k: _text(k, config.get(k)) for k in keys}
+    raw_password = config.get("HALYK_CABINET_PASSWORD")
+    if isinstance(raw_password, str) and raw_password.strip():
+        # A password is taken as written: spaces around it may be part of it.
+        given["HALYK_CABINET_PASSWORD"] = raw_password
+    if env == "sandbox":
+        given = {
+            "HALYK_CABINET_USERNAME": given["HALYK_CABINET_USERNAME"] or TEST_CABINET_USERNAME,
+            "HALYK_CABINET_PASSWORD": given["HALYK_CABINET_PASSWORD"] or TEST_CABINET_PASSWORD,
+            "HALYK_SHOP_ID": given["HALYK_SHOP_ID"] or SANDBOX_SHOP_ID,
+        }
+    missing = [k for k, v in given.items() if not v]
+    if missing and len(missing) < len(keys):
+        raise ConfigurationError(
+            missing[0], "payment links need the cabinet's login (HALYK_CABINET_USERNAME, "
+            "HALYK_CABINET_PASSWORD) and HALYK_SHOP_ID together; set all three, or none.")
+    return {"cabinet_username": given["HALYK_CABINET_USERNAME"] or None,
+            "cabinet_password": given["HALYK_CABINET_PASSWORD"] or None,
+            "shop_id": given["HALYK_SHOP_ID"] or None}
 
 
 def _sandbox_hosts(server_origin: str, browser_base: str) -> dict[str, str]:

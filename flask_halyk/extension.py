@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import cards as saved_cards
-from . import checkout, operations, signals
+from . import checkout, links, operations, qr, signals
 from .checkout import Payment
 from .cli import halyk_cli
 from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
@@ -128,6 +128,26 @@ class HalykEpay:
         """
         return checkout.create_payment(get_state(), amount, invoice_id=invoice_id, **kwargs)
 
+    def create_payment_link(
+        self, amount: Decimal | int | str, **kwargs: Any
+    ) -> links.PaymentLinkResult:
+        """Record a payment and have ePay send the customer its link by e-mail and/or SMS.
+
+        Keyword arguments: see :func:`flask_halyk.links.create_payment_link`.
+        """
+        return links.create_payment_link(get_state(), amount, **kwargs)
+
+    def create_qr_payment(self, amount: Decimal | int | str, **kwargs: Any) -> qr.QrPayment:
+        """Record a payment and have ePay make its QR, for ``halyk_qr`` on the shop's page.
+
+        Keyword arguments: see :func:`flask_halyk.qr.create_qr_payment`.
+        """
+        return qr.create_qr_payment(get_state(), amount, **kwargs)
+
+    def qr_status(self, invoice_id: str) -> qr.QrPaymentStatus:
+        """How the payment's QR stands; a PAID or REJECTED one settles the ledger now."""
+        return qr.qr_status(get_state(), invoice_id)
+
     def refund(
         self, invoice_id: str, amount: Decimal | int | str | None = None
     ) -> OperationResult:
@@ -225,7 +245,10 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
     # importlib rather than an import statement: see SANDBOX_MODULE (tests/test_layout.py
     # forbids an import statement inside a function).
     module: Any = importlib.import_module(SANDBOX_MODULE)
-    merchants = [module.Merchant(config.client_id, config.client_secret, config.terminal_id)]
+    merchants = [module.Merchant(
+        config.client_id, config.client_secret, config.terminal_id,
+        cabinet_username=config.cabinet_username, cabinet_password=config.cabinet_password,
+        shop_id=config.shop_id)]
     sandbox: Flask = module.create_sandbox_app(
         merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False,
         # The shop's postLinks name these (never a request's Host): delivered in-process.

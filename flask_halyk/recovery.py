@@ -11,6 +11,7 @@ postLink arriving meanwhile, or a second run at the same time, changes nothing t
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,17 +19,20 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from .dispatch import dispatch_event
 from .epay import ResultCode, StatusResult
-from .errors import HalykError
+from .errors import HalykError, LedgerUnavailable
 from .ledger import BankReport, Change, EventRecord, EventVerdict, PaymentRecord, PaymentStatus
 from .ledger.expiry import DEFAULT_EXPIRE_AFTER, check_expire_after, may_expire, token_expiry
+from .ledger.journal import CheckResult
 from .ledger.reports import report_from_transaction
 from .postlink.intake import parse_body, validate
 from .state import HalykState
 
 S = PaymentStatus
+log = logging.getLogger("flask_halyk.recovery")
 
 #: ``progress(payment, outcome)``: called by :func:`reconcile` after each payment it asked about.
 Progress = Callable[[PaymentRecord, str], None]
@@ -139,22 +143,23 @@ def _reconcile_one(
         status = state.client.status(payment.invoice_id)
     except (HalykError, ValueError) as exc:
         report.errors += 1
-        return f"error: {type(exc).__name__}: {exc}"
+        return _noted(state, payment, "unanswered", f"error: {type(exc).__name__}: {exc}")
     if not status.found or status.transaction is None:
         # The deadline is judged after the answer: a slow call must not count in its favour.
         if _says_not_found(status) and may_expire(payment, state.ledger.now(), expire_after):
             return _expire(app, state, payment, report, status)
         if status.result_code == ResultCode.IN_PROGRESS:
             report.pending += 1
-            return "pending (in progress at ePay)"
+            return _noted(state, payment, "pending", "pending (in progress at ePay)")
         report.not_found += 1
         if status.result_code == ResultCode.NOT_FOUND:
-            return "not found at ePay"
-        return f"no transaction at ePay (resultCode {int(status.result_code)})"
+            return _noted(state, payment, "not_found", "not found at ePay")
+        return _noted(state, payment, "not_found",
+                      f"no transaction at ePay (resultCode {int(status.result_code)})")
     news = report_from_transaction(str(status.status_name), status.transaction)
     if news is None:
         report.pending += 1
-        return f"pending ({status.status_name})"
+        return _noted(state, payment, "pending", f"pending ({status.status_name})")
     event_id = state.ledger.record_event(kind="status", body=_status_body(status))
     result = state.ledger.apply(payment.invoice_id, news, event_id=event_id)
     if result.change is None:
@@ -165,6 +170,18 @@ def _reconcile_one(
     dispatch_event(app, state.ledger, event_id, result.change, result.payment, None,
                    claim=result.claim)
     return f"{result.change} ({status.status_name})"
+
+
+def _noted(state: HalykState, payment: PaymentRecord, result: CheckResult, line: str) -> str:
+    """``line``, once the check that changed nothing (and stored no event) is in the payment's
+    journal, for its timeline. A ledger that cannot note it costs the trace, not the run (the
+    next payment may still be checked)."""
+    try:
+        state.ledger.note_check(payment.invoice_id, result, line)
+    except (LedgerUnavailable, SQLAlchemyError):
+        log.warning("flask-halyk: could not note the status check of invoice %s",
+                    payment.invoice_id, exc_info=True)
+    return line
 
 
 def _expire(

@@ -35,8 +35,10 @@ from ..i18n import gettext as _
 from ..ledger import EventVerdict, PaymentFilter, PaymentStatus
 from ..ledger.listing import FilterError
 from ..ledger.states import Refusal
+from ..links import create_payment_link
 from ..money import parse_amount
 from ..operations import cancel, charge, refund
+from ..qr import create_qr_payment, qr_status
 from ..recovery import reconcile, reconcile_payment, reprocess
 from ..state import get_state
 from . import words
@@ -71,6 +73,9 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule("/payments/<invoice_id>/reconcile", "reconcile_one", reconcile_one,
                     methods=["POST"])
     bp.add_url_rule("/reconcile", "reconcile_all", reconcile_all, methods=["POST"])
+    bp.add_url_rule("/bill", "bill", bill, methods=["GET", "POST"])
+    bp.add_url_rule("/qr", "qr", qr_payment, methods=["GET", "POST"])
+    bp.add_url_rule("/qr/<invoice_id>", "qr_check", qr_check)
     bp.add_url_rule("/events", "events", events)
     bp.add_url_rule("/events/<int:event_id>/reprocess", "reprocess_event", reprocess_event,
                     methods=["POST"])
@@ -249,6 +254,109 @@ def operate(invoice_id: str, action: str) -> Any:
     record = ledger.get(invoice_id) or record
     return render_template("halyk/dashboard/confirm.html", p=record, action=action,
                            problem=problem, amount=typed), 409
+
+
+#: The link lifetimes the "bill a customer" form offers.
+BILL_PERIODS = ("1d", "3d", "7d")
+
+
+def bill() -> Any:
+    """GET: the "bill a customer" form. POST: record a payment and have ePay send its link to
+    the customer; its page once sent, the form again with the reason when refused."""
+    form = {k: request.form.get(k, "").strip() for k in
+            ("amount", "description", "email", "phone", "expire")}
+    if request.method == "GET":
+        require_act()
+        form["expire"] = BILL_PERIODS[0]
+        return render_template("halyk/dashboard/bill.html", form=form, problems=[],
+                               periods=_periods())
+    problems: list[str] = []
+    if not form["email"] and not form["phone"]:
+        problems.append(_("Give the customer's e-mail or phone (or both)."))
+    if form["expire"] not in BILL_PERIODS:
+        problems.append(_("Choose how long the link may be paid for."))
+    amount: Decimal | None = None
+    try:
+        amount = _read_amount(form["amount"])
+    except InvalidArgument as exc:
+        problems.append(_("The amount cannot be read: %(error)s", error=str(exc)))
+    if amount is None and not problems:
+        problems.append(_("Give the amount to bill."))
+    if not form["description"]:
+        problems.append(_("Say what the customer pays for."))
+    if not problems:
+        assert amount is not None
+        try:
+            link = create_payment_link(
+                get_state(), amount, description=form["description"],
+                recipient_email=form["email"] or None, recipient_phone=form["phone"] or None,
+                expire_period=form["expire"])
+        except InvalidArgument as exc:
+            problems.append(_("ePay would refuse it: %(error)s", error=str(exc)))
+        except HalykError as exc:
+            log.warning("flask-halyk dashboard: a payment link refused: %s", exc)
+            problems.append(refusal_text(exc))
+        else:
+            flash(_("The payment link was sent: %(url)s", url=link.invoice_url),
+                  "halyk-dashboard")
+            return redirect(url_for(".payment", invoice_id=link.invoice_id))
+    return render_template("halyk/dashboard/bill.html", form=form, problems=problems,
+                           periods=_periods()), 409
+
+
+def qr_payment() -> Any:
+    """GET: the "QR payment" form. POST: record a payment and show its QR for the customer's
+    phone, with a link that asks ePay how it stands."""
+    form = {k: request.form.get(k, "").strip() for k in ("amount", "description")}
+    if request.method == "GET":
+        require_act()
+        return render_template("halyk/dashboard/qr.html", form=form, problems=[], qr=None)
+    problems: list[str] = []
+    try:
+        amount = _read_amount(form["amount"])
+    except InvalidArgument as exc:
+        problems.append(_("The amount cannot be read: %(error)s", error=str(exc)))
+        amount = None
+    if amount is None and not problems:
+        problems.append(_("Give the amount to bill."))
+    if not form["description"]:
+        problems.append(_("Say what the customer pays for."))
+    if not problems:
+        assert amount is not None
+        try:
+            made = create_qr_payment(get_state(), amount, description=form["description"])
+        except InvalidArgument as exc:
+            problems.append(_("ePay would refuse it: %(error)s", error=str(exc)))
+        except HalykError as exc:
+            log.warning("flask-halyk dashboard: a QR payment refused: %s", exc)
+            problems.append(refusal_text(exc))
+        else:
+            return render_template("halyk/dashboard/qr.html", form=form, problems=[],
+                                   qr=made)
+    return render_template("halyk/dashboard/qr.html", form=form, problems=problems,
+                           qr=None), 409
+
+
+def qr_check(invoice_id: str) -> Any:
+    """Ask ePay how the payment's QR stands; a paid or rejected one settles the ledger (the
+    payment's page then shows it), else back to the payment's page with the QR's status.
+    Only for those who may act: like "ask ePay now", it may settle the payment (to what the
+    bank says; a GET, since the QR macro's link is one)."""
+    require_act()
+    try:
+        found = qr_status(get_state(), invoice_id)
+    except PaymentNotFound:
+        abort(404)
+    except HalykError as exc:
+        flash(refusal_text(exc), "halyk-dashboard")
+        return redirect(url_for(".payment", invoice_id=invoice_id))
+    flash(_("The QR code is %(status)s at ePay.", status=found.qr_status), "halyk-dashboard")
+    return redirect(url_for(".payment", invoice_id=invoice_id))
+
+
+def _periods() -> list[tuple[str, str]]:
+    """The link lifetimes offered, as (``expire_period``, words)."""
+    return list(zip(BILL_PERIODS, (_("1 day"), _("3 days"), _("7 days")), strict=True))
 
 
 def _done_text(action: str) -> str:

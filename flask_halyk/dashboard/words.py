@@ -56,6 +56,9 @@ def kind_word(kind: str) -> str:
         "refund": _("Refund sent to ePay"),
         "charge": _("Charge sent to ePay"),
         "cancel": _("Cancel sent to ePay"),
+        "check": _("Status asked of ePay"),
+        "link": _("Payment link sent"),
+        "qr": _("QR code made"),
     }
     return words.get(kind, kind)
 
@@ -66,6 +69,10 @@ def result_word(result: str) -> str:
         "accepted": _("accepted"),
         "refused": _("refused by ePay"),
         "unanswered": _("no answer from ePay"),
+        "pending": _("still in progress, nothing changed"),
+        "not_found": _("not known to ePay yet, nothing changed"),
+        "sent": _("sent to the customer"),
+        "made": _("shown to the customer"),
     }
     return words.get(result, result)
 

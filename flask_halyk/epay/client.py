@@ -21,8 +21,17 @@ from ..config import LONG_SCOPE
 from ..errors import AuthenticationError, InvalidArgument
 from ..invoices import check_invoice_id
 from ..money import parse_amount
-from . import cards, operations, status, tokens
-from .results import BankCard, CardPaymentResult, OperationResult, PaymentToken, StatusResult
+from . import cards, links, operations, qr, status, tokens
+from .results import (
+    BankCard,
+    CardPaymentResult,
+    OperationResult,
+    PaymentLink,
+    PaymentToken,
+    QrCode,
+    QrStatus,
+    StatusResult,
+)
 from .transport import DEFAULT_DEADLINE, Deadline, Reply, Transport, check_deadline
 
 if TYPE_CHECKING:
@@ -343,6 +352,106 @@ class EpayClient:
                 status=reply.status,
             )
         return cards.read_card_payment(reply, card_id)
+
+    # --- payment links (never retried: see flask_halyk.epay.links.create_invoice) ------------
+
+    def create_invoice_link(
+        self,
+        invoice_id: str,
+        amount: Decimal | int | str,
+        *,
+        username: str,
+        password: str,
+        shop_id: str,
+        description: str,
+        post_link: str,
+        failure_post_link: str,
+        recipient_email: str | None = None,
+        recipient_phone: str | None = None,
+        expire_period: str = "1d",
+        language: str = "rus",
+        currency: str | None = None,
+        account_id: str | None = None,
+        back_link: str | None = None,
+        failure_back_link: str | None = None,
+        deadline: float | None = None,
+    ) -> PaymentLink:
+        """Have ePay send the customer a payment link (``POST /invoice``) by e-mail and/or SMS.
+
+        The token is a password grant with the merchant cabinet's ``username`` and ``password``
+        (fetched for this call alone, retried like every token request); the ``/invoice`` call
+        itself is never retried. Invalid input raises :class:`InvalidArgument` before anything
+        is sent; the password appears in no message.
+        """
+        check_invoice_id(invoice_id)
+        value = parse_amount(amount)
+        money = currency or self.currency
+        body = links.invoice_body(
+            shop_id=shop_id, invoice_id=invoice_id, amount=value, currency=money,
+            language=language, description=description, expire_period=expire_period,
+            post_link=post_link, failure_post_link=failure_post_link, back_link=back_link,
+            failure_back_link=failure_back_link, account_id=account_id,
+            recipient_email=recipient_email, recipient_phone=recipient_phone,
+        )
+        form = links.password_form(self._credentials(), username, password, self.scope)
+        budget = self._begin(deadline)
+        _raw, loaded = tokens.request_token(self.transport, self.token_url, form,
+                                            "password-grant token (payment links)", budget)
+        reply = links.create_invoice(self.transport, f"{self.api_url}{links.INVOICE_PATH}",
+                                     str(loaded["access_token"]), body, budget)
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the password-grant token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}): check HALYK_CABINET_USERNAME and HALYK_SHOP_ID.",
+                status=reply.status,
+            )
+        return links.read_invoice(reply, invoice_id, value, money)
+
+    # --- QR payments (generate never retried: see flask_halyk.epay.qr.generate) --------------
+
+    def create_qr(
+        self,
+        token: PaymentToken,
+        *,
+        description: str,
+        post_link: str,
+        failure_post_link: str,
+        language: str = "rus",
+        account_id: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        deadline: float | None = None,
+    ) -> QrCode:
+        """Have ePay make the QR of the payment ``token`` was issued for (its invoice and
+        amount): ``POST /payment/qr/generate`` with that token. Never retried."""
+        body = qr.generate_body(post_link=post_link, failure_post_link=failure_post_link,
+                                description=description, language=language,
+                                account_id=account_id, email=email, phone=phone)
+        reply = qr.generate(self.transport, f"{self.api_url}{qr.GENERATE_PATH}",
+                            token.access_token, body, token.invoice_id, self._begin(deadline))
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the payment token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}): the token may have expired; ask for a new one.",
+                status=reply.status)
+        return qr.read_generate(reply, token.invoice_id)
+
+    def qr_status(self, bill_number: str, token: PaymentToken, *,
+                  deadline: float | None = None) -> QrStatus:
+        """The status of a QR (``GET /qr?billNumber=``), asked with a payment token of its
+        invoice (as the integration that documents the call does). Retried like the status."""
+        if not bill_number or not bill_number.isascii() or not bill_number.isalnum():
+            raise InvalidArgument("a billNumber is letters and digits")
+        reply = self.transport.send(
+            "GET", f"{self.api_url}{qr.STATUS_PATH}", what=f"status of QR {bill_number}",
+            retry=True, params={"billNumber": bill_number},
+            headers={"Authorization": f"Bearer {token.access_token}"},
+            deadline=self._begin(deadline))
+        if reply.status in (401, 403):
+            raise AuthenticationError(
+                f"ePay refused the payment token for the {reply.what} at {reply.url} "
+                f"(HTTP {reply.status}).", status=reply.status)
+        return qr.read_status(reply, bill_number)
 
     # --- the API's authorisation ---------------------------------------------------------------
 

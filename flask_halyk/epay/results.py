@@ -17,7 +17,10 @@ __all__ = [
     "BankCard",
     "CardPaymentResult",
     "OperationResult",
+    "PaymentLink",
     "PaymentToken",
+    "QrCode",
+    "QrStatus",
     "ResultCode",
     "StatusName",
     "StatusResult",
@@ -134,6 +137,56 @@ class PaymentToken:
             f"currency={self.currency!r}, access_token={_mask(self.access_token)!r}, "
             f"expires_at={self.expires_at.isoformat()!r})"
         )
+
+
+@dataclass(frozen=True)
+class PaymentLink:
+    """A payment link the bank made (``POST /invoice``) and sent to the customer by e-mail or
+    SMS: ``invoice_url`` is the page where they pay, until ``expire_date``. ``raw``: the answer
+    as ePay sent it."""
+
+    id: str
+    invoice_id: str
+    invoice_url: str
+    amount: Decimal
+    currency: str
+    status: str
+    expire_period: str
+    created_date: datetime | None
+    expire_date: datetime | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class QrCode:
+    """A QR the bank made for one payment (``POST /payment/qr/generate``): ``qrcode`` as the
+    bank sent it (its format is not published), its ``bill_number`` (the status call's key),
+    and the links that open the payment in the bank's apps."""
+
+    invoice_id: str
+    bill_number: str
+    qrcode: str
+    homebank_link: str | None
+    onlinebank_link: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class QrStatus:
+    """A QR's status (``GET /qr``): NEW, SCANNED, BLOCKED, AUTH, PAID or REJECTED (a QR not
+    paid within 20 minutes is REJECTED)."""
+
+    bill_number: str
+    status: str
+    amount: Decimal | None
+    currency: str | None
+    error: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def final(self) -> bool:
+        """PAID or REJECTED: nothing more will happen to this QR."""
+        return self.status in ("PAID", "REJECTED")
 
 
 @dataclass(frozen=True)

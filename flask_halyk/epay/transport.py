@@ -134,14 +134,14 @@ class Transport:
         json: Mapping[str, Any] | None = None,
     ) -> Reply:
         """One call, retried if ``retry``; ``what`` names it in messages. Answers below 500 are
-        returned as a :class:`Reply`; network failures and 5xx raise typed errors. ``json``: a
-        JSON body instead of the form ``data`` (the saved-card payment).
+        returned as a :class:`Reply`; network failures and 5xx raise typed errors.
 
         ``deadline`` (seconds, or a running :class:`Deadline`; the transport's own by default)
         bounds the call: each attempt's connect and read timeouts are cut to the time left, no
         attempt (or backoff sleep before one) starts that could not begin before it ends, and a
         call the deadline ends raises :class:`EpayTimeout` naming it (``.deadline``,
-        ``.attempts``).
+        ``.attempts``). ``json``: a JSON body instead of the form ``data`` (a payment by a saved
+        card, a payment link, a QR).
 
         Errors are built inside ``except`` but raised outside it, so that they carry no
         ``__context__``: requests' exceptions hold the prepared request, form body and client

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import admin, api, oauth, payform, saved
+from . import admin, api, invoices, oauth, payform, qr, saved
 from .instance import Sandbox
 from .merchants import Merchant
 from .options import Options
@@ -38,12 +38,15 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
                       options=options)
     sandbox.app = app
     app.extensions["halyk_sandbox"] = sandbox
-    for blueprint in (oauth.bp, api.bp, payform.bp, saved.bp):
+    for blueprint in (oauth.bp, api.bp, payform.bp, saved.bp, invoices.bp, qr.bp):
         app.register_blueprint(blueprint)
     # Vendor pages give the REST API with and without /api (testepay.homebank.kz/api,
     # epay-api.homebank.kz): both are served (EPAY-REFERENCE.md 0.1).
     app.register_blueprint(api.bp, url_prefix="/api", name="halyk_sandbox_api_prefixed")
     app.register_blueprint(saved.bp, url_prefix="/api", name="halyk_sandbox_saved_prefixed")
+    app.register_blueprint(invoices.bp, url_prefix="/api",
+                           name="halyk_sandbox_invoices_prefixed")
+    app.register_blueprint(qr.bp, url_prefix="/api", name="halyk_sandbox_qr_prefixed")
     if admin_routes:
         app.register_blueprint(admin.bp)
     app.register_error_handler(HTTPException, _json_error)

@@ -19,6 +19,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "failure": "Оплата не прошла", "back": "Вернуться в магазин",
         "save_card": "Сохранить карту для следующих оплат",
         "error_title": "Оплата невозможна",
+        "qr_title": "Оплата по QR (Homebank)", "qr_pay": "Оплатить в Homebank",
+        "qr_reject": "Отказаться", "qr_paid": "QR оплачен", "qr_rejected": "QR отклонён",
     },
     "kaz": {
         "title": "Картамен төлеу", "merchant": "Дүкен", "amount": "Сома",
@@ -33,6 +35,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "3ds_submit": "Растау", "success": "Төлем сәтті өтті", "failure": "Төлем өтпеді",
         "back": "Дүкенге оралу", "error_title": "Төлеу мүмкін емес",
         "save_card": "Картаны келесі төлемдер үшін сақтау",
+        "qr_title": "QR арқылы төлеу (Homebank)", "qr_pay": "Homebank-те төлеу",
+        "qr_reject": "Бас тарту", "qr_paid": "QR төленді", "qr_rejected": "QR қабылданбады",
     },
     "eng": {
         "title": "Card payment", "merchant": "Merchant", "amount": "Amount",
@@ -46,6 +50,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "3ds_submit": "Confirm", "success": "Payment successful", "failure": "Payment failed",
         "back": "Back to the shop", "error_title": "Payment is not possible",
         "save_card": "Save the card for future payments",
+        "qr_title": "Pay by QR (Homebank)", "qr_pay": "Pay in Homebank",
+        "qr_reject": "Decline", "qr_paid": "QR paid", "qr_rejected": "QR rejected",
     },
 }
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from ..config import TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_TERMINAL_ID
+from ..config import (
+    SANDBOX_SHOP_ID,
+    TEST_CABINET_PASSWORD,
+    TEST_CABINET_USERNAME,
+    TEST_CLIENT_ID,
+    TEST_CLIENT_SECRET,
+    TEST_TERMINAL_ID,
+)
 
 
 @dataclass(frozen=True)
@@ -15,7 +22,9 @@ class Merchant:
     ``terminal_id`` is the TerminalID of the cabinet (a UUID: the token request's ``terminal``,
     the postLink's ``terminal``, the status answer's ``terminalID``). ``processing_terminal``
     is the 8-digit processing terminal the status answer calls ``terminal`` (the vendor's
-    example: ``"98120001"``); empty: derived from ``terminal_id``.
+    example: ``"98120001"``); empty: derived from ``terminal_id``. ``cabinet_username`` /
+    ``cabinet_password``: the cabinet login of the password grant (payment links), and
+    ``shop_id`` the shop ``/invoice`` names.
     """
 
     client_id: str
@@ -23,6 +32,9 @@ class Merchant:
     terminal_id: str
     name: str = "Sandbox shop"
     processing_terminal: str = ""
+    cabinet_username: str = TEST_CABINET_USERNAME
+    cabinet_password: str = field(default=TEST_CABINET_PASSWORD, repr=False)
+    shop_id: str = SANDBOX_SHOP_ID
 
     @property
     def tid(self) -> str:

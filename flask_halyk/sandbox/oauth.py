@@ -13,11 +13,14 @@ from ..config import LONG_SCOPE
 from ..invoices import is_invoice_id
 from ..money import amount_or_none
 from .faults import inject
-from .instance import current_sandbox
+from .instance import Sandbox, current_sandbox
 from .links import DELIVERY_LINKS, http_url
 from .state import TOKEN_LIFETIME, Token
 
 bp = Blueprint("halyk_sandbox_oauth", __name__)
+
+#: Seconds a password-grant token lives: the vendor's invoice page answers ``"900"``.
+PASSWORD_TOKEN_LIFETIME = 900
 
 _TOKEN_ALPHABET = string.ascii_uppercase + string.digits + "_"
 
@@ -43,8 +46,11 @@ def token() -> Any:
     missing = [k for k in ("grant_type", "client_id", "client_secret") if not form.get(k)]
     if missing:
         return _error(400, "invalid_request", f"missing field(s): {', '.join(missing)}")
+    if form["grant_type"] == "password":
+        return _password_grant(sandbox)
     if form["grant_type"] != "client_credentials":
-        return _error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+        return _error(400, "unsupported_grant_type",
+                      "grant_type must be client_credentials or password")
     merchant = sandbox.merchant(form["client_id"], form["client_secret"])
     terminal = form.get("terminal", "")
     # Our best guess of the bank's answer to wrong credentials: the OAuth2 standard one.
@@ -83,6 +89,34 @@ def token() -> Any:
         "expires_in": str(TOKEN_LIFETIME) if sandbox.options.expires_in_as_text
         else TOKEN_LIFETIME,
         "refresh_token": "",
+        "scope": scope,
+        "token_type": "Bearer",
+    })
+
+
+def _password_grant(sandbox: Sandbox) -> Any:
+    """The password grant (payment links, EPAY-REFERENCE.md 3.4): the client's credentials and
+    the merchant cabinet's login. Answered as the vendor's invoice page shows it: a string
+    ``expires_in`` of ``"900"`` and a refresh token."""
+    form = request.form
+    missing = [k for k in ("username", "password") if not form.get(k)]
+    if missing:
+        return _error(400, "invalid_request", f"missing field(s): {', '.join(missing)}")
+    merchant = sandbox.merchant(form["client_id"], form["client_secret"])
+    if merchant is None:
+        return _error(401, "invalid_client", "client authentication failed")
+    if not (secrets.compare_digest(form["username"].encode(), merchant.cabinet_username.encode())
+            and secrets.compare_digest(form["password"].encode(),
+                                       merchant.cabinet_password.encode())):
+        return _error(400, "invalid_grant", "bad user credentials")
+    scope = form.get("scope") or LONG_SCOPE
+    issued = Token(_new_access_token(), merchant, scope, time.time() + PASSWORD_TOKEN_LIFETIME,
+                   password_grant=True)
+    sandbox.store.issue(issued)
+    return jsonify({
+        "access_token": issued.access_token,
+        "expires_in": str(PASSWORD_TOKEN_LIFETIME),
+        "refresh_token": _new_access_token(),
         "scope": scope,
         "token_type": "Bearer",
     })

@@ -51,6 +51,16 @@ class Options:
     #: ``/payments/cards/auth`` answers HTTP 400 ``{"code": 464}`` (the bank's code is not
     #: published; 464 "Invalid merchant" from its reason-code table).
     card_payments_allowed: bool = True
+    #: ``POST /invoice`` also takes a client-credentials (service) token. The vendor's page
+    #: asks for the password grant; some integrations send a client-credentials token with
+    #: scope ``payment``, whether the bank takes it is unverified.
+    invoice_client_credentials: bool = False
+    #: Seconds a payment link lives whatever its ``expire_period`` says (None: as it says):
+    #: for tests of expiry that cannot wait a day.
+    invoice_expiry_seconds: int | None = None
+    #: Seconds a QR may be paid before it is REJECTED: the vendor's 20 minutes; shorter for
+    #: tests of expiry.
+    qr_lifetime_seconds: int = 1200
 
     def update(self, values: dict[str, Any]) -> None:
         """Set the switches named in ``values``; unknown names or wrong values raise
@@ -62,6 +72,13 @@ class Options:
             if name == "refund_external_id":
                 if value not in REFUND_EXTERNAL_ID_MODES:
                     raise ValueError(f"{name} takes one of {', '.join(REFUND_EXTERNAL_ID_MODES)}")
+            elif name == "qr_lifetime_seconds":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"{name} takes a whole number of seconds")
+            elif name == "invoice_expiry_seconds":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                          or value < 0):
+                    raise ValueError(f"{name} takes null or a whole number of seconds")
             elif not isinstance(value, bool):
                 raise ValueError(f"{name} takes true or false")
             setattr(self, name, value)

@@ -49,6 +49,16 @@ def _error(lang: str, message: str, status: int = 400) -> ResponseReturnValue:
     return render_template("error.html", t=TEXTS[lang], lang=lang, message=message), status
 
 
+def error_page(lang: str, message: str, status: int = 400) -> ResponseReturnValue:
+    """The page that cannot pay (for the sandbox's other pages: a payment link's)."""
+    return _error(lang, message, status)
+
+
+def card_form(checkout: Checkout) -> ResponseReturnValue:
+    """The card form of ``checkout`` (for a payment link's page)."""
+    return _form(checkout, {}, {})
+
+
 def _payment_object(sandbox: Sandbox) -> dict[str, Any]:
     if request.args.get("params"):
         return decode_params(request.args["params"])

@@ -33,6 +33,8 @@ class Token:
     failure_post_link: str = ""
     #: The token request named the terminal (the status API answers resultCode 104 without).
     terminal_named: bool = True
+    #: A password-grant token (the cabinet's login): what ``/invoice`` takes.
+    password_grant: bool = False
 
     @property
     def expired(self) -> bool:
@@ -107,6 +109,30 @@ class SavedCard:
 
 
 @dataclass
+class InvoiceLink:
+    """A payment link made by ``POST /invoice``: its page takes a card until ``expires_at``
+    (epoch seconds). ``answer``: what ``/invoice`` answered."""
+
+    id: str
+    merchant: Merchant
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    language: str
+    description: str
+    post_link: str
+    failure_post_link: str
+    back_link: str
+    failure_back_link: str
+    expires_at: float
+    answer: dict[str, Any]
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires_at
+
+
+@dataclass
 class Delivery:
     """One postLink sent (or attempted)."""
 
@@ -129,6 +155,9 @@ class Store:
         self.saved_cards: dict[str, SavedCard] = {}
         #: Payments by cardId waiting for their 3-D Secure step, by ``MD``.
         self.pending_card_3ds: dict[str, dict[str, Any]] = {}
+        self.invoice_links: dict[str, InvoiceLink] = {}
+        #: QRs by bill number (``sandbox.qr.QrBill``; its module reads and writes them).
+        self.qr_bills: dict[str, Any] = {}
 
     def issue(self, token: Token) -> Token:
         with self.lock:
@@ -188,6 +217,14 @@ class Store:
         with self.lock:
             return [c for c in self.saved_cards.values()
                     if c.account_id == account_id and c.terminal == terminal and c.active]
+
+    def add_invoice_link(self, link: InvoiceLink) -> None:
+        with self.lock:
+            self.invoice_links[link.id] = link
+
+    def invoice_link(self, link_id: str) -> InvoiceLink | None:
+        with self.lock:
+            return self.invoice_links.get(link_id)
 
     def record(self, delivery: Delivery) -> None:
         with self.lock:
