@@ -275,17 +275,8 @@ def bill() -> Any:
         problems.append(_("Give the customer's e-mail or phone (or both)."))
     if form["expire"] not in BILL_PERIODS:
         problems.append(_("Choose how long the link may be paid for."))
-    amount: Decimal | None = None
-    try:
-        amount = _read_amount(form["amount"])
-    except InvalidArgument as exc:
-        problems.append(_("The amount cannot be read: %(error)s", error=str(exc)))
-    if amount is None and not problems:
-        problems.append(_("Give the amount to bill."))
-    if not form["description"]:
-        problems.append(_("Say what the customer pays for."))
-    if not problems:
-        assert amount is not None
+    amount = _billed(form, problems)
+    if amount is not None:
         try:
             link = create_payment_link(
                 get_state(), amount, description=form["description"],
@@ -304,6 +295,21 @@ def bill() -> Any:
                            periods=_periods()), 409
 
 
+def _billed(form: dict[str, str], problems: list[str]) -> Decimal | None:
+    """The amount a billing form (a link, a QR) asks for, once the form has no problem left;
+    else None, with what is wrong added to ``problems``."""
+    amount: Decimal | None = None
+    try:
+        amount = _read_amount(form["amount"])
+    except InvalidArgument as exc:
+        problems.append(_("The amount cannot be read: %(error)s", error=str(exc)))
+    if amount is None and not problems:
+        problems.append(_("Give the amount to bill."))
+    if not form["description"]:
+        problems.append(_("Say what the customer pays for."))
+    return None if problems else amount
+
+
 def qr_payment() -> Any:
     """GET: the "QR payment" form. POST: record a payment and show its QR for the customer's
     phone, with a link that asks ePay how it stands."""
@@ -312,17 +318,8 @@ def qr_payment() -> Any:
         require_act()
         return render_template("halyk/dashboard/qr.html", form=form, problems=[], qr=None)
     problems: list[str] = []
-    try:
-        amount = _read_amount(form["amount"])
-    except InvalidArgument as exc:
-        problems.append(_("The amount cannot be read: %(error)s", error=str(exc)))
-        amount = None
-    if amount is None and not problems:
-        problems.append(_("Give the amount to bill."))
-    if not form["description"]:
-        problems.append(_("Say what the customer pays for."))
-    if not problems:
-        assert amount is not None
+    amount = _billed(form, problems)
+    if amount is not None:
         try:
             made = create_qr_payment(get_state(), amount, description=form["description"])
         except InvalidArgument as exc:
