@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -183,8 +184,12 @@ class EpayClient:
         post_link: str | None = None,
         failure_post_link: str | None = None,
         deadline: float | None = None,
+        issued: datetime | None = None,
     ) -> PaymentToken:
         """Get a fresh token for one payment (never cached: ePay binds it to the invoice).
+
+        The token's ``expires_at`` counts its ``expires_in`` from ``issued``: a moment before
+        the request (by default, when it is sent).
 
         Raises :class:`InvalidArgument` (a ``ValueError``) for an invalid invoice id, amount,
         currency or URL (nothing is sent), else the typed errors of :mod:`flask_halyk.errors`.
@@ -194,7 +199,7 @@ class EpayClient:
             self.transport, self.token_url, self._credentials(),
             invoice_id=invoice_id, amount=parse_amount(amount), currency=currency or self.currency,
             secret_hash=secret_hash, post_link=post_link, failure_post_link=failure_post_link,
-            deadline=budget,
+            deadline=budget, issued=issued,
         )
 
     def service_token(self, *, deadline: float | None = None) -> str:

@@ -119,6 +119,7 @@ def payment_token(
     post_link: str | None,
     failure_post_link: str | None,
     deadline: Deadline | float | None = None,
+    issued: datetime | None = None,
 ) -> PaymentToken:
     """Ask for the token of one payment (see :meth:`EpayClient.payment_token`)."""
     fields: dict[str, Any] = {
@@ -133,7 +134,8 @@ def payment_token(
     if failure_post_link is not None:
         fields["failurePostLink"] = failure_post_link
     form = dump_form(_TOKEN_REQUEST, fields, "payment token request")
-    issued = datetime.now(UTC)
+    if issued is None:
+        issued = datetime.now(UTC)
     raw, loaded = request_token(transport, token_url, form,
                                 f"payment token for invoice {invoice_id}", deadline)
     expires_in = int(loaded["expires_in"])
