@@ -80,7 +80,10 @@ def browser() -> Iterator[Any]:
         manager.stop()
         pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}")
     yield instance
-    instance.close()
+    # A Chromium that is gone already (killed from outside, crashed) is not asked to close:
+    # Playwright would wait for its answer for ever, and the worker never end its session.
+    if instance.is_connected():
+        instance.close()
     manager.stop()
 
 

@@ -251,14 +251,19 @@ def test_url_prefix_is_followed(tmp_path):
         close(app)
 
 
-def test_epay_failure_after_recording_leaves_a_new_record(shop):
-    sandbox_of(shop).faults.update({"token_error": 503})
-    with shop.test_request_context("/"), pytest.raises(TransportError):
-        pay(shop)
-    records = state_of(shop).ledger.query()
-    assert len(records) == 1 and records[0].status == "new"
-    # Marked as having no known token: reconcile reckons its expiry from its creation.
-    assert records[0].token_expires_at is None
+def test_epay_failure_after_recording_leaves_a_new_record(tmp_path):
+    # No retries: the failure, not the client's backoff between retries, is the subject.
+    shop = make_shop(tmp_path, HALYK_RETRIES=0)
+    try:
+        sandbox_of(shop).faults.update({"token_error": 503})
+        with shop.test_request_context("/"), pytest.raises(TransportError):
+            pay(shop)
+        records = state_of(shop).ledger.query()
+        assert len(records) == 1 and records[0].status == "new"
+        # Marked as having no known token: reconcile reckons its expiry from its creation.
+        assert records[0].token_expires_at is None
+    finally:
+        close(shop)
 
 
 def test_repr_hides_the_token_and_secrets(shop):
@@ -453,7 +458,7 @@ def test_a_token_of_another_lifetime_is_noted_after_the_call(backend, tmp_path, 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_failed_token_request_leaves_the_row_with_no_known_token(backend, tmp_path):
-    with backend_shop(backend, tmp_path) as shop:
+    with backend_shop(backend, tmp_path, HALYK_RETRIES=0) as shop:
         sandbox_of(shop).faults.update({"token_error": 503})
         with shop.test_request_context("/"), pytest.raises(TransportError):
             pay(shop)
