@@ -481,3 +481,19 @@ def test_a_commit_that_fails_after_the_token_request_fails_the_payment(tmp_path,
             pay(shop)
     finally:
         close(shop)
+
+
+@pytest.mark.postgres
+def test_without_a_background_thread_the_commit_is_made_at_once(tmp_path, monkeypatch):
+    """At interpreter shutdown no thread can be started: the row is committed in the caller."""
+    from flask_halyk.ledger import payments as ledger_payments
+
+    def no_thread(*args):
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ledger_payments, "in_background", no_thread)
+    with backend_shop("postgres", tmp_path) as shop:
+        with shop.test_request_context("/"):
+            payment = pay(shop)
+        record = state_of(shop).ledger.get(payment.invoice_id)
+        assert record is not None and record.token_expires_at == payment.token.expires_at

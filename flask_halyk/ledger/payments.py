@@ -168,7 +168,13 @@ class PaymentStore(LedgerCore):
             except BaseException:
                 conn.close()  # rolled back
                 raise
-        return PendingPayment(created, in_background(self._commit_and_close, conn, transaction))
+        try:
+            commit: Future[None] | None = in_background(self._commit_and_close, conn,
+                                                        transaction)
+        except RuntimeError:  # no new thread (the interpreter is shutting down): commit here
+            self._commit_and_close(conn, transaction)
+            commit = None
+        return PendingPayment(created, commit)
 
     def _commit_and_close(self, conn: Connection, transaction: RootTransaction) -> None:
         try:
