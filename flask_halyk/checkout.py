@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,8 @@ from .config import SHOP_INTERNAL_ORIGIN, HalykConfig
 from .epay import PaymentToken
 from .errors import ConfigurationError, HalykError, InvalidPayment, LedgerUnavailable
 from .ledger import PaymentRecord
+from .ledger.expiry import ASSUMED_TOKEN_LIFETIME
+from .ledger.payments import PendingPayment
 from .postlink.verification import make_secret_hash
 from .schemas import PaymentObjectSchema, dump_for_js
 from .state import HalykState
@@ -219,7 +222,14 @@ def create_payment(
         raise InvalidPayment(stray)
     exact_amount: Decimal = checked["amount"]
 
-    record = state.ledger.create_payment(
+    # The row is complete before the bank call: its token is expected to live the bank's usual
+    # lifetime from now (counted from before the request, as the client counts it), so that on
+    # the happy path nothing is written after the call. Its commit (PostgreSQL: a WAL flush)
+    # runs while ePay is asked for the token, and is waited for before the payment is handed
+    # out: a postLink can only follow a page that showed it.
+    issued = datetime.now(UTC)
+    assumed = issued + ASSUMED_TOKEN_LIFETIME
+    pending = state.ledger.start_payment(
         invoice_id=None if invoice_id is None else checked["invoiceId"],
         amount=exact_amount,
         currency=config.currency,
@@ -231,21 +241,29 @@ def create_payment(
         email=email,
         phone=phone,
         card_save=save_card,
+        token_expires_at=assumed,
     )
+    invoice = pending.record.invoice_id
     secret_hash = make_secret_hash(
-        config.postlink_secret, record.invoice_id, exact_amount, config.currency,
-        config.terminal_id,
+        config.postlink_secret, invoice, exact_amount, config.currency, config.terminal_id,
     )
-    token = state.client.payment_token(
-        record.invoice_id,
-        exact_amount,
-        currency=config.currency,
-        secret_hash=secret_hash,
-        post_link=post_link,
-        failure_post_link=failure_post_link,
-        verification=exact_amount == 0,
-    )
-    record = _note_token_expiry(state, record, token)
+    try:
+        token = state.client.payment_token(
+            invoice,
+            exact_amount,
+            currency=config.currency,
+            secret_hash=secret_hash,
+            post_link=post_link,
+            failure_post_link=failure_post_link,
+            verification=exact_amount == 0,
+            issued=issued,
+        )
+    except BaseException:
+        _forget_token(state, pending, assumed)
+        raise
+    record = pending.durable()
+    if token.expires_at != assumed:  # a lifetime other than the usual one
+        record = _note_token(state, record, assumed, token.expires_at)
     loaded = _completed(checked, fields, record.invoice_id, token)
     return Payment(
         invoice_id=record.invoice_id,
@@ -258,11 +276,39 @@ def create_payment(
     )
 
 
+def _note_token(state: HalykState, record: PaymentRecord, assumed: datetime,
+                expires_at: datetime | None) -> PaymentRecord:
+    """The record with the token expiry noted before the request (``assumed``) replaced by the
+    bank's, or by ``None`` (no token known) when the request failed; reconcile expires the
+    payment some time after it. A database failure here does not cost the customer a checkout
+    whose token is already issued: the ledger keeps the usual lifetime it was given."""
+    try:
+        return state.ledger.replace_token(record.invoice_id, assumed, expires_at)
+    except (LedgerUnavailable, SQLAlchemyError):
+        log.warning("flask-halyk: could not record the token expiry of invoice %s; reconcile "
+                    "will assume the usual token lifetime", record.invoice_id, exc_info=True)
+        return record
+
+
+def _forget_token(state: HalykState, pending: PendingPayment, assumed: datetime) -> None:
+    """After a failed token request: the payment marked as having no known token (its
+    expiry then counts from its creation, see :mod:`flask_halyk.ledger.expiry`), once its own
+    commit is through. Nothing of the ledger's is raised over the request's error."""
+    try:
+        record = pending.durable()
+    except (LedgerUnavailable, SQLAlchemyError):
+        log.warning("flask-halyk: the payment %s whose token request failed was not recorded "
+                    "either", pending.record.invoice_id, exc_info=True)
+        return
+    _note_token(state, record, assumed, None)
+
+
 def _note_token_expiry(state: HalykState, record: PaymentRecord,
                        token: PaymentToken) -> PaymentRecord:
     """The record with its token's expiry noted (reconcile expires the payment some time after
-    it). A database failure here does not cost the customer a checkout whose token is already
-    issued: the ledger then assumes the bank's usual lifetime from the payment's creation."""
+    it), for a payment recorded before its token was asked for (a QR's). A database failure
+    here does not cost the customer a payment whose token is already issued: the ledger then
+    assumes the bank's usual lifetime from the payment's creation."""
     try:
         return state.ledger.record_token(record.invoice_id, token.expires_at)
     except (LedgerUnavailable, SQLAlchemyError):

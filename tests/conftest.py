@@ -38,6 +38,15 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def no_backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bank client's retries without its sleeps between them (every attempt still made):
+    for a test whose subject is what follows when every attempt fails, not the wait."""
+    from flask_halyk.epay import transport
+
+    monkeypatch.setattr(transport, "_sleep", lambda seconds: None)
+
+
+@pytest.fixture
 def no_request_context() -> None:
     """For a test whose subject is code run outside any request (or app) context: it fails the
     test if one is pushed when the test starts. Such a test builds its app under another name
@@ -80,7 +89,10 @@ def browser() -> Iterator[Any]:
         manager.stop()
         pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}")
     yield instance
-    instance.close()
+    # A Chromium that is gone already (killed from outside, crashed) is not asked to close:
+    # Playwright would wait for its answer for ever, and the worker never end its session.
+    if instance.is_connected():
+        instance.close()
     manager.stop()
 
 

@@ -132,7 +132,7 @@ document.addEventListener("securitypolicyviolation", function (e) {
 @pytest.fixture
 def served(recipe: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, recipe, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()

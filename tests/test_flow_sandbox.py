@@ -277,7 +277,8 @@ def test_forged_postlinks_over_http_are_refused_without_a_signal(
     assert ok.status_code == 200 and len(shop.succeeded) == 1
 
 
-def test_status_recheck_over_http(bank: SandboxServer, open_shop: Callable[..., Shop]) -> None:
+def test_status_recheck_over_http(bank: SandboxServer, open_shop: Callable[..., Shop],
+                                  no_backoff_sleeps: None) -> None:
     shop = open_shop(HALYK_VERIFY_WITH_STATUS=True)
     _, obj = checkout(shop)
     invoice = obj["invoiceId"]

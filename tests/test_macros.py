@@ -276,7 +276,7 @@ def live_shop(tmp_path):
     # the pages serve payments created below, once the server's URL is known, whose tokens only
     # this process's embedded sandbox issued.
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
     with app.test_request_context("/", base_url=base + "/"):

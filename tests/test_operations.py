@@ -192,7 +192,8 @@ def test_reconcile_recovers_a_dropped_postlink_once(shop: Flask, signal_log: Sig
     assert config.currency == "KZT"
 
 
-def test_reconcile_counts_an_unreachable_bank_and_retries_later(shop: Flask) -> None:
+def test_reconcile_counts_an_unreachable_bank_and_retries_later(shop: Flask,
+                                                                no_backoff_sleeps: None) -> None:
     sandbox_of(shop).faults.drop_postlink = True
     invoice = pay(shop)
     sandbox_of(shop).faults.status_error = 503
@@ -213,7 +214,8 @@ def test_init_db_command(shop: Flask) -> None:
 
 
 def test_status_recheck_believes_only_what_the_bank_says(db_url: str, tmp_path: Path,
-                                                         signal_log: SignalLog) -> None:
+                                                         signal_log: SignalLog,
+                                                         no_backoff_sleeps: None) -> None:
     app = make_shop(db_url, tmp_path, HALYK_VERIFY_WITH_STATUS=True)
     try:
         ledger = app.extensions["halyk"].ledger

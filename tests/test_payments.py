@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 from flask import Flask
+from ledger_support import BACKENDS, backend_shop
 from page_helpers import DISTINCT_SECRET, SHOP_TERMINAL, bank_params, close, make_shop
+from sqlalchemy import event
 
 from flask_halyk.checkout import Payment, create_payment, js_path
 from flask_halyk.config import SHOP_INTERNAL_ORIGIN
@@ -19,6 +21,7 @@ from flask_halyk.errors import (
     TransportError,
 )
 from flask_halyk.postlink.verification import make_secret_hash, verify_postlink
+from flask_halyk.sandbox import oauth as sandbox_oauth
 from flask_halyk.schemas import PaymentObjectSchema
 
 
@@ -248,12 +251,19 @@ def test_url_prefix_is_followed(tmp_path):
         close(app)
 
 
-def test_epay_failure_after_recording_leaves_a_new_record(shop):
-    sandbox_of(shop).faults.update({"token_error": 503})
-    with shop.test_request_context("/"), pytest.raises(TransportError):
-        pay(shop)
-    records = state_of(shop).ledger.query()
-    assert len(records) == 1 and records[0].status == "new"
+def test_epay_failure_after_recording_leaves_a_new_record(tmp_path):
+    # No retries: the failure, not the client's backoff between retries, is the subject.
+    shop = make_shop(tmp_path, HALYK_RETRIES=0)
+    try:
+        sandbox_of(shop).faults.update({"token_error": 503})
+        with shop.test_request_context("/"), pytest.raises(TransportError):
+            pay(shop)
+        records = state_of(shop).ledger.query()
+        assert len(records) == 1 and records[0].status == "new"
+        # Marked as having no known token: reconcile reckons its expiry from its creation.
+        assert records[0].token_expires_at is None
+    finally:
+        close(shop)
 
 
 def test_repr_hides_the_token_and_secrets(shop):
@@ -402,3 +412,88 @@ def test_generated_invoice_ids_are_digits_with_unique_last_six(shop):
         ids = [pay(shop, amount=10 + n).invoice_id for n in range(25)]
     assert all(re.fullmatch(r"[0-9]{6,15}", invoice) for invoice in ids)
     assert len({invoice[-6:] for invoice in ids}) == len(ids)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_checkout_and_one_commit_per_payment_and_the_row_complete_before_the_bank_call(
+        backend, tmp_path, monkeypatch):
+    """The payment's row is written once, before the token request (its commit may overlap the
+    request, but is through before create_payment returns); nothing is written after the call
+    on the happy path, and the token's expiry is in the row all the same."""
+    with backend_shop(backend, tmp_path) as shop:
+        ledger = state_of(shop).ledger
+        with shop.test_request_context("/"):
+            pay(shop)  # the schema made, the sandbox's blueprints warm
+            work: list[str] = []
+            seen_at_token: list[object] = []
+            event.listen(ledger.engine, "checkout", lambda *_: work.append("checkout"))
+            event.listen(ledger.engine, "commit", lambda *_: work.append("commit"))
+            real_token = state_of(shop).client.payment_token
+
+            def token(invoice_id, *args, **kwargs):
+                seen_at_token.append(list(work))
+                return real_token(invoice_id, *args, **kwargs)
+
+            monkeypatch.setattr(state_of(shop).client, "payment_token", token)
+            payment = pay(shop)
+        assert work == ["checkout", "commit"]
+        assert seen_at_token[0][:1] == ["checkout"]  # the row was made before the bank call
+        record = ledger.get(payment.invoice_id)  # another connection: committed
+        assert record is not None and record.status == "new"
+        assert payment.record == record
+        assert record.token_expires_at == payment.token.expires_at
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_token_of_another_lifetime_is_noted_after_the_call(backend, tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox_oauth, "TOKEN_LIFETIME", 1200)
+    with backend_shop(backend, tmp_path) as shop:
+        with shop.test_request_context("/"):
+            payment = pay(shop)
+        record = state_of(shop).ledger.get(payment.invoice_id)
+        assert payment.token.expires_in == 1200
+        assert record.token_expires_at == payment.token.expires_at == payment.record \
+            .token_expires_at
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_failed_token_request_leaves_the_row_with_no_known_token(backend, tmp_path):
+    with backend_shop(backend, tmp_path, HALYK_RETRIES=0) as shop:
+        sandbox_of(shop).faults.update({"token_error": 503})
+        with shop.test_request_context("/"), pytest.raises(TransportError):
+            pay(shop)
+        [record] = state_of(shop).ledger.query()
+        assert record.status == "new" and record.token_expires_at is None
+
+
+def test_a_commit_that_fails_after_the_token_request_fails_the_payment(tmp_path, monkeypatch):
+    """Whatever the backend, create_payment hands out no payment whose row is not committed."""
+    from flask_halyk.errors import LedgerUnavailable
+    from flask_halyk.ledger import payments as ledger_payments
+
+    shop = make_shop(tmp_path)
+    try:
+        def unrecorded(self):
+            raise LedgerUnavailable("the commit failed", reason="test")
+
+        monkeypatch.setattr(ledger_payments.PendingPayment, "durable", unrecorded)
+        with shop.test_request_context("/"), pytest.raises(LedgerUnavailable):
+            pay(shop)
+    finally:
+        close(shop)
+
+
+@pytest.mark.postgres
+def test_without_a_background_thread_the_commit_is_made_at_once(tmp_path, monkeypatch):
+    """At interpreter shutdown no thread can be started: the row is committed in the caller."""
+    from flask_halyk.ledger import payments as ledger_payments
+
+    def no_thread(*args):
+        raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(ledger_payments, "in_background", no_thread)
+    with backend_shop("postgres", tmp_path) as shop:
+        with shop.test_request_context("/"):
+            payment = pay(shop)
+        record = state_of(shop).ledger.get(payment.invoice_id)
+        assert record is not None and record.token_expires_at == payment.token.expires_at

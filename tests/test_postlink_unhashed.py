@@ -92,7 +92,7 @@ def test_a_wrong_secret_hash_is_still_forged(shop):
         answer.get_json()["error"]
 
 
-def test_an_unhashed_postlink_waits_when_the_status_api_is_down(shop):
+def test_an_unhashed_postlink_waits_when_the_status_api_is_down(shop, no_backoff_sleeps):
     sandbox_of(shop).options.postlink_secret_hash = False
     sandbox_of(shop).faults.drop_postlink = True
     payment = create(shop)

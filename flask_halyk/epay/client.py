@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -193,9 +194,13 @@ class EpayClient:
         failure_post_link: str | None = None,
         deadline: float | None = None,
         verification: bool = False,
+        issued: datetime | None = None,
     ) -> PaymentToken:
         """Get a fresh token for one payment (never cached: ePay binds it to the invoice).
         ``verification``: the token of a card verification, whose amount is 0.
+
+        The token's ``expires_at`` counts its ``expires_in`` from ``issued``: a moment before
+        the request (by default, when it is sent).
 
         Raises :class:`InvalidArgument` (a ``ValueError``) for an invalid invoice id, amount,
         currency or URL (nothing is sent), else the typed errors of :mod:`flask_halyk.errors`.
@@ -206,7 +211,7 @@ class EpayClient:
             invoice_id=invoice_id, amount=parse_amount(amount, allow_zero=verification),
             currency=currency or self.currency,
             secret_hash=secret_hash, post_link=post_link, failure_post_link=failure_post_link,
-            deadline=budget,
+            deadline=budget, issued=issued,
         )
 
     def service_token(self, *, deadline: float | None = None) -> str:

@@ -124,6 +124,7 @@ def payment_token(
     post_link: str | None,
     failure_post_link: str | None,
     deadline: Deadline | float | None = None,
+    issued: datetime | None = None,
 ) -> PaymentToken:
     """Ask for the token of one payment (see :meth:`EpayClient.payment_token`)."""
     fields: dict[str, Any] = {
@@ -139,7 +140,8 @@ def payment_token(
         fields["failurePostLink"] = failure_post_link
     schema = _VERIFICATION_TOKEN_REQUEST if amount == 0 else _TOKEN_REQUEST
     form = dump_form(schema, fields, "payment token request")
-    issued = datetime.now(UTC)
+    if issued is None:
+        issued = datetime.now(UTC)
     raw, loaded = request_token(transport, token_url, form,
                                 f"payment token for invoice {invoice_id}", deadline)
     expires_in = int(loaded["expires_in"])

@@ -9,8 +9,10 @@ processes) and PostgreSQL (any number of app instances).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +33,7 @@ from ..invoices import check_prefix
 from .engine import READ_ONLY, make_engine
 from .schema import migrate
 
-__all__ = ["DISPATCH_LEASE", "LedgerCore"]
+__all__ = ["DISPATCH_LEASE", "LedgerCore", "in_background"]
 
 #: How long a claim on an event's receivers holds unless its holder renews it, by default.
 DISPATCH_LEASE = timedelta(seconds=10)
@@ -40,6 +42,37 @@ log = logging.getLogger("flask_halyk.ledger")
 
 # PostgreSQL's SQLSTATEs for a table or schema that is not there: the database was replaced.
 _MISSING = frozenset({"42P01", "3F000"})
+
+
+#: The most commits in flight at once in one process (more wait for a free thread).
+BACKGROUND_THREADS = 16
+
+_background: ThreadPoolExecutor | None = None
+_background_lock = threading.Lock()
+
+
+def in_background(work: Callable[..., None], *args: Any) -> Future[None]:
+    """``work(*args)`` on one of the process's background threads, started lazily (a commit
+    that waits for the disk while the caller does something else)."""
+    global _background
+    pool = _background
+    if pool is None:
+        with _background_lock:
+            pool = _background
+            if pool is None:
+                pool = _background = ThreadPoolExecutor(
+                    BACKGROUND_THREADS, thread_name_prefix="flask-halyk-ledger")
+    return pool.submit(work, *args)
+
+
+def _forget_background_after_fork() -> None:
+    # A forked worker has none of its parent's threads: it starts its own pool when needed.
+    global _background, _background_lock
+    _background = None
+    _background_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_background_after_fork)
 
 
 def _now() -> datetime:

@@ -5,24 +5,35 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RootTransaction,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from .. import invoices
 from ..errors import InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
 from ..money import to_minor
 from ..schemas import ACCOUNT_ID_MAX, DESCRIPTION_MAX_BYTES, EMAIL_MAX, NAME_MAX, PHONE_MAX
-from .core import LedgerCore
+from .core import LedgerCore, in_background
 from .models import PaymentRecord
 from .rows import clean, payment_record
 from .states import PaymentStatus
 from .tables import invoice_counter, payments
 
-__all__ = ["PaymentStore", "lock_payment", "not_found"]
+__all__ = ["PaymentStore", "PendingPayment", "lock_payment", "not_found"]
 
 
 def _insert_new(conn: Connection, invoice_id: str,
@@ -78,6 +89,15 @@ _NOTE_TOKEN = (
     .values(token_expires_at=bindparam("b_expires_at"))
     .returning(*payments.c)
 )
+# The expiry noted before the token request (the usual lifetime) replaced by what the bank said,
+# or by NULL when the request failed (no token known).
+_REPLACE_TOKEN = (
+    update(payments)
+    .where(payments.c.invoice_id == bindparam("b_invoice_id"))
+    .where(payments.c.token_expires_at == bindparam("b_assumed"))
+    .values(token_expires_at=bindparam("b_expires_at"))
+    .returning(*payments.c)
+)
 _BY_INVOICE_ID = select(payments).where(payments.c.invoice_id == bindparam("b_invoice_id"))
 
 
@@ -98,14 +118,82 @@ class PaymentStore(LedgerCore):
         email: str | None = None,
         phone: str | None = None,
         card_save: bool = False,
+        token_expires_at: datetime | None = None,
     ) -> PaymentRecord:
         """Record a new payment (status ``new``) and return it. ``invoice_id=None`` allocates
         one. A given id must be valid (:class:`InvoiceIdError`) and neither it nor its last six
         digits may be in the ledger already (:class:`InvoiceIdInUse`). ``card_save``: the shop
-        asked the bank to keep the card (its success's cardId is then kept, :mod:`.cards`)."""
+        asked the bank to keep the card (its success's cardId is then kept, :mod:`.cards`).
+        ``token_expires_at``: when its token is expected to expire, if known already (see
+        :meth:`record_token`)."""
+        row = self._new_row(amount, currency, terminal, description, account_id, language,
+                            name, email, phone, card_save, token_expires_at)
+        if invoice_id is not None:
+            invoice_id = invoices.check_invoice_id(invoice_id)
+        with self._write() as conn:
+            return self._insert_payment(conn, invoice_id, row)
+
+    def start_payment(
+        self,
+        *,
+        invoice_id: str | None,
+        amount: Decimal | int | str,
+        currency: str,
+        terminal: str,
+        description: str = "",
+        account_id: str | None = None,
+        language: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        card_save: bool = False,
+        token_expires_at: datetime | None = None,
+    ) -> PendingPayment:
+        """:meth:`create_payment`, but the commit may still be on its way when this returns:
+        the invoice id is allocated and the row inserted (errors of the id raised here), and
+        :meth:`PendingPayment.durable` waits for the commit. The caller may meanwhile do what
+        does not need the row committed (create_payment asks ePay for the token), so that a
+        commit waiting for the disk (PostgreSQL: a WAL flush) costs no time of its own.
+
+        On SQLite (in WAL mode a commit does not wait for the disk) the commit is made here."""
+        row = self._new_row(amount, currency, terminal, description, account_id, language,
+                            name, email, phone, card_save, token_expires_at)
+        if invoice_id is not None:
+            invoice_id = invoices.check_invoice_id(invoice_id)
+        if self.engine.dialect.name == "sqlite":
+            with self._write() as conn:
+                return PendingPayment(self._insert_payment(conn, invoice_id, row), None)
+        with self._guard():
+            self._ensure()
+            conn = self.engine.connect()
+            try:
+                transaction = conn.begin()
+                created = self._insert_payment(conn, invoice_id, row)
+            except BaseException:
+                conn.close()  # rolled back
+                raise
+        try:
+            commit: Future[None] | None = in_background(self._commit_and_close, conn,
+                                                        transaction)
+        except RuntimeError:  # no new thread (the interpreter is shutting down): commit here
+            self._commit_and_close(conn, transaction)
+            commit = None
+        return PendingPayment(created, commit)
+
+    def _commit_and_close(self, conn: Connection, transaction: RootTransaction) -> None:
+        try:
+            with self._guard():
+                transaction.commit()
+        finally:
+            conn.close()
+
+    def _new_row(self, amount: Decimal | int | str, currency: str, terminal: str,
+                 description: str, account_id: str | None, language: str | None,
+                 name: str | None, email: str | None, phone: str | None, card_save: bool,
+                 token_expires_at: datetime | None) -> dict[str, Any]:
         self._ensure()
         now = self.now()
-        row = {
+        return {
             "amount_minor": to_minor(amount),
             "currency": clean(currency, 3) or "",
             "terminal": clean(terminal, 64) or "",
@@ -122,27 +210,28 @@ class PaymentStore(LedgerCore):
             "refunded_minor": 0,
             "created_at": now,
             "updated_at": now,
+            "token_expires_at": token_expires_at,
         }
+
+    def _insert_payment(self, conn: Connection, invoice_id: str | None,
+                        row: Mapping[str, Any]) -> PaymentRecord:
         # One transaction: the id allocated (or the shop's checked), the row inserted and read
         # back by RETURNING, one commit. The counter's row stays locked until then, so no other
         # process allocates the same value; a suffix already taken (a shop-chosen id may hold
         # one) inserts nothing, and the next value is tried in the same transaction.
         if invoice_id is not None:
-            invoice_id = invoices.check_invoice_id(invoice_id)
-        with self._write() as conn:
-            if invoice_id is not None:
-                created = _insert_new(conn, invoice_id, row)
-                if created is None:
-                    raise InvoiceIdInUse(
-                        f"invoice id {invoice_id} (or another ending in "
-                        f"{invoices.suffix_of(invoice_id)}) is already in the ledger; "
-                        "an invoice id is never reused."
-                    )
-            else:
-                created = None
-                while created is None:
-                    created = _insert_new(conn, self._next_invoice_id(conn), row)
-        return created
+            created = _insert_new(conn, invoice_id, row)
+            if created is None:
+                raise InvoiceIdInUse(
+                    f"invoice id {invoice_id} (or another ending in "
+                    f"{invoices.suffix_of(invoice_id)}) is already in the ledger; "
+                    "an invoice id is never reused."
+                )
+            return created
+        found: PaymentRecord | None = None
+        while found is None:
+            found = _insert_new(conn, self._next_invoice_id(conn), row)
+        return found
 
     def _next_invoice_id(self, conn: Connection) -> str:
         # The counter's row is locked by this UPDATE until the caller's transaction ends: a
@@ -165,6 +254,22 @@ class PaymentStore(LedgerCore):
             row = conn.execute(
                 _NOTE_TOKEN, {"b_invoice_id": invoice_id, "b_expires_at": expires_at}).first()
             if row is None:  # already noted, or no such payment
+                row = conn.execute(_BY_INVOICE_ID, {"b_invoice_id": invoice_id}).first()
+        if row is None:
+            raise not_found(invoice_id)
+        return payment_record(row)
+
+    def replace_token(self, invoice_id: str, assumed: datetime,
+                      expires_at: datetime | None) -> PaymentRecord:
+        """Replace the token expiry noted before the token request (``assumed``, given to
+        :meth:`create_payment`) by the bank's (``expires_at``), or by ``None`` when the request
+        failed: no token is known, and reconcile reckons from the payment's creation
+        (:mod:`.expiry`). A payment whose expiry is no longer ``assumed`` is left as it is.
+        :class:`PaymentNotFound` if the invoice is unknown."""
+        with self._write() as conn:
+            row = conn.execute(_REPLACE_TOKEN, {"b_invoice_id": invoice_id, "b_assumed": assumed,
+                                                "b_expires_at": expires_at}).first()
+            if row is None:
                 row = conn.execute(_BY_INVOICE_ID, {"b_invoice_id": invoice_id}).first()
         if row is None:
             raise not_found(invoice_id)
@@ -243,6 +348,24 @@ class PaymentStore(LedgerCore):
         stmt = stmt.order_by(payments.c.created_at, payments.c.invoice_id).limit(max(0, limit))
         with self._read() as conn:
             return [payment_record(r) for r in conn.execute(stmt)]
+
+
+class PendingPayment:
+    """A payment inserted by :meth:`PaymentStore.start_payment` whose commit may be on its way.
+
+    ``record`` is the row as inserted (its invoice id is the payment's); :meth:`durable`
+    returns it once committed, or raises what the commit raised (:class:`LedgerUnavailable`:
+    then nothing was recorded, and the invoice id may be allocated again)."""
+
+    def __init__(self, record: PaymentRecord, commit: Future[None] | None) -> None:
+        self.record = record
+        self._commit = commit
+
+    def durable(self) -> PaymentRecord:
+        """The record, once its transaction is committed."""
+        if self._commit is not None:
+            self._commit.result()
+        return self.record
 
 
 def not_found(invoice_id: str) -> PaymentNotFound:

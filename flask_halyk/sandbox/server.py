@@ -18,6 +18,9 @@ from .options import Options
 from .payer import PaymentResult
 from .state import Delivery, Transaction
 
+#: How often the serving thread looks whether :meth:`SandboxServer.stop` was called.
+STOP_POLL_SECONDS = 0.02
+
 
 class SandboxServer:
     """A sandbox served by werkzeug (threaded) while the ``with`` block runs.
@@ -74,8 +77,11 @@ class SandboxServer:
         """Start serving (idempotent)."""
         if self._server is None:
             self._server = make_server(self.host, self.port, self.app, threaded=True)
+            # A short poll: stop() waits for the loop to look at its flag, which socketserver's
+            # default (0.5 s) made cost every test with a sandbox of its own half a second.
             self._thread = threading.Thread(target=self._server.serve_forever,
-                                            name="halyk-sandbox", daemon=True)
+                                            args=(STOP_POLL_SECONDS,), name="halyk-sandbox",
+                                            daemon=True)
             self._thread.start()
         return self
 

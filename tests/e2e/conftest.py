@@ -87,7 +87,8 @@ def live_shop(shop_config: dict[str, Any]) -> Iterator[LiveShop]:
 
     app = create_app(shop_config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-shop", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="e2e-shop",
+                              daemon=True)
     thread.start()
     try:
         yield LiveShop(url=f"http://127.0.0.1:{server.server_port}", app=app)

@@ -31,7 +31,7 @@ class Receiver:
 
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def wait(self, count: int = 1, timeout: float = 10) -> list[tuple[str, dict[str, Any], str]]:

@@ -235,7 +235,7 @@ def test_postlink_is_sent_in_the_background(sandbox):
     # In this process: the view waits on the test's own Events (pytest-flask's live_server
     # would run a forked copy of them).
     server = make_server("127.0.0.1", 0, shop, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/halyk/postlink"
         result = full_payment(sandbox.url, postLink=url)  # would block until release if inline

@@ -41,7 +41,7 @@ def shop(tmp_path: Path, halyk_sandbox: SandboxServer) -> Iterator[tuple[Flask, 
     app = shop_app(tmp_path, halyk_sandbox.url)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["SERVER_NAME"] = f"127.0.0.1:{server.server_port}"  # where the sandbox posts
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     yield app, f"http://127.0.0.1:{server.server_port}"
     halyk_sandbox.sandbox.wait_for_postlinks(10)
     server.shutdown()

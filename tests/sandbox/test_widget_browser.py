@@ -57,7 +57,7 @@ def serve(app):
     # in the test, next to a sandbox on another origin; pytest-flask's live_server serves one
     # `app` fixture, chosen before the test runs.
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     return server
 
 
