@@ -381,7 +381,9 @@ class SubscriptionStore(LedgerCore):
                 if sub.status == CANCELLED:
                     outcome = CANCELLED
                 elif attempts <= len(retry_after):
-                    values.update(status=PAST_DUE, next_charge_at=now + retry_after[attempts - 1])
+                    # Paused meanwhile: stays paused (resume tries it again at once).
+                    values.update(status=PAUSED if sub.status == PAUSED else PAST_DUE,
+                                  next_charge_at=now + retry_after[attempts - 1])
                     outcome = PAST_DUE
                 else:
                     values.update(status=CANCELLED, next_charge_at=None, cancelled_at=now)
