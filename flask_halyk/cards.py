@@ -120,9 +120,11 @@ def charge_card(
     reconcile`` asks the bank what became of the payment.
     """
     saved = usable_card(state, card, account_id)
+    postlinks = _postlinks(state)  # a shop without the blueprint: refused before any record
     record = record_card_payment(state, saved, amount, description=description,
                                  language=language)
-    return send_card_payment(state, saved, record, recurrent=recurrent, back_link=back_link)
+    return send_card_payment(state, saved, record, recurrent=recurrent, back_link=back_link,
+                             postlinks=postlinks)
 
 
 def usable_card(state: HalykState, card: SavedCard | str,
@@ -153,8 +155,8 @@ def record_card_payment(state: HalykState, saved: SavedCard, amount: Decimal | i
 
 
 def send_card_payment(state: HalykState, saved: SavedCard, record: PaymentRecord, *,
-                      recurrent: bool | None = None,
-                      back_link: str | None = None) -> PaymentRecord:
+                      recurrent: bool | None = None, back_link: str | None = None,
+                      postlinks: tuple[str, str] | None = None) -> PaymentRecord:
     """Charge the payment ``record`` (recorded by :func:`record_card_payment`) with ``saved``:
     its token, ``POST /payments/cards/auth`` once, the answer applied; as
     :func:`charge_card`."""
@@ -162,7 +164,7 @@ def send_card_payment(state: HalykState, saved: SavedCard, record: PaymentRecord
     value = record.amount
     description = record.description
     lang = record.language or config.language
-    post_link, failure_post_link = _postlinks(state)
+    post_link, failure_post_link = postlinks or _postlinks(state)
     secret_hash = make_secret_hash(config.postlink_secret, record.invoice_id, value,
                                    config.currency, config.terminal_id)
     token = state.client.payment_token(record.invoice_id, value, currency=config.currency,
