@@ -356,6 +356,16 @@ def test_charge_due_command(shop: Flask) -> None:
     assert "renewed 1, failed 0" in result.output
 
 
+def test_charge_due_refuses_a_sandbox_that_never_saw_the_cards(db_url: str,
+                                                               tmp_path: Path) -> None:
+    app = make_shop(db_url, tmp_path)  # a CLI process: its embedded sandbox is empty
+    try:
+        result = app.test_cli_runner().invoke(args=["halyk", "charge-due"])
+        assert result.exit_code != 0 and "HALYK_SANDBOX_URL" in result.output
+    finally:
+        close_shop(app)
+
+
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
        st.integers(min_value=0, max_value=240))
 def test_monthly_periods_keep_the_anchor_day(anchor: datetime, months: int) -> None:
