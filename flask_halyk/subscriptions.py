@@ -67,7 +67,9 @@ log = logging.getLogger("flask_halyk")
 #: the next ``charge-due`` asks the bank what became of its payment.
 STALE_AFTER = timedelta(minutes=15)
 
-_PAID = frozenset({PaymentStatus.PAID, PaymentStatus.AUTHORIZED})
+# A renewal the bank took (refunded since, by the shop, still renewed the period).
+_PAID = frozenset({PaymentStatus.PAID, PaymentStatus.AUTHORIZED,
+                   PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
 _FAILED = frozenset({PaymentStatus.FAILED, PaymentStatus.EXPIRED, PaymentStatus.CANCELLED})
 
 

@@ -255,19 +255,17 @@ class SubscriptionStore(LedgerCore):
             subscriptions.c.pending_charge.is_(None),
             subscriptions.c.cancel_at_period_end.is_(False),
         ).order_by(subscriptions.c.next_charge_at, subscriptions.c.id).limit(1)
-        while True:
-            with self._write() as conn:
-                if conn.dialect.name == "postgresql":
-                    due_query = due.with_for_update(skip_locked=True)
-                else:  # SQLite: this write transaction is the only one
-                    due_query = due
-                row = conn.execute(due_query).first()
-                if row is None:
-                    return None
-                sub = subscription_record(row)
-                claim = self._claim(conn, sub, now)
-            if claim is not None:
-                return claim
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                due_query = due.with_for_update(skip_locked=True)
+            else:  # SQLite: this write transaction is the only one
+                due_query = due
+            row = conn.execute(due_query).first()
+            if row is None:
+                return None
+            # None when the period's attempt is recorded already (it never should be while
+            # nothing is in flight): this run stops rather than charge it again.
+            return self._claim(conn, subscription_record(row), now)
 
     def end_at_period_end(self, now: datetime) -> list[Subscription]:
         """Cancel, once each, the subscriptions set to end at their period's end whose period
