@@ -42,12 +42,13 @@ from .errors import (
     PaymentNotFound,
     PaymentStateError,
     RecurringNotAllowed,
+    SubscriptionNotFound,
     ThreeDSecureRequired,
     TransportError,
 )
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
-from .ledger import Ledger, PaymentRecord, PaymentStatus, SavedCard
+from .ledger import Ledger, PaymentRecord, PaymentStatus, Plan, SavedCard, Subscription
 from .links import PaymentLinkResult
 from .qr import QrPayment, QrPaymentStatus
 from .signals import (
@@ -59,6 +60,9 @@ from .signals import (
     payment_refunded,
     payment_succeeded,
     postlink_rejected,
+    subscription_cancelled,
+    subscription_payment_failed,
+    subscription_renewed,
 )
 
 __version__ = "0.1.0"
@@ -101,6 +105,7 @@ __all__ = [
     "PaymentStateError",
     "PaymentStatus",
     "PaymentToken",
+    "Plan",
     "QrPayment",
     "QrPaymentStatus",
     "RecurringNotAllowed",
@@ -108,6 +113,8 @@ __all__ = [
     "SavedCard",
     "StatusName",
     "StatusResult",
+    "Subscription",
+    "SubscriptionNotFound",
     "ThreeDSecureRequired",
     "Transaction",
     "TransportError",
@@ -119,4 +126,7 @@ __all__ = [
     "payment_refunded",
     "payment_succeeded",
     "postlink_rejected",
+    "subscription_cancelled",
+    "subscription_payment_failed",
+    "subscription_renewed",
 ]

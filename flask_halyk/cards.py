@@ -40,7 +40,16 @@ from .money import parse_amount
 from .postlink.verification import make_secret_hash
 from .state import HalykState
 
-__all__ = ["cards", "charge_card", "remove_card", "sync_cards", "verify_card"]
+__all__ = [
+    "cards",
+    "charge_card",
+    "record_card_payment",
+    "remove_card",
+    "send_card_payment",
+    "sync_cards",
+    "usable_card",
+    "verify_card",
+]
 
 log = logging.getLogger("flask_halyk")
 
@@ -110,6 +119,18 @@ def charge_card(
     not pay with saved cards. Transport errors: the call is never repeated; ``flask halyk
     reconcile`` asks the bank what became of the payment.
     """
+    saved = usable_card(state, card, account_id)
+    postlinks = _postlinks(state)  # a shop without the blueprint: refused before any record
+    record = record_card_payment(state, saved, amount, description=description,
+                                 language=language)
+    return send_card_payment(state, saved, record, recurrent=recurrent, back_link=back_link,
+                             postlinks=postlinks)
+
+
+def usable_card(state: HalykState, card: SavedCard | str,
+                account_id: str | None = None) -> SavedCard:
+    """The saved card, if it may be charged for ``account_id``: :class:`CardAccountMismatch`
+    or :class:`CardUnavailable` otherwise (nothing sent)."""
     saved = _own_card(state, card, account_id)
     if not saved.is_active:
         raise CardUnavailable(f"card {saved.card_id} is deactivated: ask the customer for "
@@ -118,15 +139,32 @@ def charge_card(
         raise CardUnavailable(f"the bank will not charge card {saved.card_id} "
                               "(PaymentAvailable: false; expired or blocked): ask the customer "
                               "for another card", saved.card_id)
+    return saved
+
+
+def record_card_payment(state: HalykState, saved: SavedCard, amount: Decimal | int | str, *,
+                        description: str, language: str | None = None) -> PaymentRecord:
+    """The ledger's ``new`` payment of a charge of ``saved`` (nothing sent yet)."""
     value = parse_amount(amount)
     config = state.config
-    post_link, failure_post_link = _postlinks(state)
-    lang = language or config.language
-    record = state.ledger.create_payment(
+    return state.ledger.create_payment(
         invoice_id=None, amount=value, currency=config.currency, terminal=config.terminal_id,
-        description=description, account_id=saved.account_id, language=lang,
-        name=saved.payer_name,
+        description=description, account_id=saved.account_id,
+        language=language or config.language, name=saved.payer_name,
     )
+
+
+def send_card_payment(state: HalykState, saved: SavedCard, record: PaymentRecord, *,
+                      recurrent: bool | None = None, back_link: str | None = None,
+                      postlinks: tuple[str, str] | None = None) -> PaymentRecord:
+    """Charge the payment ``record`` (recorded by :func:`record_card_payment`) with ``saved``:
+    its token, ``POST /payments/cards/auth`` once, the answer applied; as
+    :func:`charge_card`."""
+    config = state.config
+    value = record.amount
+    description = record.description
+    lang = record.language or config.language
+    post_link, failure_post_link = postlinks or _postlinks(state)
     secret_hash = make_secret_hash(config.postlink_secret, record.invoice_id, value,
                                    config.currency, config.terminal_id)
     token = state.client.payment_token(record.invoice_id, value, currency=config.currency,

@@ -1,6 +1,6 @@
 """``flask halyk ...``: the commands a shop runs by hand or from cron (config, status,
-init-db, reconcile, reprocess, copy-ledger; ``sandbox`` comes from :mod:`flask_halyk.sandbox`),
-and an operator's (show, payments, refund, charge, cancel, link)."""
+init-db, reconcile, reprocess, charge-due, copy-ledger; ``sandbox`` comes from
+:mod:`flask_halyk.sandbox`), and an operator's (show, payments, refund, charge, cancel, link)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from .operations import cancel, charge, refund
 from .recovery import reconcile, reprocess
 from .redaction import safe_url
 from .state import SANDBOX_ELSEWHERE, get_state, sandbox_is_elsewhere
+from .subscriptions import Subscription, charge_due
 
 __all__ = ["halyk_cli"]
 
@@ -246,6 +247,32 @@ def reconcile_command(older_than: timedelta, expire_after: timedelta | None,
         f"{report.not_found} unknown to ePay, {report.errors} errors"
     )
     if report.errors:
+        raise SystemExit(1)
+
+
+@halyk_cli.command("charge-due")
+@click.option("--stale-after", type=Duration(), default="15m", show_default=True,
+              help="Ask ePay about a renewal still unanswered this long after it was sent (a "
+                   "run that died mid-call).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Charge at most this many subscriptions in this run.")
+@with_appcontext
+@typed_errors
+def charge_due_command(stale_after: timedelta, limit: int | None) -> None:
+    """Charge every subscription that is due, once each, however many copies run at once
+    (run it from cron, a systemd timer, Celery beat or a Kubernetes CronJob)."""
+    state = get_state()
+    if sandbox_is_elsewhere(state):
+        raise click.ClickException(f"not charging: {SANDBOX_ELSEWHERE}")
+
+    def progress(subscription: Subscription, outcome: str) -> None:
+        click.echo(f"{subscription.id}  {subscription.account_id}  {outcome}")
+
+    report = charge_due(state, stale_after=stale_after, limit=limit, progress=progress)
+    click.echo(f"renewed {len(report.renewed)}, failed {len(report.failed)}, cancelled "
+               f"{len(report.cancelled)}, settled from earlier runs {len(report.settled)}, "
+               f"unanswered {len(report.in_flight)}")
+    if report.in_flight:
         raise SystemExit(1)
 
 

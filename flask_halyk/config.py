@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,6 +105,10 @@ DEFAULTS: dict[str, Any] = {
     "HALYK_CABINET_USERNAME": None,
     "HALYK_CABINET_PASSWORD": None,
     "HALYK_SHOP_ID": None,  # the shop id /invoice names (the cabinet's; a UUID)
+    # Subscriptions (docs/subscriptions.md): days after a declined renewal that it is tried
+    # again, one entry per retry; after the last, the subscription is cancelled. A list of
+    # numbers, or text such as "1,3,5" from an environment variable.
+    "HALYK_DUNNING_SCHEDULE": (1, 3, 5),
 }
 
 #: Settings that were renamed: the old name is refused with the new one, never ignored (a
@@ -150,6 +155,9 @@ class HalykConfig:
     cabinet_username: str | None = None
     cabinet_password: str | None = None
     shop_id: str | None = None
+    #: Subscriptions: the delays after a declined renewal before each retry.
+    dunning_schedule: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=3),
+                                               timedelta(days=5))
 
     def __repr__(self) -> str:
         return (
@@ -247,6 +255,31 @@ def _integer(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigurationError(key, f"{value!r} is not a whole number from {low} to {high}.")
     return value
+
+
+def _dunning(config: Mapping[str, Any]) -> tuple[timedelta, ...]:
+    """``HALYK_DUNNING_SCHEDULE``: days (whole or decimal, each more than 0 and at most 365),
+    as a list or as comma-separated text; empty: a declined renewal cancels at once."""
+    value = _setting(config, "HALYK_DUNNING_SCHEDULE")
+    items: list[Any]
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        items = [None]
+    days: list[timedelta] = []
+    for item in items:
+        number: float | None = None
+        is_number = isinstance(item, int | float) and not isinstance(item, bool)
+        if is_number or (isinstance(item, str) and re.fullmatch(r"[0-9]+(\.[0-9]+)?", item)):
+            number = float(item)
+        if number is None or not math.isfinite(number) or not 0 < number <= 365:
+            raise ConfigurationError("HALYK_DUNNING_SCHEDULE", f"{value!r} is not a list of "
+                                     "days (each more than 0 and at most 365), such as "
+                                     "[1, 3, 5].")
+        days.append(timedelta(days=number))
+    return tuple(days)
 
 
 def _text(key: str, value: Any) -> str | None:
@@ -445,6 +478,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         two_stage=_flag(config, "HALYK_TWO_STAGE"),
         max_postlink_bytes=max_postlink_bytes,
         database_url=config.get("HALYK_DATABASE_URL") or None,
+        dunning_schedule=_dunning(config),
         **_cabinet(config, env),
     )
 

@@ -176,6 +176,10 @@ class CardNotFound(HalykError, LookupError):
     """The ledger holds no saved card with this cardId."""
 
 
+class SubscriptionNotFound(HalykError, LookupError):
+    """The ledger holds no subscription with this id."""
+
+
 class CardError(HalykError):
     """A saved card cannot be charged. ``card_id`` names it."""
 

@@ -10,7 +10,7 @@ import importlib
 import logging
 import os
 from collections.abc import Callable
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import cards as saved_cards
 from . import checkout, links, operations, qr, signals
+from . import subscriptions as subs
 from .checkout import Payment
 from .cli import halyk_cli
 from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
@@ -28,7 +29,7 @@ from .csp import csp_sources
 from .dashboard import Dashboard, Rule
 from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
-from .ledger import Ledger, PaymentRecord, SavedCard
+from .ledger import Ledger, PaymentRecord, Plan, SavedCard, Subscription
 from .postlink import create_blueprint
 from .state import HalykState, get_state
 
@@ -192,6 +193,43 @@ class HalykEpay:
         return saved_cards.charge_card(get_state(), card, amount, description=description,
                                        account_id=account_id, recurrent=recurrent,
                                        language=language, back_link=back_link)
+
+    def subscribe(self, account_id: str, card: SavedCard | str, plan: Plan, *,
+                  start_at: datetime | None = None, trial_days: int = 0) -> Subscription:
+        """Subscribe ``account_id`` to ``plan`` paid with its saved ``card``; renewed by
+        ``flask halyk charge-due`` (docs/subscriptions.md)."""
+        return subs.subscribe(get_state(), account_id, card, plan, start_at=start_at,
+                              trial_days=trial_days)
+
+    def subscriptions(self, account_id: str) -> list[Subscription]:
+        """The subscriptions of ``account_id``, oldest first."""
+        return subs.subscriptions(get_state(), account_id)
+
+    def pause(self, subscription: Subscription | str, *,
+              account_id: str | None = None) -> Subscription:
+        """Stop charging a subscription until :meth:`resume`."""
+        return subs.pause(get_state(), subscription, account_id=account_id)
+
+    def resume(self, subscription: Subscription | str, *,
+               account_id: str | None = None) -> Subscription:
+        """Charge a paused subscription again, from its next period boundary."""
+        return subs.resume(get_state(), subscription, account_id=account_id)
+
+    def cancel_subscription(self, subscription: Subscription | str, *,
+                            at_period_end: bool = True,
+                            account_id: str | None = None) -> Subscription:
+        """End a subscription at its period's end, or now (``at_period_end=False``)."""
+        return subs.cancel(get_state(), subscription, at_period_end=at_period_end,
+                           account_id=account_id)
+
+    def change_card(self, subscription: Subscription | str, card: SavedCard | str, *,
+                    account_id: str | None = None) -> Subscription:
+        """Pay a subscription with another saved card of its account."""
+        return subs.change_card(get_state(), subscription, card, account_id=account_id)
+
+    def charge_due(self, **kwargs: Any) -> subs.ChargeDueReport:
+        """Charge the due subscriptions once each (what ``flask halyk charge-due`` runs)."""
+        return subs.charge_due(get_state(), **kwargs)
 
     def on_success(self, receiver: Receiver) -> Receiver:
         """Decorator: call ``receiver(payment, postlink)`` once when a payment is paid."""

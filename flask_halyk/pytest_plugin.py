@@ -6,6 +6,9 @@ Loaded automatically (``pytest11`` entry point). Fixtures are documented in ``do
 * ``halyk_postlink``: a factory of bank-shaped postLink bodies, genuine or forged.
 * ``halyk_pay``: pays a payment of the test's shop on the sandbox that shop uses.
 * ``halyk_signals``: records every flask-halyk signal sent during the test.
+* ``halyk_saved_card``: a card saved for an account (a payment with ``save_card=True`` paid).
+* ``halyk_charge_due``: runs ``charge-due`` as of a given time (a subscription renewed in one
+  line).
 
 pytest-flask is not a dependency: nothing here imports it. Where a test has pytest-flask's
 fixtures, the plugin uses them by name, and only then: ``halyk_postlink`` and ``halyk_pay``
@@ -30,12 +33,14 @@ from flask import Flask, current_app, has_app_context
 
 from . import signals as halyk_signal_module
 from .checkout import Payment
+from .ledger import SavedCard
 from .postlink.verification import make_secret_hash
 from .sandbox.cards import APPROVED_CARD
 from .sandbox.instance import Sandbox
 from .sandbox.payer import PaymentResult
 from .sandbox.server import SandboxServer
 from .state import get_state
+from .subscriptions import ChargeDueReport, charge_due
 
 
 def _shop(request: pytest.FixtureRequest, app: Flask | None, fixture: str) -> Flask:
@@ -158,6 +163,66 @@ def halyk_pay(request: pytest.FixtureRequest) -> PayFactory:
         return sandbox.pay(payment_object, pan, **options)
 
     return pay
+
+
+SavedCardFactory = Callable[..., SavedCard]
+ChargeDueFactory = Callable[..., ChargeDueReport]
+
+
+@pytest.fixture
+def halyk_saved_card(request: pytest.FixtureRequest) -> SavedCardFactory:
+    """A card saved for a customer account, as a customer would save it.
+
+    ``halyk_saved_card(account_id, /, pan=cards.APPROVED_CARD, *, app=None)``: creates a
+    payment of 100 with ``save_card=True`` for ``account_id``, pays it on the shop's sandbox
+    (as ``halyk_pay``) with the box ticked, and returns the ``SavedCard`` the ledger kept.
+    """
+
+    def save(account_id: str, /, pan: str = APPROVED_CARD, *,
+             app: Flask | None = None) -> SavedCard:
+        shop = _shop(request, app, "halyk_saved_card")
+        state = get_state(shop)
+        known = {card.card_id for card in state.ledger.cards(account_id)}
+        with shop.test_request_context("/"):
+            payment = state.extension.create_payment(100, description="card saved by a test",
+                                                     account_id=account_id, save_card=True)
+        _sandbox_of(request, shop).pay(payment.to_js(), pan, save_card=True)
+        new = [card for card in state.ledger.cards(account_id) if card.card_id not in known]
+        if not new:
+            raise RuntimeError(f"halyk_saved_card: the sandbox did not save card {pan} (a "
+                               "declined test card saves nothing)")
+        return new[-1]
+
+    return save
+
+
+@pytest.fixture
+def halyk_charge_due(request: pytest.FixtureRequest) -> ChargeDueFactory:
+    """Runs what ``flask halyk charge-due`` runs, now or as of another time.
+
+    ``halyk_charge_due(*, at=None, app=None, **options)``: ``at`` (an aware datetime, such as
+    ``subscription.next_charge_at``) is the ledger's time for the run (its clock is put back
+    afterwards); ``options`` are ``charge_due``'s (``stale_after``, ``limit``). Returns its
+    ``ChargeDueReport`` once the sandbox's postLinks are delivered.
+    """
+
+    def run(*, at: datetime | None = None, app: Flask | None = None,
+            **options: Any) -> ChargeDueReport:
+        shop = _shop(request, app, "halyk_charge_due")
+        state = get_state(shop)
+        clock = state.ledger.clock
+        if at is not None:
+            state.ledger.clock = lambda: at
+        try:
+            with shop.app_context():
+                report = charge_due(state, **options)
+        finally:
+            state.ledger.clock = clock
+        if state.sandbox is not None:
+            state.sandbox.extensions["halyk_sandbox"].wait_for_postlinks(10)
+        return report
+
+    return run
 
 
 def _sandbox_of(request: pytest.FixtureRequest, app: Flask) -> Sandbox:

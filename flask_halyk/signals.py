@@ -44,6 +44,24 @@ payment_expired = _signals.signal("payment-expired")
 #: names the card; ``halyk.cards(payment.account_id)`` lists it).
 card_saved = _signals.signal("card-saved")
 
+#: A subscription's period was paid (``flask halyk charge-due``): deliver the next period.
+#: kwargs: ``subscription`` (the ledger's Subscription, moved to its next period),
+#: ``payment`` (the renewal's PaymentRecord, ``paid``).
+subscription_renewed = _signals.signal("subscription-renewed")
+
+#: A subscription's renewal failed: the subscription is ``past_due`` (retried on the dunning
+#: schedule, ``HALYK_DUNNING_SCHEDULE``) or, after the last retry, ``cancelled``. Bring the
+#: customer back (another card, or a payment with them there). kwargs: ``subscription``,
+#: ``payment`` (the failed PaymentRecord, or None when nothing was sent: the card removed, a
+#: terminal that wants 3-D Secure or has no recurring rights), ``reason`` (the bank's message,
+#: or ``card_unavailable``, ``three_d_secure_required``, ``recurring_not_allowed``),
+#: ``retry_at`` (when it is tried again, or None).
+subscription_payment_failed = _signals.signal("subscription-payment-failed")
+
+#: A subscription ended: cancelled now, at its period's end, or after the last failed retry.
+#: kwargs: ``subscription`` (its ``reason`` says why).
+subscription_cancelled = _signals.signal("subscription-cancelled")
+
 __all__ = [
     "card_saved",
     "payment_cancelled",
@@ -53,4 +71,7 @@ __all__ = [
     "payment_refunded",
     "payment_succeeded",
     "postlink_rejected",
+    "subscription_cancelled",
+    "subscription_payment_failed",
+    "subscription_renewed",
 ]

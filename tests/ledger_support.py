@@ -148,7 +148,8 @@ class SignalLog:
     """Every flask-halyk signal sent while connected: (name, sender, kwargs)."""
 
     NAMES = ("payment_succeeded", "payment_failed", "payment_refunded", "payment_charged",
-             "payment_cancelled", "postlink_rejected", "card_saved")
+             "payment_cancelled", "postlink_rejected", "card_saved", "subscription_renewed",
+             "subscription_payment_failed", "subscription_cancelled")
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Any, dict[str, Any]]] = []

@@ -29,7 +29,8 @@ LAYERS: list[set[str]] = [
     # per-app state; reading and verifying a postLink; telling the shop
     {"state", "postlink.intake", "postlink.verification", "dispatch", "csp", "forms"},
     # what the shop calls, and the bank's calls in
-    {"checkout", "links", "operations", "qr", "recovery", "postlink.confirmation", "cards"},
+    {"checkout", "links", "operations", "qr", "recovery", "postlink.confirmation", "cards",
+     "subscriptions"},
     {"postlink.views", "postlink", "dashboard"},
     # the surfaces that put it all together
     {"cli", "pytest_plugin"},

@@ -106,6 +106,14 @@ MESSAGES: dict[str, str] = {
     'card_removed': 'The card was removed.',
     'pay_saved_card': 'Pay with the saved card {mask}',
     'card_not_charged': 'The saved card could not be used; pay by card instead.',
+    'tea_club': 'Tea club: 250 g of tea every month, {amount} a month',
+    'tea_club_join': 'Join with the card {mask}',
+    'tea_club_joined': 'Welcome to the tea club! The first month is charged within minutes.',
+    'tea_club_status': 'Tea club: next payment on {date}',
+    'tea_club_ends': 'Tea club: ends on {date}',
+    'tea_club_cancel': 'Leave the club',
+    'tea_club_past_due': 'Tea club: the last payment did not go through; tried again on {date}',
+    'tea_club_left': 'You leave the tea club at the end of the month paid.',
 }
 
 

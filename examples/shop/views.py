@@ -28,6 +28,7 @@ from flask_halyk import (
     Payment,
     PaymentRecord,
     PaymentStatus,
+    Plan,
 )
 
 from . import catalogue, declines, i18n
@@ -159,11 +160,44 @@ def _charge_saved_card(order: Order, description: str, card_id: str) -> bool:
     return True
 
 
+#: The tea club: a monthly subscription paid with a saved card, renewed by ``flask halyk
+#: charge-due`` (run it from cron; docs/subscriptions.md).
+TEA_CLUB = Plan.monthly(4900, description="Tea club, 250 g a month")
+
+
 @shop.get("/account/cards")
 def cards() -> str:
-    """The cards the bank keeps for this visitor."""
-    found = halyk.cards(session["account_id"]) if "account_id" in session else []
-    return render_template("shop/cards.html", cards=found)
+    """The cards the bank keeps for this visitor, and the tea club paid with one of them."""
+    account = session.get("account_id")
+    found = halyk.cards(account) if account else []
+    club = [s for s in halyk.subscriptions(account) if s.status != "cancelled"] \
+        if account else []
+    return render_template("shop/cards.html", cards=found, club=club[0] if club else None,
+                           club_price=TEA_CLUB.amount)
+
+
+@shop.post("/account/tea-club")
+def join_tea_club() -> BaseResponse:
+    """Subscribe this visitor to the tea club with one of its saved cards."""
+    try:
+        halyk.subscribe(_account_id(), request.form.get("card_id", ""), TEA_CLUB)
+    except HalykError as exc:  # a card of another account, removed...
+        current_app.logger.warning("tea club not joined: %s", exc)
+        abort(404)
+    flash(i18n.label("tea_club_joined"), "info")
+    return redirect(url_for("shop.cards"))
+
+
+@shop.post("/account/tea-club/<sub_id>/cancel")
+def leave_tea_club(sub_id: str) -> BaseResponse:
+    """Leave the tea club at the end of the month paid (only this visitor's)."""
+    try:
+        halyk.cancel_subscription(sub_id, account_id=_account_id())
+    except HalykError as exc:
+        current_app.logger.warning("tea club not left: %s", exc)
+        abort(404)
+    flash(i18n.label("tea_club_left"), "info")
+    return redirect(url_for("shop.cards"))
 
 
 @shop.post("/account/cards/<card_id>/remove")

@@ -8,7 +8,8 @@ Where each part lives: :mod:`.core` (engine, clock, transactions), :mod:`.paymen
 invoice ids, reads), :mod:`.changes` (moving a payment), :mod:`.events` (raw events and their
 verdicts), :mod:`.states` (statuses and the rules of moving between them), :mod:`.reports` (the
 bank's messages in ledger terms), :mod:`.models` (records), :mod:`.rows`, :mod:`.tables`,
-:mod:`.cards` (saved cards), :mod:`.schema` (migrations), :mod:`.listing` (the back office's
+:mod:`.cards` (saved cards), :mod:`.subscriptions`
+(subscriptions and their charges), :mod:`.schema` (migrations), :mod:`.listing` (the back office's
 reads), :mod:`.journal` (operations sent to ePay), :mod:`.engine`, :mod:`.expiry`, :mod:`.transfer`.
 """
 
@@ -22,9 +23,11 @@ from .listing import ListingStore, PaymentFilter, PaymentPage, Timeline, Timelin
 from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
 from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
+from .subscriptions import Plan, Subscription, SubscriptionStore
 
 
-class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore, JournalStore, CardStore):
+class Ledger(PaymentStore, ChangeStore, EventStore, ListingStore, JournalStore, CardStore,
+             SubscriptionStore):
     """The payment ledger of one database: see :class:`~.core.LedgerCore` for its arguments,
     :class:`~.payments.PaymentStore`, :class:`~.changes.ChangeStore`,
     :class:`~.events.EventStore`, :class:`~.listing.ListingStore` and
@@ -43,7 +46,9 @@ __all__ = [
     "PaymentPage",
     "PaymentRecord",
     "PaymentStatus",
+    "Plan",
     "SavedCard",
+    "Subscription",
     "Timeline",
     "TimelineEntry",
 ]

@@ -18,6 +18,8 @@ from .tables import (
     metadata,
     payments,
     schema_version,
+    subscription_charges,
+    subscriptions,
 )
 
 # pg_advisory_xact_lock key: "halyk" in ASCII. Serialises DDL between app instances.
@@ -118,6 +120,16 @@ MIGRATIONS[2] = _v2_token_expiry
 MIGRATIONS[3] = _v3_reservations_and_leases
 MIGRATIONS[4] = _v4_back_office
 MIGRATIONS[5] = _v5_saved_cards
+
+
+def _v6_subscriptions(conn: Connection) -> None:
+    # ``halyk_subscriptions`` and ``halyk_subscription_charges`` are new in version 6 and
+    # alter nothing that was there: created here (and by create_all afterwards, checkfirst).
+    subscriptions.create(conn, checkfirst=True)
+    subscription_charges.create(conn, checkfirst=True)
+
+
+MIGRATIONS[6] = _v6_subscriptions
 
 
 def migrate(conn: Connection) -> int:

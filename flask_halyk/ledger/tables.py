@@ -23,10 +23,11 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -191,4 +192,62 @@ cards = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("deactivated_at", UTCDateTime),
     Index("ix_halyk_cards_account", "account_id"),
+)
+
+
+# Version 6: subscriptions (ledger/subscriptions.py): a plan (amount, currency, period) charged
+# to one saved card of one account on a schedule the ledger keeps. ``anchor_at``: the first
+# period's start; period ``k`` starts at anchor + k periods (calendar months keep the anchor's
+# day, clamped to short months). ``period_index``: the period the next charge pays for.
+# ``pending_charge``: the charge in flight (claimed by one ``charge-due``), NULL when none.
+subscriptions = Table(
+    "halyk_subscriptions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(255), nullable=False),
+    Column("card_id", String(64), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    # "month", "week" or "day", times ``period_count``.
+    Column("period_unit", String(8), nullable=False),
+    Column("period_count", Integer, nullable=False),
+    # "active", "past_due", "paused", "cancelled".
+    Column("status", String(16), nullable=False),
+    Column("anchor_at", UTCDateTime, nullable=False),
+    Column("period_index", Integer, nullable=False),
+    Column("next_charge_at", UTCDateTime),
+    Column("cancel_at_period_end", Boolean, nullable=False, default=False),
+    # Failed attempts of the period being charged (dunning), and the last one's reason.
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("pending_charge", BigInteger),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
+    Index("ix_halyk_subscriptions_due", "status", "next_charge_at"),
+    Index("ix_halyk_subscriptions_account", "account_id"),
+)
+
+# Version 6: each attempt to charge a subscription's period, written (unique per subscription,
+# period and attempt) BEFORE the bank is called: two ``charge-due`` never charge one period
+# twice, and one that died mid-call leaves a charge whose payment reconcile settles.
+# ``status``: "claimed" (no payment sent yet), "sent" (its payment went to the bank), "paid",
+# "failed".
+subscription_charges = Table(
+    "halyk_subscription_charges",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("subscription_id", String(32), nullable=False),
+    Column("period_index", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("invoice_id", String(15)),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime),
+    UniqueConstraint("subscription_id", "period_index", "attempt",
+                     name="uq_halyk_subscription_charges_period"),
+    Index("ix_halyk_subscription_charges_status", "status"),
 )

@@ -390,3 +390,39 @@ def test_a_remembered_card_pays_the_next_order_in_one_click_and_can_be_removed(a
     assert fallback.status_code == 200
     last = store.get(fallback.request.path.rsplit("/", 1)[1])
     assert last.payment_object and last.payment_object["amount"]
+
+
+def test_the_tea_club_is_a_monthly_subscription_renewed_by_charge_due(app, client):
+    store = app.extensions["shop_store"]
+    sandbox = app.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+    token = csrf_token(client, "/products/tea/checkout")
+    first = client.post("/products/tea/checkout", data={
+        "csrf_token": token, "quantity": "1", "save_card": "y"})
+    sandbox.pay(store.get(first.headers["Location"].rsplit("/", 1)[1]).payment_object)
+    sandbox.wait_for_postlinks(10)
+    page = client.get("/account/cards").get_data(as_text=True)
+    card_id = re.search(r'name="card_id" value="([^"]+)"', page).group(1)
+    assert 'id="tea-club"' in page and "4\u00a0900\u00a0₸" in page
+    joined = client.post("/account/tea-club", data={"csrf_token": token, "card_id": card_id},
+                         follow_redirects=True).get_data(as_text=True)
+    assert 'id="tea-club-status"' in joined
+    before = len(sandbox.transactions)
+    result = app.test_cli_runner().invoke(args=["halyk", "charge-due"])
+    sandbox.wait_for_postlinks(10)
+    assert result.exit_code == 0 and "renewed 1," in result.output, result.output
+    [renewal] = sandbox.transactions[before:]
+    assert renewal.amount == 4900 and renewal.payment["recurrent"] is True
+    assert app.test_cli_runner().invoke(args=["halyk", "charge-due"]).output.startswith(
+        "renewed 0,")
+    [sub] = app.extensions["halyk"].ledger.subscriptions()
+    left = client.post(f"/account/tea-club/{sub.id}/cancel", data={"csrf_token": token},
+                       follow_redirects=True)
+    assert left.status_code == 200
+    assert app.extensions["halyk"].ledger.subscription(sub.id).cancel_at_period_end
+    # Another visitor cannot cancel it, nor join with this card.
+    with client.session_transaction() as session:
+        session["account_id"] = "another-visitor"
+    assert client.post(f"/account/tea-club/{sub.id}/cancel",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.post("/account/tea-club", data={"csrf_token": token,
+                                                  "card_id": card_id}).status_code == 404

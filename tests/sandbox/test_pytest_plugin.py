@@ -339,3 +339,24 @@ def test_fixtures_work_without_pytest_flask(pytester, monkeypatch):
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:flask")
     result.assert_outcomes(passed=3)
+
+
+# halyk_saved_card and halyk_charge_due: a subscription renewed in one line.
+
+
+def test_a_subscription_renewed_in_one_line(app, halyk_saved_card, halyk_charge_due,
+                                           halyk_signals):
+    from flask_halyk import Plan
+
+    halyk = get_state(app).extension
+    card = halyk_saved_card("club-1")
+    assert card.account_id == "club-1" and card.is_active
+    subscription = halyk.subscribe("club-1", card, Plan.monthly(4900), trial_days=30)
+    assert halyk_charge_due().renewed == []  # the trial runs
+    report = halyk_charge_due(at=subscription.next_charge_at)
+    assert report.renewed == [subscription.id]
+    [renewed] = halyk_signals.named("subscription_renewed")
+    assert renewed.kwargs["payment"].status is PaymentStatus.PAID
+    assert halyk.ledger.now() < subscription.next_charge_at  # the clock put back
+    with pytest.raises(RuntimeError, match="did not save"):
+        halyk_saved_card("club-2", cards.BLOCKED_CARD)
