@@ -47,11 +47,12 @@ from .errors import (
 )
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
-from .ledger import Ledger, PaymentRecord, PaymentStatus, SavedCard
+from .ledger import InvoiceCapacity, Ledger, PaymentRecord, PaymentStatus, SavedCard
 from .links import PaymentLinkResult
 from .qr import QrPayment, QrPaymentStatus
 from .signals import (
     card_saved,
+    invoice_ids_running_low,
     payment_cancelled,
     payment_charged,
     payment_expired,
@@ -86,6 +87,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidPayment",
     "InvalidResponse",
+    "InvoiceCapacity",
     "InvoiceIdError",
     "InvoiceIdExhausted",
     "InvoiceIdInUse",
@@ -112,6 +114,7 @@ __all__ = [
     "Transaction",
     "TransportError",
     "card_saved",
+    "invoice_ids_running_low",
     "payment_cancelled",
     "payment_charged",
     "payment_expired",

@@ -19,7 +19,7 @@ from .changes import ChangeStore
 from .events import EventStore
 from .journal import JournalStore, OperationEntry
 from .listing import ListingStore, PaymentFilter, PaymentPage, Timeline, TimelineEntry
-from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
+from .models import ApplyResult, BankReport, EventRecord, InvoiceCapacity, PaymentRecord
 from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
 
@@ -37,6 +37,7 @@ __all__ = [
     "Change",
     "EventRecord",
     "EventVerdict",
+    "InvoiceCapacity",
     "Ledger",
     "OperationEntry",
     "PaymentFilter",
