@@ -48,11 +48,20 @@ from .errors import (
 )
 from .extension import HalykEpay
 from .forms import CheckoutForm, CheckoutFormMixin, CustomerFieldsMixin
-from .ledger import Ledger, PaymentRecord, PaymentStatus, Plan, SavedCard, Subscription
+from .ledger import (
+    InvoiceCapacity,
+    Ledger,
+    PaymentRecord,
+    PaymentStatus,
+    Plan,
+    SavedCard,
+    Subscription,
+)
 from .links import PaymentLinkResult
 from .qr import QrPayment, QrPaymentStatus
 from .signals import (
     card_saved,
+    invoice_ids_running_low,
     payment_cancelled,
     payment_charged,
     payment_expired,
@@ -90,6 +99,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidPayment",
     "InvalidResponse",
+    "InvoiceCapacity",
     "InvoiceIdError",
     "InvoiceIdExhausted",
     "InvoiceIdInUse",
@@ -119,6 +129,7 @@ __all__ = [
     "Transaction",
     "TransportError",
     "card_saved",
+    "invoice_ids_running_low",
     "payment_cancelled",
     "payment_charged",
     "payment_expired",

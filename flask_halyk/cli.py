@@ -1,5 +1,5 @@
 """``flask halyk ...``: the commands a shop runs by hand or from cron (config, status,
-init-db, reconcile, reprocess, charge-due, copy-ledger; ``sandbox`` comes from
+capacity, init-db, reconcile, reprocess, charge-due, copy-ledger; ``sandbox`` comes from
 :mod:`flask_halyk.sandbox`), and an operator's (show, payments, refund, charge, cancel, link)."""
 
 from __future__ import annotations
@@ -147,6 +147,34 @@ def status_command(invoice_id: str) -> None:
         click.echo(f"warning: {SANDBOX_ELSEWHERE}", err=True)
     result = state.client.status(invoice_id)
     click.echo(json.dumps(result.raw, indent=2, ensure_ascii=False, default=str))
+
+
+@halyk_cli.command("capacity")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per counter.")
+@with_appcontext
+@typed_errors
+def capacity_command(as_json: bool) -> None:
+    """Invoice ids used and left, per terminal (or for the whole ledger with
+    HALYK_INVOICE_SUFFIX_SCOPE = "ledger"): ePay wants the last six digits unique, so each
+    has 1,000,000."""
+    state = get_state()
+    scope = state.ledger.suffix_scope
+    counters = state.ledger.invoice_capacity()
+    if scope == "ledger":  # one counter serves every terminal
+        counters = [c for c in counters if c.ordinal == 0]
+    rows: list[dict[str, Any]] = [{"terminal": ("(every terminal)" if scope == "ledger"
+                          else c.terminal or "(not claimed yet)"),
+                                   "used": c.used, "left": c.left,
+                                   "percent_used": round(c.percent_used, 2)}
+                                  for c in counters]
+    if as_json:
+        click.echo(json.dumps({"scope": scope, "counters": rows}, indent=2))
+        return
+    click.echo(f"invoice suffixes unique per {scope} (HALYK_INVOICE_SUFFIX_SCOPE)")
+    for row in rows:
+        warn = "  LOW: ask the bank for a further terminal" if row["percent_used"] >= 80 else ""
+        click.echo(f"{row['terminal']}: {row['used']:,} used, {row['left']:,} left "
+                   f"({row['percent_used']:.1f} %){warn}")
 
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -89,6 +89,10 @@ DEFAULTS: dict[str, Any] = {
     # while they run): how soon after a worker died mid-receiver its receivers may be finished
     # by a re-delivered postLink, reconcile or reprocess.
     "HALYK_DISPATCH_LEASE": 10.0,
+    # Where an invoice id's last six digits are unique: "terminal" (each terminal has its
+    # own 10**6 suffixes: the bank keeps orders per terminal) or "ledger" (the strict reading:
+    # 10**6 for the whole ledger). docs/ledger.md, "Invoice ids".
+    "HALYK_INVOICE_SUFFIX_SCOPE": "terminal",
     "HALYK_POSTLINK_SECRET": None,
     "HALYK_URL_PREFIX": "/halyk",
     "HALYK_EXTERNAL_URL": None,
@@ -158,6 +162,8 @@ class HalykConfig:
     #: Subscriptions: the delays after a declined renewal before each retry.
     dunning_schedule: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=3),
                                                timedelta(days=5))
+    #: Where invoice suffixes are unique: "terminal" or "ledger".
+    invoice_suffix_scope: str = "terminal"
 
     def __repr__(self) -> str:
         return (
@@ -442,6 +448,11 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
             "or set Flask's SERVER_NAME (with PREFERRED_URL_SCHEME='https').",
         )
 
+    suffix_scope = str(_setting(config, "HALYK_INVOICE_SUFFIX_SCOPE")).strip().lower()
+    if suffix_scope not in ("terminal", "ledger"):
+        raise ConfigurationError(
+            "HALYK_INVOICE_SUFFIX_SCOPE", f"{suffix_scope!r} is not 'terminal' (the last six "
+            "digits of an invoice id unique per terminal) or 'ledger' (across the ledger).")
     url_prefix = "/" + str(_setting(config, "HALYK_URL_PREFIX")).strip("/")
     sandbox_prefix = "/" + str(_setting(config, "HALYK_SANDBOX_PREFIX")).strip("/")
     if embedded and sandbox_prefix in ("/", url_prefix):
@@ -480,6 +491,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         database_url=config.get("HALYK_DATABASE_URL") or None,
         dunning_schedule=_dunning(config),
         **_cabinet(config, env),
+        invoice_suffix_scope=suffix_scope,
     )
 
 

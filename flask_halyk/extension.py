@@ -6,6 +6,7 @@ sandbox live in ``app.extensions["halyk"]`` (a :class:`HalykState`), found throu
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -29,7 +30,7 @@ from .csp import csp_sources
 from .dashboard import Dashboard, Rule
 from .epay import EpayClient, OperationResult, WSGIAdapter
 from .errors import ConfigurationError, ExtensionSetupError
-from .ledger import Ledger, PaymentRecord, Plan, SavedCard, Subscription
+from .ledger import InvoiceCapacity, Ledger, PaymentRecord, Plan, SavedCard, Subscription
 from .postlink import create_blueprint
 from .state import HalykState, get_state
 
@@ -60,7 +61,9 @@ class HalykEpay:
         config = resolve(app.config)
         # The ledger first: a bad database URL must fail before the app's WSGI stack changes.
         ledger = _open_ledger(config.database_url or _default_database_url(app),
-                              timedelta(seconds=config.dispatch_lease))
+                              timedelta(seconds=config.dispatch_lease),
+                              config.invoice_suffix_scope)
+        ledger.on_capacity = functools.partial(_running_low, app)
         client = EpayClient.from_config(config)
         sandbox = None
         if config.embedded_sandbox:
@@ -255,10 +258,15 @@ class HalykEpay:
         return receiver
 
 
-def _open_ledger(url: str, dispatch_lease: timedelta) -> Ledger:
+def _running_low(app: Flask, capacity: InvoiceCapacity) -> None:
+    """The ledger's capacity warning as the shop's signal."""
+    signals.invoice_ids_running_low.send(app, capacity=capacity)
+
+
+def _open_ledger(url: str, dispatch_lease: timedelta, suffix_scope: str) -> Ledger:
     """The ledger at ``url``; an unusable URL is a :class:`ConfigurationError`."""
     try:
-        return Ledger(url, dispatch_lease=dispatch_lease)
+        return Ledger(url, dispatch_lease=dispatch_lease, suffix_scope=suffix_scope)
     except ArgumentError as exc:
         # SQLAlchemy's text may quote the URL, password included: only its kind is shown.
         problem = f"SQLAlchemy cannot use it ({type(exc).__name__})"

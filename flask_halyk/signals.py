@@ -62,8 +62,16 @@ subscription_payment_failed = _signals.signal("subscription-payment-failed")
 #: kwargs: ``subscription`` (its ``reason`` says why).
 subscription_cancelled = _signals.signal("subscription-cancelled")
 
+#: An invoice counter crossed 80 % or 95 % of its 10**6 suffixes (once per threshold): the
+#: terminal (or, with HALYK_INVOICE_SUFFIX_SCOPE = "ledger", the ledger) will run out of
+#: invoice ids; ask the bank for a further terminal (docs/ledger.md, "Invoice ids"). kwargs:
+#: ``capacity`` (an ``InvoiceCapacity``: ``terminal``, ``used``, ``left``, ``percent_used``).
+#: Fired after the payment that crossed it is recorded, in the process that recorded it.
+invoice_ids_running_low = _signals.signal("invoice-ids-running-low")
+
 __all__ = [
     "card_saved",
+    "invoice_ids_running_low",
     "payment_cancelled",
     "payment_charged",
     "payment_expired",

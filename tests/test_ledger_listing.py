@@ -215,10 +215,17 @@ def test_a_version_3_ledger_gets_the_card_digits_and_indexes(ledger: Ledger) -> 
     new_indexes = {"ix_halyk_payments_account_created", "ix_halyk_payments_card_created"}
     made = [ledger.create_payment(invoice_id=None, amount=100, currency="KZT", terminal="t")
             for _ in range(3)]
-    # Make it the ledger version 3 left: the same tables without what versions 4 and 5 added.
+    # Make it the ledger version 3 left: the same tables without what versions 4, 5 and 7
+    # added (7: the suffix scope and its index, the counters' terminal, ordinal and warning;
+    # the unique index on the suffix alone back).
     with ledger.engine.begin() as conn:
-        for name in new_indexes:
+        for name in (*new_indexes, "ux_halyk_payments_suffix_scope",
+                     "ux_halyk_invoice_counter_terminal"):
             conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(text("ALTER TABLE halyk_payments DROP COLUMN suffix_scope"))
+        for column in ("terminal", "ordinal", "warned"):
+            conn.execute(text(f"ALTER TABLE halyk_invoice_counter DROP COLUMN {column}"))
+        conn.execute(text("CREATE UNIQUE INDEX ix_v3_suffix ON halyk_payments (invoice_suffix)"))
         conn.execute(text("ALTER TABLE halyk_payments DROP COLUMN card_last4"))
         conn.execute(text("ALTER TABLE halyk_payments DROP COLUMN card_save"))
         conn.execute(text("DROP TABLE halyk_operations"))

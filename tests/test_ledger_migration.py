@@ -24,13 +24,14 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 
+from flask_halyk.errors import InvoiceIdInUse
 from flask_halyk.ledger import Change, EventVerdict, Ledger, PaymentStatus
 from flask_halyk.ledger.tables import (
     SCHEMA_VERSION,
     UTCDateTime,
-    invoice_counter,
     schema_version,
 )
 from flask_halyk.recovery import reconcile
@@ -38,12 +39,18 @@ from flask_halyk.state import get_state
 
 S = PaymentStatus
 
-# halyk_payments and halyk_events as version 1 created them, frozen here (tables.py moves on).
-# The other tables are unchanged since version 1; a version that changes one must freeze it
-# here too.
+# halyk_payments, halyk_events and halyk_invoice_counter as version 1 created them, frozen here
+# (tables.py moves on). halyk_schema_version is unchanged since version 1; a version that
+# changes it must freeze it here too.
 V1 = MetaData()
-for _table in (schema_version, invoice_counter):
-    _table.to_metadata(V1)
+schema_version.to_metadata(V1)
+V1_COUNTER = Table(
+    "halyk_invoice_counter", V1,
+    Column("name", String(32), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+    Column("multiplier", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+)
 V1_EVENTS = Table(
     "halyk_events", V1,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -132,7 +139,7 @@ def _row(invoice_id: str, status: str, created_at: datetime,
 
 
 def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None:
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
     # An event a worker of version 1 left dispatching (it died mid-receiver): no lease.
     dying = {"id": 7, "received_at": created, "kind": "postlink", "headers": "[]",
@@ -148,7 +155,7 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_payments(url: str) -> None
                                    .order_by(schema_version.c.version)).scalars().all()
             columns = {c["name"] for c in inspect(conn).get_columns("halyk_payments")}
             columns |= {c["name"] for c in inspect(conn).get_columns("halyk_events")}
-        assert history == [1, 2, 3, 4, 5, 6]
+        assert history == [1, 2, 3, 4, 5, 6, 7]
         assert {"token_expires_at", "refund_pending_minor", "refund_pending_until", "claim",
                 "lease_until", "card_save"} <= columns
         # Its claim has no lease: it counts as lapsed once it is older than the cutoff given.
@@ -214,6 +221,53 @@ def test_version_5_keeps_the_cards_old_payments_saved(url: str) -> None:
                 for c in saved] == [(card["card_id"], "440563...5096", "VISA", "100000021",
                                      True)]
         assert ledger.card("22f2c5db-64d8-475f-8066-af3de3dc8233") is None
+        assert ledger.init_db() == SCHEMA_VERSION
+    finally:
+        ledger.dispose()
+
+
+def test_version_7_scopes_suffixes_per_terminal_and_keeps_every_id(url: str) -> None:
+    """The old unique index on the suffix alone gives way to one per (suffix, terminal); every
+    id is kept, each old payment's scope is its terminal, and the ledger's counter goes on for
+    the terminal that took most of its ids (never repeating one of their suffixes)."""
+    created = datetime(2024, 7, 29, 10, 50, 56, tzinfo=UTC)
+    a, b = "67e34d63-102f-4bd1-898e-370781d0074d", "d9d7978c-d6ee-4ec0-8cda-165251a4bf16"
+    rows = [_row("100000031", "paid", created), _row("100000032", "new", created),
+            {**_row("100000033", "new", created), "terminal": b}]
+    _v1_ledger(url, rows)
+    old = Ledger(url)
+    try:
+        with old.engine.begin() as conn:
+            conn.execute(insert(V1_COUNTER).values(name="invoice", next_value=3,
+                                                   multiplier=7, offset=31))
+    finally:
+        old.dispose()
+    ledger = Ledger(url)
+    try:
+        assert ledger.init_db() == SCHEMA_VERSION
+        assert [p.invoice_id for p in ledger.query(limit=10)] == [
+            "100000033", "100000032", "100000031"]
+        with ledger.engine.connect() as conn:
+            found = inspect(conn)
+            unique = [(i["name"], i["column_names"])
+                      for i in found.get_indexes("halyk_payments") if i["unique"]]
+            unique += [(c["name"], c["column_names"])
+                       for c in found.get_unique_constraints("halyk_payments")]
+            scopes = dict(conn.execute(text(
+                "SELECT invoice_id, suffix_scope FROM halyk_payments")).all())
+        assert unique == [("ux_halyk_payments_suffix_scope", ["invoice_suffix", "suffix_scope"])]
+        assert scopes == {"100000031": a, "100000032": a, "100000033": b}
+        assert {(c.terminal, c.ordinal, c.used) for c in ledger.invoice_capacity()} == {
+            (a, 0, 3)}
+        # Terminal a's counter goes on where the ledger's stopped: value 3, same key.
+        fresh = ledger.create_payment(invoice_id=None, amount=5, currency="KZT", terminal=a)
+        assert fresh.invoice_id == f"100{(3 * 7 + 31) % 10**6:06d}"
+        # An old suffix: refused on its own terminal, free on another.
+        with pytest.raises(InvoiceIdInUse):
+            ledger.create_payment(invoice_id="900000031", amount=5, currency="KZT", terminal=a)
+        other = ledger.create_payment(invoice_id="900000031", amount=5, currency="KZT",
+                                      terminal=b)
+        assert other.invoice_id == "900000031"
         assert ledger.init_db() == SCHEMA_VERSION
     finally:
         ledger.dispose()

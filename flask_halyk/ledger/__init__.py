@@ -20,7 +20,7 @@ from .changes import ChangeStore
 from .events import EventStore
 from .journal import JournalStore, OperationEntry
 from .listing import ListingStore, PaymentFilter, PaymentPage, Timeline, TimelineEntry
-from .models import ApplyResult, BankReport, EventRecord, PaymentRecord
+from .models import ApplyResult, BankReport, EventRecord, InvoiceCapacity, PaymentRecord
 from .payments import PaymentStore
 from .states import Change, EventVerdict, PaymentStatus
 from .subscriptions import Plan, Subscription, SubscriptionStore
@@ -40,6 +40,7 @@ __all__ = [
     "Change",
     "EventRecord",
     "EventVerdict",
+    "InvoiceCapacity",
     "Ledger",
     "OperationEntry",
     "PaymentFilter",

@@ -31,9 +31,14 @@ from sqlalchemy.exc import (
 from ..errors import LedgerUnavailable
 from ..invoices import check_prefix
 from .engine import READ_ONLY, make_engine
+from .models import InvoiceCapacity
 from .schema import migrate
 
-__all__ = ["DISPATCH_LEASE", "LedgerCore", "in_background"]
+__all__ = ["DISPATCH_LEASE", "SUFFIX_SCOPES", "LedgerCore", "in_background"]
+
+#: Where an invoice id's last six digits are unique: per ``terminal`` (the default: the bank
+#: keeps orders per merchant terminal), or across the whole ``ledger`` (the strict reading).
+SUFFIX_SCOPES = ("terminal", "ledger")
 
 #: How long a claim on an event's receivers holds unless its holder renews it, by default.
 DISPATCH_LEASE = timedelta(seconds=10)
@@ -115,15 +120,28 @@ class LedgerCore:
     ``dispatch_lease``: how long a claim on an event's receivers holds unless renewed (its
     holder renews it while they run); once it lapses, its holder is taken for dead and another
     process may finish them (:meth:`~.events.EventStore.claim_dispatch`).
+
+    ``suffix_scope``: where an invoice id's last six digits are unique, ``"terminal"`` (each
+    terminal has its own 10**6 suffixes) or ``"ledger"`` (10**6 for the whole ledger); see
+    docs/ledger.md, "Invoice ids".
+
+    ``on_capacity``: called with an :class:`~.models.InvoiceCapacity` when a counter crosses
+    80 % or 95 % of its suffixes (once per threshold, after the payment that crossed it is
+    committed); the extension fires the ``invoice_ids_running_low`` signal from it.
     """
 
     def __init__(self, url: str, *, invoice_prefix: str = "100",
                  clock: Callable[[], datetime] | None = None,
-                 dispatch_lease: timedelta = DISPATCH_LEASE, **engine_options: Any) -> None:
+                 dispatch_lease: timedelta = DISPATCH_LEASE, suffix_scope: str = "terminal",
+                 **engine_options: Any) -> None:
         if dispatch_lease <= timedelta(0):
             raise ValueError("dispatch_lease must be a positive duration")
+        if suffix_scope not in SUFFIX_SCOPES:
+            raise ValueError(f"suffix_scope must be one of {', '.join(SUFFIX_SCOPES)}")
         self.url = url
         self.invoice_prefix = check_prefix(invoice_prefix)
+        self.suffix_scope = suffix_scope
+        self.on_capacity: Callable[[InvoiceCapacity], None] | None = None
         self.dispatch_lease = dispatch_lease
         self.clock: Callable[[], datetime] = clock or _now
         self.engine = make_engine(url, **engine_options)

@@ -10,7 +10,29 @@ from typing import Literal
 
 from .states import Change, EventVerdict, PaymentStatus, operation_refusal
 
-__all__ = ["ApplyResult", "BankReport", "EventRecord", "PaymentRecord"]
+__all__ = ["ApplyResult", "BankReport", "EventRecord", "InvoiceCapacity", "PaymentRecord"]
+
+
+@dataclass(frozen=True)
+class InvoiceCapacity:
+    """One invoice counter's suffix space: ``terminal`` (None: not claimed by a terminal yet),
+    ``ordinal`` (the digits its ids carry after the prefix; 0: none), ``used`` (counter values
+    handed out, each one suffix spent) of ``space`` (10**6)."""
+
+    terminal: str | None
+    ordinal: int
+    used: int
+    space: int
+
+    @property
+    def left(self) -> int:
+        """Suffixes this counter may still hand out."""
+        return self.space - self.used
+
+    @property
+    def percent_used(self) -> float:
+        """``used`` as a percentage of ``space``."""
+        return 100.0 * self.used / self.space
 
 
 @dataclass(frozen=True)

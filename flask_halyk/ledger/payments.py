@@ -4,6 +4,7 @@ reading payments back."""
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -28,12 +29,14 @@ from ..errors import InvoiceIdExhausted, InvoiceIdInUse, PaymentNotFound
 from ..money import to_minor
 from ..schemas import ACCOUNT_ID_MAX, DESCRIPTION_MAX_BYTES, EMAIL_MAX, NAME_MAX, PHONE_MAX
 from .core import LedgerCore, in_background
-from .models import PaymentRecord
+from .models import InvoiceCapacity, PaymentRecord
 from .rows import clean, payment_record
 from .states import PaymentStatus
 from .tables import invoice_counter, payments
 
-__all__ = ["PaymentStore", "PendingPayment", "lock_payment", "not_found"]
+__all__ = ["WARN_AT", "PaymentStore", "PendingPayment", "lock_payment", "not_found"]
+
+log = logging.getLogger("flask_halyk.ledger")
 
 
 def _insert_new(conn: Connection, invoice_id: str,
@@ -74,14 +77,26 @@ def _insert_new_statement(dialect: str) -> Any:
         _INSERT_NEW[dialect] = stmt
     return stmt
 
-_NEXT_VALUE = (
-    update(invoice_counter)
-    .where(invoice_counter.c.name == "invoice")
-    .where(invoice_counter.c.next_value < invoices.SUFFIX_SPACE)
-    .values(next_value=invoice_counter.c.next_value + 1)
-    .returning(invoice_counter.c.next_value, invoice_counter.c.multiplier,
-               invoice_counter.c.offset)
-)
+def _next_value(counter: Any) -> Any:
+    # One UPDATE ... RETURNING per id: the counter's row stays locked until the transaction
+    # ends, so no other process hands out the same value.
+    return (
+        update(invoice_counter)
+        .where(counter)
+        .where(invoice_counter.c.next_value < invoices.SUFFIX_SPACE)
+        .values(next_value=invoice_counter.c.next_value + 1)
+        .returning(invoice_counter.c.next_value, invoice_counter.c.multiplier,
+                   invoice_counter.c.offset, invoice_counter.c.ordinal,
+                   invoice_counter.c.warned, invoice_counter.c.name,
+                   invoice_counter.c.terminal)
+    )
+
+
+# Per terminal (the terminal's own counter), or the whole ledger's (row ``invoice``).
+_NEXT_FOR_TERMINAL = _next_value(invoice_counter.c.terminal == bindparam("b_terminal"))
+_NEXT_FOR_LEDGER = _next_value(invoice_counter.c.name == "invoice")
+#: The shares of a counter's suffixes at which the ledger warns (once each).
+WARN_AT = (80, 95)
 _NOTE_TOKEN = (
     update(payments)
     .where(payments.c.invoice_id == bindparam("b_invoice_id"))
@@ -99,6 +114,45 @@ _REPLACE_TOKEN = (
     .returning(*payments.c)
 )
 _BY_INVOICE_ID = select(payments).where(payments.c.invoice_id == bindparam("b_invoice_id"))
+
+
+_CLAIM_ATTEMPTS = 5
+
+
+def _suffix_taken(conn: Connection, invoice_id: str) -> bool:
+    """Whether any payment, of any scope, ends in ``invoice_id``'s six digits (the unique
+    index leads with the suffix, so this is one index probe)."""
+    return conn.execute(select(payments.c.invoice_id).where(
+        payments.c.invoice_suffix == invoices.suffix_of(invoice_id)).limit(1)).first() is not None
+
+
+def _claim_counter(conn: Connection, terminal: str) -> bool:
+    """Give ``terminal`` a counter of its own: the ledger's first one if no terminal has it
+    yet, else a new one numbered after the others, with its own random key. False when the
+    terminal's counter has handed out all its values. Another process claiming at the same
+    time makes the INSERT fail (the name or the terminal is taken), or committed the
+    terminal's counter since the caller looked: the caller tries again, and finds the
+    terminal's counter or numbers a new one after it."""
+    used = conn.execute(select(invoice_counter.c.next_value)
+                        .where(invoice_counter.c.terminal == terminal)).scalar()
+    if used is not None:
+        return bool(used < invoices.SUFFIX_SPACE)
+    claimed = conn.execute(update(invoice_counter)
+                           .where(invoice_counter.c.name == "invoice",
+                                  invoice_counter.c.terminal.is_(None))
+                           .values(terminal=terminal))
+    if claimed.rowcount:
+        return True
+    ordinal = int(conn.execute(select(func.max(invoice_counter.c.ordinal))).scalar() or 0) + 1
+    multiplier, offset = invoices.new_key()
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(invoice_counter).values(
+                name=f"invoice:{ordinal}", terminal=terminal, ordinal=ordinal, next_value=0,
+                multiplier=multiplier, offset=offset))
+    except IntegrityError:
+        pass
+    return True
 
 
 class PaymentStore(LedgerCore):
@@ -125,13 +179,20 @@ class PaymentStore(LedgerCore):
         digits may be in the ledger already (:class:`InvoiceIdInUse`). ``card_save``: the shop
         asked the bank to keep the card (its success's cardId is then kept, :mod:`.cards`).
         ``token_expires_at``: when its token is expected to expire, if known already (see
-        :meth:`record_token`)."""
+        :meth:`record_token`).
+
+        The last six digits are unique per terminal, or across the ledger with
+        ``suffix_scope="ledger"``; :class:`InvoiceIdExhausted` when the terminal's (the
+        ledger's) 10**6 suffixes are all used (docs/ledger.md, "Invoice ids")."""
         row = self._new_row(amount, currency, terminal, description, account_id, language,
                             name, email, phone, card_save, token_expires_at)
         if invoice_id is not None:
             invoice_id = invoices.check_invoice_id(invoice_id)
+        crossed: list[InvoiceCapacity] = []
         with self._write() as conn:
-            return self._insert_payment(conn, invoice_id, row)
+            created = self._insert_payment(conn, invoice_id, row, crossed)
+        self._report_capacity(crossed)
+        return created
 
     def start_payment(
         self,
@@ -160,15 +221,18 @@ class PaymentStore(LedgerCore):
                             name, email, phone, card_save, token_expires_at)
         if invoice_id is not None:
             invoice_id = invoices.check_invoice_id(invoice_id)
+        crossed: list[InvoiceCapacity] = []
         if self.engine.dialect.name == "sqlite":
             with self._write() as conn:
-                return PendingPayment(self._insert_payment(conn, invoice_id, row), None)
+                created = self._insert_payment(conn, invoice_id, row, crossed)
+            self._report_capacity(crossed)
+            return PendingPayment(created, None)
         with self._guard():
             self._ensure()
             conn = self.engine.connect()
             try:
                 transaction = conn.begin()
-                created = self._insert_payment(conn, invoice_id, row)
+                created = self._insert_payment(conn, invoice_id, row, crossed)
             except BaseException:
                 conn.close()  # rolled back
                 raise
@@ -178,6 +242,9 @@ class PaymentStore(LedgerCore):
         except RuntimeError:  # no new thread (the interpreter is shutting down): commit here
             self._commit_and_close(conn, transaction)
             commit = None
+        # Told while the commit may still be on its way: a warning the commit then loses is
+        # told again by the next payment (the counter's mark went with it).
+        self._report_capacity(crossed)
         return PendingPayment(created, commit)
 
     def _commit_and_close(self, conn: Connection, transaction: RootTransaction) -> None:
@@ -193,10 +260,12 @@ class PaymentStore(LedgerCore):
                  token_expires_at: datetime | None) -> dict[str, Any]:
         self._ensure()
         now = self.now()
+        terminal = clean(terminal, 64) or ""
         return {
             "amount_minor": to_minor(amount),
             "currency": clean(currency, 3) or "",
-            "terminal": clean(terminal, 64) or "",
+            "terminal": terminal,
+            "suffix_scope": terminal if self.suffix_scope == "terminal" else "",
             # The payment object's limits (checked, with a refusal, by create_payment); a
             # caller of the ledger itself gets its text cut to them.
             "description": clean(description, DESCRIPTION_MAX_BYTES) or "",
@@ -214,36 +283,109 @@ class PaymentStore(LedgerCore):
         }
 
     def _insert_payment(self, conn: Connection, invoice_id: str | None,
-                        row: Mapping[str, Any]) -> PaymentRecord:
+                        row: Mapping[str, Any], crossed: list[InvoiceCapacity]
+                        ) -> PaymentRecord:
         # One transaction: the id allocated (or the shop's checked), the row inserted and read
         # back by RETURNING, one commit. The counter's row stays locked until then, so no other
         # process allocates the same value; a suffix already taken (a shop-chosen id may hold
-        # one) inserts nothing, and the next value is tried in the same transaction.
+        # one) inserts nothing, and the next value is tried in the same transaction. A counter
+        # that crossed a capacity threshold is added to ``crossed``, to be told once committed.
+        terminal = row["terminal"]
         if invoice_id is not None:
-            created = _insert_new(conn, invoice_id, row)
+            created = None
+            # The strict reading also refuses a suffix of another scope (a payment written
+            # per terminal before the switch): one more probe, on this path only.
+            if self.suffix_scope != "ledger" or not _suffix_taken(conn, invoice_id):
+                created = _insert_new(conn, invoice_id, row)
             if created is None:
+                where = "in the ledger" if self.suffix_scope == "ledger" else (
+                    f"in the ledger for terminal {terminal!r}")
                 raise InvoiceIdInUse(
                     f"invoice id {invoice_id} (or another ending in "
-                    f"{invoices.suffix_of(invoice_id)}) is already in the ledger; "
+                    f"{invoices.suffix_of(invoice_id)}) is already {where}; "
                     "an invoice id is never reused."
                 )
             return created
         found: PaymentRecord | None = None
         while found is None:
-            found = _insert_new(conn, self._next_invoice_id(conn), row)
+            found = _insert_new(conn, self._next_invoice_id(conn, terminal, crossed), row)
         return found
 
-    def _next_invoice_id(self, conn: Connection) -> str:
+    def _next_invoice_id(self, conn: Connection, terminal: str,
+                         crossed: list[InvoiceCapacity]) -> str:
         # The counter's row is locked by this UPDATE until the caller's transaction ends: a
         # value is never handed out twice, across threads and processes alike; the unique
-        # index on the suffix is the final guard (a shop-chosen id may hold a suffix).
-        row = conn.execute(_NEXT_VALUE).first()
-        if row is None:
+        # index on (suffix, scope) is the final guard (a shop-chosen id may hold a suffix).
+        per_terminal = self.suffix_scope == "terminal"
+        for _ in range(_CLAIM_ATTEMPTS):
+            if per_terminal:
+                row = conn.execute(_NEXT_FOR_TERMINAL, {"b_terminal": terminal}).first()
+            else:
+                row = conn.execute(_NEXT_FOR_LEDGER).first()
+            if row is not None:
+                break
+            if not per_terminal or not _claim_counter(conn, terminal):
+                raise self._exhausted(terminal if per_terminal else None)
+        else:  # pragma: no cover - another process claimed at each attempt
+            raise InvoiceIdExhausted(f"no invoice counter could be claimed for {terminal!r}")
+        used, multiplier, offset, ordinal, warned, name, owner = row
+        if used * 100 >= WARN_AT[0] * invoices.SUFFIX_SPACE:
+            level = max(t for t in WARN_AT if used * 100 >= t * invoices.SUFFIX_SPACE)
+            if (warned or 0) < level:  # read under the row's lock: once per crossing
+                conn.execute(update(invoice_counter).where(invoice_counter.c.name == name)
+                             .values(warned=level))
+                crossed.append(InvoiceCapacity(owner, ordinal or 0, used,
+                                               invoices.SUFFIX_SPACE))
+        prefix = self.invoice_prefix + (str(ordinal) if ordinal else "")
+        if len(prefix) + invoices.SUFFIX_DIGITS > invoices.MAX_LENGTH:
             raise InvoiceIdExhausted(
-                f"all {invoices.SUFFIX_SPACE} invoice suffixes of this ledger are used: ePay "
-                "wants the last six digits unique, so no new invoice id can be allocated."
-            )
-        return invoices.invoice_for(row[0] - 1, row[1], row[2], self.invoice_prefix)
+                f"terminal {terminal!r} is the ledger's counter number {ordinal}: with the "
+                f"invoice prefix {self.invoice_prefix!r} its ids would be longer than "
+                f"{invoices.MAX_LENGTH} digits; use a shorter prefix.")
+        return invoices.invoice_for(used - 1, multiplier, offset, prefix)
+
+    def _exhausted(self, terminal: str | None) -> InvoiceIdExhausted:
+        space = invoices.SUFFIX_SPACE
+        if terminal is None:
+            return InvoiceIdExhausted(
+                f"all {space:,} invoice suffixes of this ledger are used "
+                "(HALYK_INVOICE_SUFFIX_SCOPE = 'ledger'): ePay wants the last six digits of an "
+                "invoice id unique, so no new id can be allocated. Set "
+                "HALYK_INVOICE_SUFFIX_SCOPE = 'terminal' to give each terminal its own "
+                "suffixes, and take payments on a further terminal (docs/ledger.md).")
+        return InvoiceIdExhausted(
+            f"all {space:,} invoice suffixes of terminal {terminal!r} are used: ePay wants "
+            "the last six digits of an invoice id unique among the terminal's orders, so no "
+            "new id can be allocated for it. Ask the bank for a further terminal and take "
+            "new payments on it (docs/ledger.md, \"Invoice ids\").")
+
+    def _report_capacity(self, crossed: list[InvoiceCapacity]) -> None:
+        for capacity in crossed:
+            self._tell_capacity(capacity)
+
+    def _tell_capacity(self, capacity: InvoiceCapacity) -> None:
+        log.warning(
+            "flask-halyk: %.0f %% of the invoice suffixes of %s are used (%d left): ask the "
+            "bank for a further terminal before they run out (docs/ledger.md).",
+            capacity.percent_used,
+            f"terminal {capacity.terminal!r}" if capacity.terminal else "the ledger",
+            capacity.left)
+        listener = self.on_capacity
+        if listener is not None:
+            try:
+                listener(capacity)
+            except Exception:  # the payment is recorded: a listener cannot undo it
+                log.exception("flask-halyk: the invoice capacity listener raised")
+
+    def invoice_capacity(self) -> list[InvoiceCapacity]:
+        """Every invoice counter (one per terminal, or the ledger's), in counter order: how
+        many suffixes each has handed out and has left."""
+        stmt = select(invoice_counter.c.terminal, invoice_counter.c.ordinal,
+                      invoice_counter.c.next_value).order_by(invoice_counter.c.ordinal,
+                                                             invoice_counter.c.name)
+        with self._read() as conn:
+            return [InvoiceCapacity(t, o or 0, int(n), invoices.SUFFIX_SPACE)
+                    for t, o, n in conn.execute(stmt)]
 
     def record_token(self, invoice_id: str, expires_at: datetime) -> PaymentRecord:
         """Note when the payment's token expires (the bank's ``expires_in`` after it was issued):

@@ -116,12 +116,6 @@ def _v5_saved_cards(conn: Connection) -> None:
         conn.execute(insert(cards), list(seen.values()))
 
 
-MIGRATIONS[2] = _v2_token_expiry
-MIGRATIONS[3] = _v3_reservations_and_leases
-MIGRATIONS[4] = _v4_back_office
-MIGRATIONS[5] = _v5_saved_cards
-
-
 def _v6_subscriptions(conn: Connection) -> None:
     # ``halyk_subscriptions`` and ``halyk_subscription_charges`` are new in version 6 and
     # alter nothing that was there: created here (and by create_all afterwards, checkfirst).
@@ -129,7 +123,71 @@ def _v6_subscriptions(conn: Connection) -> None:
     subscription_charges.create(conn, checkfirst=True)
 
 
+def _v7_suffix_per_terminal(conn: Connection) -> None:
+    # Invoice suffixes unique per terminal (docs/ledger.md, "Invoice ids"): one counter per
+    # terminal, and the unique index on the suffix alone replaced by one on (suffix, scope).
+    # Every existing id is kept as it is: they were unique across the whole ledger, so they are
+    # unique within their terminal too; their scope is their terminal.
+    for name in ("terminal", "ordinal", "warned"):
+        _add_column(conn, invoice_counter, name)
+    conn.execute(update(invoice_counter).values(ordinal=0))
+    # The ledger's one counter goes on for the terminal that took most of its ids (the shop's
+    # terminal until now), so that terminal never sees one of its suffixes again; a ledger
+    # without payments leaves it to the first terminal that allocates.
+    busiest = conn.execute(
+        select(payments.c.terminal).group_by(payments.c.terminal)
+        .order_by(func.count().desc(), payments.c.terminal).limit(1)).scalar()
+    if busiest is not None:
+        conn.execute(update(invoice_counter).where(invoice_counter.c.name == "invoice")
+                     .values(terminal=busiest))
+    for index in invoice_counter.indexes:
+        index.create(conn, checkfirst=True)
+    if conn.dialect.name == "sqlite":
+        _rebuild_sqlite_payments(conn)
+        return
+    _add_column(conn, payments, "suffix_scope")
+    conn.execute(update(payments).values(suffix_scope=payments.c.terminal))
+    found = inspect(conn)
+    preparer = conn.dialect.identifier_preparer
+    table = preparer.format_table(payments)
+    for constraint in found.get_unique_constraints(payments.name):
+        if constraint["column_names"] == ["invoice_suffix"] and constraint["name"]:
+            conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT "
+                              f"{preparer.quote(constraint['name'])}"))
+    for old in found.get_indexes(payments.name):
+        if old["unique"] and old["column_names"] == ["invoice_suffix"] and old["name"]:
+            conn.execute(text(f"DROP INDEX {preparer.quote(old['name'])}"))
+    for index in payments.indexes:
+        if index.name == _V7_INDEX:
+            index.create(conn, checkfirst=True)
+
+
+_V7_INDEX = "ux_halyk_payments_suffix_scope"
+
+
+def _rebuild_sqlite_payments(conn: Connection) -> None:
+    """SQLite cannot drop the inline ``UNIQUE (invoice_suffix)`` of the old table: the table
+    is made again as :mod:`.tables` declares it and its rows copied over, in the migration's
+    transaction (SQLite's documented way to change a constraint)."""
+    found = inspect(conn)
+    old_columns = [c["name"] for c in found.get_columns(payments.name)]
+    for index in found.get_indexes(payments.name):
+        if index["name"]:  # its own indexes (the inline UNIQUE's is SQLite's, and goes along)
+            conn.execute(text(f'DROP INDEX "{index["name"]}"'))
+    conn.execute(text('ALTER TABLE "halyk_payments" RENAME TO "halyk_payments_v6"'))
+    payments.create(conn)
+    kept = ", ".join(f'"{name}"' for name in old_columns if name in payments.c)
+    conn.execute(text(f'INSERT INTO "halyk_payments" ({kept}, "suffix_scope") '  # noqa: S608
+                      f'SELECT {kept}, "terminal" FROM "halyk_payments_v6"'))
+    conn.execute(text('DROP TABLE "halyk_payments_v6"'))
+
+
+MIGRATIONS[2] = _v2_token_expiry
+MIGRATIONS[3] = _v3_reservations_and_leases
+MIGRATIONS[4] = _v4_back_office
+MIGRATIONS[5] = _v5_saved_cards
 MIGRATIONS[6] = _v6_subscriptions
+MIGRATIONS[7] = _v7_suffix_per_terminal
 
 
 def migrate(conn: Connection) -> int:
@@ -175,7 +233,8 @@ def migrate(conn: Connection) -> int:
         multiplier, offset = invoices.new_key()
         conn.execute(
             insert(invoice_counter).values(
-                name="invoice", next_value=0, multiplier=multiplier, offset=offset
+                name="invoice", next_value=0, multiplier=multiplier, offset=offset,
+                ordinal=0,
             )
         )
     return target

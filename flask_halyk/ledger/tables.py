@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 #: Bumped with every change to the tables below; :mod:`flask_halyk.ledger.schema` migrates.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -59,9 +59,14 @@ schema_version = Table(
     Column("applied_at", UTCDateTime, nullable=False),
 )
 
-# One row: the invoice counter, and the per-database key of the permutation that turns counter
-# values into invoice suffixes (so that ids say nothing about order volume, and two shops
-# sharing ePay's test merchant do not collide).
+# The invoice counters: how many of a suffix space's 10**6 values are handed out, and the key of
+# the permutation that turns counter values into invoice suffixes (so that ids say nothing about
+# order volume, and two shops sharing ePay's test merchant do not collide). Row ``invoice`` is
+# the ledger's first (the whole ledger's with HALYK_INVOICE_SUFFIX_SCOPE = "ledger").
+# Version 7: one counter per terminal (``terminal``; NULL: not claimed yet), numbered
+# (``ordinal``: 0 for ``invoice``, its ids ``prefix + suffix``; k > 0 for ``invoice:k``, its ids
+# ``prefix + k + suffix``, so that full ids never meet across terminals), and the highest
+# warning threshold already reported (``warned``: 80, 95; NULL: none).
 invoice_counter = Table(
     "halyk_invoice_counter",
     metadata,
@@ -69,14 +74,19 @@ invoice_counter = Table(
     Column("next_value", BigInteger, nullable=False),
     Column("multiplier", BigInteger, nullable=False),
     Column("offset", BigInteger, nullable=False),
+    Column("terminal", String(64)),
+    Column("ordinal", Integer),
+    Column("warned", Integer),
+    Index("ux_halyk_invoice_counter_terminal", "terminal", unique=True),
 )
 
 payments = Table(
     "halyk_payments",
     metadata,
     Column("invoice_id", String(15), primary_key=True),
-    # The last six digits: ePay wants them unique among a shop's invoices.
-    Column("invoice_suffix", String(6), nullable=False, unique=True),
+    # The last six digits: ePay wants them unique among a terminal's invoices. Version 7:
+    # unique within ``suffix_scope`` (below), no longer across the whole ledger.
+    Column("invoice_suffix", String(6), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("terminal", String(64), nullable=False),
@@ -117,6 +127,11 @@ payments = Table(
     # Version 5: the shop asked the bank to keep the card (``cardSave``); only then is the
     # card of its success kept in ``halyk_cards``. NULL: not asked.
     Column("card_save", Boolean),
+    # Version 7: where the suffix is unique: the payment's terminal (HALYK_INVOICE_SUFFIX_SCOPE
+    # "terminal", and every payment older than version 7), or "" for the whole ledger
+    # ("ledger"). Written with every payment; the unique index below is the final guard.
+    Column("suffix_scope", String(64)),
+    Index("ux_halyk_payments_suffix_scope", "invoice_suffix", "suffix_scope", unique=True),
     Index("ix_halyk_payments_status_created", "status", "created_at"),
     Index("ix_halyk_payments_created", "created_at"),
     # Version 4: the back office's listing (ledger/listing.py), newest first, filtered by
