@@ -25,7 +25,8 @@ class Sandbox:
     def __init__(self, merchants: Iterable[Merchant] | None = None, *, two_stage: bool = False,
                  local_app: Flask | None = None,
                  local_origins: Callable[[], Iterable[str]] | None = None,
-                 postlink_timeout: float = 10, options: Options | None = None) -> None:
+                 postlink_timeout: float = 10, options: Options | None = None,
+                 admin_key: str | None = None) -> None:
         self.merchants: tuple[Merchant, ...] = tuple(merchants or (TEST_MERCHANT,))
         #: Behaviour switches where the bank's own material is silent (docs/sandbox.md).
         self.options = options if options is not None else Options()
@@ -35,6 +36,9 @@ class Sandbox:
         self.faults = Faults()
         self.sender = PostLinkSender(self.store, self.faults, local_app=local_app,
                                      local_origins=local_origins, timeout=postlink_timeout)
+        #: What ``POST /_sandbox/pay`` requires in its ``X-Halyk-Sandbox-Key`` header (the
+        #: embedded sandbox's; None: nothing, as the standalone sandbox's other admin routes).
+        self.admin_key = admin_key
         #: The sandbox app serving this sandbox (set by :func:`create_sandbox_app`).
         self.app: Flask | None = None
 
