@@ -18,6 +18,8 @@ from flask_halyk.cli import EXIT_REFUSED, EXIT_USAGE, sandbox_pay_url
 from flask_halyk.config import sandbox_admin_key
 from flask_halyk.ledger import PaymentStatus
 from flask_halyk.sandbox import create_sandbox_app
+from flask_halyk.sandbox.cards import BLOCKED_CARD
+from flask_halyk.sandbox.payer import PaymentPageError
 
 KEY = "X-Halyk-Sandbox-Key"
 
@@ -91,6 +93,23 @@ def test_the_admin_endpoint_refuses_with_reasons(shop: Flask) -> None:
     assert "issued no payment token for invoice 000000999999" in unknown.get_json()["error"]
     assert admin_pay(shop, {"invoice_id": invoice}).status_code == 400
     assert sandbox_of(shop).transactions == []
+
+
+def test_pay_invoice_in_a_shops_tests(shop: Flask) -> None:
+    sandbox = sandbox_of(shop)
+    with pytest.raises(PaymentPageError) as none:
+        sandbox.pay_invoice("000000999999")
+    assert none.value.status == 404
+    invoice = checkout(shop, 1500)
+    result = sandbox.pay_invoice(invoice, BLOCKED_CARD)
+    assert not result.approved and result.reason_code == 465
+    assert [d.status for d in result.deliveries] == [200]
+    result = sandbox.pay_invoice(invoice)  # a declined invoice may be paid again
+    assert result.approved and result.transaction.amount == 1500
+    with pytest.raises(PaymentPageError) as paid:
+        sandbox.pay_invoice(invoice)
+    assert paid.value.status == 409
+    assert shop.extensions["halyk"].ledger.get(invoice).status is PaymentStatus.PAID
 
 
 def test_a_standalone_sandbox_serves_it_with_its_admin_routes_only() -> None:

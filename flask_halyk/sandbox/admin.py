@@ -13,10 +13,9 @@ from flask import Blueprint, jsonify, request
 from ..redaction import safe_url
 from .cards import APPROVED_CARD, BLOCKED_CARD
 from .faults import Faults
-from .instance import Sandbox, current_sandbox
+from .instance import current_sandbox
 from .options import Options
 from .payer import PaymentPageError
-from .state import Token
 
 bp = Blueprint("halyk_sandbox_admin", __name__, url_prefix="/_sandbox")
 
@@ -69,7 +68,7 @@ def postlinks() -> Any:
 def pay_invoice() -> Any:
     """Pay the latest payment token the sandbox issued for ``invoice_id`` with the approved
     (``"approved": true``) or a declined test card, through the payment page as a browser
-    would (:meth:`Sandbox.pay`): the transaction exists for the status API and the postLink
+    would (:meth:`Sandbox.pay_invoice`): the transaction exists for the status API and the postLink
     is the bank's own, signed with the token's secret_hash and sent by the sandbox's sender.
 
     404: no payment token for that invoice; 409: the invoice is already paid; 422: the page
@@ -87,19 +86,14 @@ def pay_invoice() -> Any:
             not isinstance(values.get("approved"), bool):
         return jsonify({"error": 'send {"invoice_id": "...", "approved": true|false}'}), 400
     invoice_id: str = values["invoice_id"]
-    token = latest_token(sandbox, invoice_id)
-    if token is None:
-        return jsonify({"error": f"this sandbox issued no payment token for invoice "
-                                 f"{invoice_id}: create the payment through the shop (its "
-                                 "checkout) first"}), 404
-    if sandbox.store.paid(invoice_id, token.merchant.terminal_id):
-        return jsonify({"error": f"invoice {invoice_id} is already paid"}), 409
     try:
-        result = sandbox.pay(payment_object(token),
-                             APPROVED_CARD if values["approved"] else BLOCKED_CARD)
+        result = sandbox.pay_invoice(invoice_id,
+                                     APPROVED_CARD if values["approved"] else BLOCKED_CARD)
     except PaymentPageError as exc:
-        status = 409 if "already paid" in exc.message else 422
-        return jsonify({"error": f"the payment page refused: {exc.message}"}), status
+        status = exc.status if exc.status in (404, 409) else 422
+        if "already paid" in exc.message:
+            status = 409
+        return jsonify({"error": exc.message}), status
     return jsonify({
         "invoice_id": invoice_id, "transaction_id": result.transaction_id,
         "approved": result.approved, "status": result.status,
@@ -107,25 +101,6 @@ def pay_invoice() -> Any:
         "deliveries": [{"url": safe_url(d.url), "status": d.status, "error": d.error}
                        for d in result.deliveries],
     })
-
-
-def latest_token(sandbox: Sandbox, invoice_id: str) -> Token | None:
-    """The last payment token the sandbox issued for ``invoice_id``, or None."""
-    with sandbox.store.lock:
-        found = [t for t in sandbox.store.tokens.values() if t.invoice_id == invoice_id]
-    return found[-1] if found else None
-
-
-def payment_object(token: Token) -> dict[str, Any]:
-    """The payment object a shop would have handed over with ``token``; the postLinks are the
-    token request's, which the sandbox delivers to."""
-    assert token.invoice_id is not None and token.amount is not None
-    return {
-        "invoiceId": token.invoice_id, "amount": str(token.amount), "currency": token.currency,
-        "terminal": token.merchant.terminal_id, "description": "flask halyk send-postlink",
-        "auth": {"access_token": token.access_token, "token_type": "Bearer"},
-        "postLink": token.post_link, "failurePostLink": token.failure_post_link,
-    }
 
 
 def _set_switches(switches: Faults | Options, what: str) -> Any:
