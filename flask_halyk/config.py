@@ -351,6 +351,14 @@ def _postlink_secret(config: Mapping[str, Any]) -> bytes:
     return hmac.new(raw, b"flask-halyk postlink secret", hashlib.sha256).digest()
 
 
+def sandbox_admin_key(config: HalykConfig) -> str:
+    """The key the embedded sandbox's ``POST /_sandbox/pay`` requires: derived from the
+    shop's postLink secret, so the shop's processes (``flask halyk send-postlink``) know it and
+    whoever merely reaches the shop's pages does not."""
+    return hmac.new(config.postlink_secret, b"flask-halyk sandbox admin",
+                    hashlib.sha256).hexdigest()
+
+
 def resolve(config: Mapping[str, Any]) -> HalykConfig:
     """Turn an app's config into :class:`HalykConfig`, or raise :class:`ConfigurationError`."""
     for old, new in RENAMED.items():

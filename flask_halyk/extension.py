@@ -25,7 +25,13 @@ from . import checkout, links, operations, qr, signals
 from . import subscriptions as subs
 from .checkout import Payment
 from .cli import halyk_cli
-from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig, resolve
+from .config import (
+    SANDBOX_INTERNAL_ORIGIN,
+    SHOP_INTERNAL_ORIGIN,
+    HalykConfig,
+    resolve,
+    sandbox_admin_key,
+)
 from .csp import csp_sources
 from .dashboard import Dashboard, Rule
 from .epay import EpayClient, OperationResult, WSGIAdapter
@@ -297,6 +303,8 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
         shop_id=config.shop_id)]
     sandbox: Flask = module.create_sandbox_app(
         merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False,
+        # POST /_sandbox/pay alone, for `flask halyk send-postlink` (which knows the key).
+        admin_key=sandbox_admin_key(config),
         # The shop's postLinks name these (never a request's Host): delivered in-process.
         local_origins=lambda: checkout.own_origins(config, app.config),
     )

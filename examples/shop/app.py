@@ -16,12 +16,13 @@ from . import fulfilment as _fulfilment  # noqa: F401  (connects the on_success 
 from .catalogs import compile_catalogs
 from .extensions import babel, csrf, halyk
 from .store import OrderStore
-from .views import ask_staff_to_log_in, is_staff, shop
+from .views import ask_staff_to_log_in, is_staff, is_viewer, shop
 
 log = logging.getLogger("examples.shop")
 
 #: Environment variables read for real use, besides every ``HALYK_*`` one.
-_ENV_KEYS = ("SECRET_KEY", "SHOP_DATABASE", "SHOP_DEMO_HOSTILE_PRODUCT", "SHOP_ADMIN_PASSWORD")
+_ENV_KEYS = ("SECRET_KEY", "SHOP_DATABASE", "SHOP_DEMO_HOSTILE_PRODUCT", "SHOP_ADMIN_PASSWORD",
+             "SHOP_VIEWER_PASSWORD")
 
 
 def _from_environment() -> dict[str, Any]:
@@ -81,7 +82,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     app.register_blueprint(shop)
     # The back office: flask-halyk's dashboard, behind the shop's own staff rule.
-    halyk.init_dashboard(app, url_prefix="/admin", can_view=is_staff, can_act=is_staff,
+    halyk.init_dashboard(app, url_prefix="/admin", can_view=is_viewer, can_act=is_staff,
                          timezone=app.config.get("SHOP_TIMEZONE", i18n.TIMEZONE))
     app.register_error_handler(403, ask_staff_to_log_in)
     return app

@@ -41,22 +41,36 @@ shop = Blueprint("shop", __name__)
 
 
 def is_staff() -> bool:
-    """The back office's access rule (flask-halyk's dashboard, mounted at ``/admin/`` by
+    """Who may act in the back office (flask-halyk's dashboard, mounted at ``/admin/`` by
     :func:`~examples.shop.app.create_app`): it refunds money, so it is open to anyone only on
     the offline sandbox (a demo); otherwise it needs SHOP_ADMIN_PASSWORD (HTTP Basic), a
     stand-in for a real shop's staff login. A live shop without that password has none."""
     password = current_app.config.get("SHOP_ADMIN_PASSWORD")
     if not password:
         return bool(halyk.config.env == "sandbox")
+    return _given_password(str(password))
+
+
+def is_viewer() -> bool:
+    """Who may see the back office: staff (:func:`is_staff`), and whoever gives
+    SHOP_VIEWER_PASSWORD (HTTP Basic), when set: an accountant reads, never refunds."""
+    password = current_app.config.get("SHOP_VIEWER_PASSWORD")
+    return is_staff() or bool(password and _given_password(str(password)))
+
+
+def _given_password(password: str) -> bool:
     auth = request.authorization
     given = (auth.password or "") if auth is not None and auth.type == "basic" else ""
-    return hmac.compare_digest(given.encode(), str(password).encode())
+    return hmac.compare_digest(given.encode(), password.encode())
 
 
 def ask_staff_to_log_in(error: HTTPException) -> BaseResponse | HTTPException:
-    """The dashboard's 403 as HTTP Basic's challenge, so that a browser asks for the staff
-    password (when the shop has one); any other 403 as it is."""
-    if request.blueprint == "halyk_dashboard" and current_app.config.get("SHOP_ADMIN_PASSWORD"):
+    """The dashboard's 403 to someone not logged in as HTTP Basic's challenge, so that a
+    browser asks for the staff password (when the shop has one); a viewer's 403 (an action)
+    and any other 403 as it is."""
+    passwords = ("SHOP_ADMIN_PASSWORD", "SHOP_VIEWER_PASSWORD")
+    if request.blueprint == "halyk_dashboard" and not is_viewer() and \
+            any(current_app.config.get(key) for key in passwords):
         return Response("staff only", 401, {"WWW-Authenticate": 'Basic realm="shop admin"'})
     return error
 

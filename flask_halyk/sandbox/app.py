@@ -17,7 +17,7 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
                        local_app: Flask | None = None,
                        local_origins: Callable[[], Iterable[str]] | None = None,
                        postlink_timeout: float = 10, admin_routes: bool = True,
-                       options: Options | None = None) -> Flask:
+                       options: Options | None = None, admin_key: str | None = None) -> Flask:
     """Build a sandbox speaking ePay's protocol on one origin (token, REST API, payment page).
 
     ``merchants`` default to the vendor's published test merchant; ``two_stage`` makes payments
@@ -30,12 +30,15 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
     ``admin_routes`` serves ``/_sandbox/*`` (fault switches, deliveries with their secret_hash):
     the embedded sandbox leaves them out, since it is served by the shop to anyone who reaches it;
     its faults are switched through the :class:`Sandbox` object instead.
+    ``admin_key``: serve ``POST /_sandbox/pay`` (``flask halyk send-postlink``) even without
+    ``admin_routes``, to requests carrying this key in ``X-Halyk-Sandbox-Key``; with
+    ``admin_routes`` and no key it is served to anyone, as the other admin routes.
     The :class:`Sandbox` is at ``app.extensions["halyk_sandbox"]``.
     """
     app = Flask(__name__, static_folder=None)
     sandbox = Sandbox(merchants, two_stage=two_stage, local_app=local_app,
                       local_origins=local_origins, postlink_timeout=postlink_timeout,
-                      options=options)
+                      options=options, admin_key=admin_key)
     sandbox.app = app
     app.extensions["halyk_sandbox"] = sandbox
     for blueprint in (oauth.bp, api.bp, payform.bp, saved.bp, invoices.bp, qr.bp):
@@ -49,6 +52,8 @@ def create_sandbox_app(*, merchants: Iterable[Merchant] | None = None, two_stage
     app.register_blueprint(qr.bp, url_prefix="/api", name="halyk_sandbox_qr_prefixed")
     if admin_routes:
         app.register_blueprint(admin.bp)
+    if admin_routes or admin_key is not None:
+        app.register_blueprint(admin.pay_bp)
     app.register_error_handler(HTTPException, _json_error)
     return app
 

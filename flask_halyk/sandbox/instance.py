@@ -14,8 +14,8 @@ from .delivery import PostLinkSender
 from .faults import Faults
 from .merchants import TEST_MERCHANT, Merchant
 from .options import Options
-from .payer import PaymentResult, pay_through_page
-from .state import Delivery, Store, Transaction
+from .payer import PaymentPageError, PaymentResult, pay_through_page
+from .state import Delivery, Store, Token, Transaction
 from .wire import status_transaction
 
 
@@ -25,7 +25,8 @@ class Sandbox:
     def __init__(self, merchants: Iterable[Merchant] | None = None, *, two_stage: bool = False,
                  local_app: Flask | None = None,
                  local_origins: Callable[[], Iterable[str]] | None = None,
-                 postlink_timeout: float = 10, options: Options | None = None) -> None:
+                 postlink_timeout: float = 10, options: Options | None = None,
+                 admin_key: str | None = None) -> None:
         self.merchants: tuple[Merchant, ...] = tuple(merchants or (TEST_MERCHANT,))
         #: Behaviour switches where the bank's own material is silent (docs/sandbox.md).
         self.options = options if options is not None else Options()
@@ -35,6 +36,9 @@ class Sandbox:
         self.faults = Faults()
         self.sender = PostLinkSender(self.store, self.faults, local_app=local_app,
                                      local_origins=local_origins, timeout=postlink_timeout)
+        #: What ``POST /_sandbox/pay`` requires in its ``X-Halyk-Sandbox-Key`` header (the
+        #: embedded sandbox's; None: nothing, as the standalone sandbox's other admin routes).
+        self.admin_key = admin_key
         #: The sandbox app serving this sandbox (set by :func:`create_sandbox_app`).
         self.app: Flask | None = None
 
@@ -102,6 +106,38 @@ class Sandbox:
         return pay_through_page(self, self.app, payment_object, pan, expiry=expiry, cvc=cvc,
                                 holder=holder, secure_code=secure_code, base_url=base_url,
                                 wait=wait, save_card=save_card)
+
+    def latest_token(self, invoice_id: str) -> Token | None:
+        """The last payment token this sandbox issued for ``invoice_id``, or None."""
+        with self.store.lock:
+            found = [t for t in self.store.tokens.values() if t.invoice_id == invoice_id]
+        return found[-1] if found else None
+
+    def pay_invoice(self, invoice_id: str, pan: str = APPROVED_CARD, *,
+                    wait: float = 10) -> PaymentResult:
+        """Pay the latest payment token issued for ``invoice_id`` with ``pan``, as
+        :meth:`pay` pays a payment object: the one the shop would have handed over with that
+        token (its amount, currency, terminal, and the postLinks of the token request).
+        What ``POST /_sandbox/pay`` and ``flask halyk send-postlink`` do.
+
+        Raises :class:`~flask_halyk.sandbox.payer.PaymentPageError` with ``status`` 404 when
+        no payment token was issued for the invoice, 409 when it is already paid, and as
+        :meth:`pay` when the page refuses (an expired token...).
+        """
+        token = self.latest_token(invoice_id)
+        if token is None or token.amount is None:
+            raise PaymentPageError(f"this sandbox issued no payment token for invoice "
+                                   f"{invoice_id}: create the payment through the shop (its "
+                                   "checkout) first", 404)
+        if self.store.paid(invoice_id, token.merchant.terminal_id):
+            raise PaymentPageError(f"invoice {invoice_id} is already paid", 409)
+        payment_object = {
+            "invoiceId": invoice_id, "amount": str(token.amount), "currency": token.currency,
+            "terminal": token.merchant.terminal_id, "description": "sandbox pay_invoice",
+            "auth": {"access_token": token.access_token, "token_type": "Bearer"},
+            "postLink": token.post_link, "failurePostLink": token.failure_post_link,
+        }
+        return self.pay(payment_object, pan, wait=wait, save_card=False)
 
     def route_postlinks(self, origin: str, to: str) -> None:
         """Send the postLinks addressed to ``origin`` (``scheme://host[:port]``) to the origin
