@@ -21,6 +21,9 @@ from flask_halyk.cli import EXIT_DONE, EXIT_ERROR
 
 pytestmark = pytest.mark.browser
 
+#: Kept to look at (like test_shop_screens.py's): the list, a payment's page, the report.
+SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens" / "dashboard"
+
 STAFF = "staff-password"
 VIEWER = "viewer-password"
 
@@ -99,6 +102,9 @@ def test_access_filters_timeline_reconcile_and_csv(page, live_shop, browser_log,
     assert str(live_shop.ledger(unheard).status) == "new"
 
     log_in(page, STAFF)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.goto("/admin/")
+    page.screenshot(path=str(SCREENS / "1-payments.png"), full_page=True)
     # Filters narrow the list.
     filter_by(page, status="paid")
     assert listed(page) == [paid]
@@ -122,6 +128,7 @@ def test_access_filters_timeline_reconcile_and_csv(page, live_shop, browser_log,
     secret = next(t.secret_hash for t in live_shop.sandbox.store.tokens.values()
                   if t.invoice_id == paid)
     assert secret and secret not in page.content()
+    page.screenshot(path=str(SCREENS / "2-payment.png"), full_page=True)
     step("timeline")
 
     # "Ask ePay now" settles the payment whose postLink was lost.
@@ -133,6 +140,7 @@ def test_access_filters_timeline_reconcile_and_csv(page, live_shop, browser_log,
     # "Reconcile pending payments now": nothing pending a minute old, a report all the same.
     page.click("nav form button[type=submit]")
     page.wait_for_selector("p.report")
+    page.screenshot(path=str(SCREENS / "3-reconciled.png"), full_page=True)
     step("reconciled")
     assert page.locator("ul.outcomes li").count() == 0
 
