@@ -32,6 +32,8 @@ bp = Blueprint("halyk_sandbox_saved", __name__)
 NO_CARDS = 1373
 #: The refusal of a terminal without the right to pay by cardId (not published; docs/sandbox.md).
 NO_RECURRING = 464
+#: The reason text of a decline forced by ``faults.card_decline`` (the test cards' texts).
+DECLINES = {b.reason_code: b.reason for b in cards.CARDS.values() if not b.approved}
 
 
 def _refused(code: int, message: str, status: int = 400) -> tuple[Response, int]:
@@ -63,7 +65,7 @@ def list_cards(account_id: str) -> Any:
     token = _service_token(sandbox)
     if token is None:
         return _unauthorized()
-    fault = inject(sandbox.faults, "status")
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "status")
     if fault:
         return fault
     found = sandbox.store.cards_of(account_id, token.merchant.terminal_id)
@@ -79,7 +81,7 @@ def deactivate(card_id: str) -> Any:
     token = _service_token(sandbox)
     if token is None:
         return _unauthorized()
-    fault = inject(sandbox.faults, "operation")
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     with sandbox.store.lock:
@@ -128,7 +130,7 @@ def card_payment() -> Any:
     token = _token(sandbox)
     if token is None or token.invoice_id is None:
         return _unauthorized()
-    fault = inject(sandbox.faults, "operation")
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     body = request.get_json(force=True, silent=True)
@@ -164,6 +166,9 @@ def _charge(sandbox: Sandbox, token: Token, card: SavedCard, body: dict[str, Any
         behaviour = cards.CardBehaviour(485, "card expired", card.issuer)
     if not code_ok:
         behaviour = cards.CardBehaviour(*cards.THREE_DS_FAILURE, card.issuer)
+    elif sandbox.faults.card_decline is not None:
+        code = sandbox.faults.card_decline
+        behaviour = cards.CardBehaviour(code, DECLINES.get(code, "declined"), card.issuer)
     ok = behaviour.approved
     status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
     transaction = Transaction(
