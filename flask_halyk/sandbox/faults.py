@@ -16,7 +16,8 @@ class Faults:
     (e.g. 503) with an HTML body; ``*_garbage`` answer 200 with a body that is not JSON.
     ``token_*`` act on ``/oauth2/token``, ``status_*`` on the status call, ``operation_*`` on
     charge/cancel/refund, ``cards_*`` on the saved-card calls (``/cards/<accountId>``,
-    ``/card/deactivate/<cardId>``, ``/payments/cards/auth``: the bank's card service down).
+    ``/card/deactivate/<cardId>``, ``/payments/cards/auth``, ``/recurrent/subscribe``: the
+    bank's card service down).
     ``card_decline`` declines every payment by cardId with that reason code.
     """
 

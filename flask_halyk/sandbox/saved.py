@@ -253,5 +253,58 @@ def _answer(body: dict[str, Any], token: Token, card: SavedCard, t: Transaction 
     }
 
 
+#: ``/recurrent/subscribe``'s ``paymentFrequency`` values ([VENDOR-SDK]).
+FREQUENCIES = ("WEEKLY", "MONTHLY", "QUARTERLY")
+
+
+@bp.post("/recurrent/subscribe")
+def recurrent_subscribe() -> Any:
+    """The SDK's bank-side schedule of a paid transaction's card: the request and answer of
+    EPAY-REFERENCE.md section 14. The sandbox records it (``store.recurrent_schedules``) and
+    charges nothing later: the bank's later charges are not published (docs/sandbox.md)."""
+    sandbox = current_sandbox()
+    token = _token(sandbox)
+    if token is None:
+        return _unauthorized()
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
+    if fault:
+        return fault
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        return _refused(100, "the body is not a JSON object")
+    frequency = body.get("paymentFrequency")
+    if frequency not in FREQUENCIES:
+        return _refused(100, f"paymentFrequency must be one of {', '.join(FREQUENCIES)}")
+    transaction_id = str(body.get("transactionId", ""))
+    with sandbox.store.lock:
+        t = sandbox.store.transactions.get(transaction_id)
+        # A service token of the merchant, or the payment token of the transaction's invoice.
+        if t is None or t.terminal != token.merchant.terminal_id or (
+                token.invoice_id is not None and token.invoice_id != t.invoice_id) \
+                or t.status in ("REJECT", "CANCEL"):
+            return _refused(100, "transaction not found")
+        now = _sdk_date(datetime.now(UTC))
+        schedule = sandbox.store.recurrent_schedules.get(transaction_id, {"createdDate": now})
+        schedule.update({
+            "paymentFrequency": frequency,
+            "lastPaymentDate": _sdk_date(datetime.fromisoformat(t.created)),
+            "clientId": token.merchant.client_id, "invoiceId": t.invoice_id,
+            "amount": js_amount(t.amount), "currency": t.currency, "reference": t.reference,
+        })
+        sandbox.store.recurrent_schedules[transaction_id] = schedule
+        answer = {key: schedule[key] for key in (
+            "createdDate", "paymentFrequency", "lastPaymentDate", "clientId", "invoiceId",
+            "amount", "currency", "reference")}
+    return jsonify(answer)
+
+
+def _sdk_date(moment: datetime) -> str:
+    """The SDK's ``yyyy-MM-dd'T'HH:mm:ss.SSSSSSSZ`` in Almaty time: seven fraction digits,
+    the offset as ``+0500``."""
+    local = moment.astimezone(ALMATY)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond:06d}0" \
+        + local.strftime("%z")
+
+
 def _digits(count: int) -> str:
     return "".join(secrets.choice("0123456789") for _ in range(count))
