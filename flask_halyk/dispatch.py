@@ -24,7 +24,7 @@ from . import signals
 from .ledger import Change, EventVerdict, Ledger, PaymentRecord
 from .ledger.rows import clean
 
-__all__ = ["dispatch_event", "fire", "has_receivers"]
+__all__ = ["dispatch_event", "fire", "has_receivers", "saved_a_card"]
 
 log = logging.getLogger("flask_halyk.ledger")
 
@@ -39,6 +39,8 @@ def fire(
     """Send the signal of ``change``. Receivers' exceptions propagate."""
     if change is Change.SUCCEEDED:
         signals.payment_succeeded.send(app, payment=payment, postlink=postlink)
+        if saved_a_card(payment):
+            signals.card_saved.send(app, payment=payment)
     elif change is Change.FAILED:
         signals.payment_failed.send(app, payment=payment, postlink=postlink)
     elif change is Change.CHARGED:
@@ -53,6 +55,12 @@ def fire(
         signals.payment_expired.send(app, payment=payment)
     elif change is Change.VERIFIED:
         signals.card_saved.send(app, payment=payment)
+
+
+def saved_a_card(payment: PaymentRecord) -> bool:
+    """Whether a paid payment kept its card (``save_card=True``, the bank's cardId, an
+    account): :data:`~flask_halyk.signals.card_saved` follows its ``payment_succeeded``."""
+    return bool(payment.card_save and payment.card_id and payment.account_id)
 
 
 def _signal_of(change: Change) -> Any:
@@ -71,6 +79,8 @@ def has_receivers(app: Flask, change: Change) -> bool:
     sender): when none is, the event that made the change is ``applied`` in the transaction
     that applied it, with no claim to renew or end (one commit fewer)."""
     signal = _signal_of(change)
+    if change is Change.SUCCEEDED and signals.card_saved.has_receivers_for(app):
+        return True
     return signal is None or bool(signal.has_receivers_for(app))
 
 

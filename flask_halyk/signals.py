@@ -38,10 +38,11 @@ payment_cancelled = _signals.signal("payment-cancelled")
 #: the bank later report the payment paid after all, :data:`payment_succeeded` follows.
 payment_expired = _signals.signal("payment-expired")
 
-#: A card verification (a payment of amount 0, ``verify_card``) was approved: the card is
-#: checked, and saved for the payment's account when the bank gave a cardId. No money moved,
-#: and :data:`payment_succeeded` does not fire for it. kwargs: ``payment`` (its ``card_id``
-#: names the card; ``halyk.cards(payment.account_id)`` lists it).
+#: A card was saved for the payment's account: a card verification (a payment of amount 0,
+#: ``verify_card``) was approved (no money moved, and :data:`payment_succeeded` does not fire
+#: for it), or a payment made with ``save_card=True`` was paid and the bank gave its cardId
+#: (fired right after that payment's :data:`payment_succeeded`). kwargs: ``payment`` (its
+#: ``card_id`` names the card; ``halyk.cards(payment.account_id)`` lists it).
 card_saved = _signals.signal("card-saved")
 
 #: A subscription's period was paid (``flask halyk charge-due``): deliver the next period.

@@ -83,10 +83,14 @@ def test_a_payment_that_saves_the_card_keeps_it_for_the_account(
     # No PAN, no CVC: only what the postLink said.
     assert "5096" in (card.card_mask or "") and APPROVED_CARD not in repr(card)
     assert len(signal_log.named("payment_succeeded")) == 1
-    assert signal_log.named("card_saved") == []
+    # card_saved follows payment_succeeded, once, for the payment that kept the card.
+    [saved] = signal_log.named("card_saved")
+    assert saved["payment"].invoice_id == invoice and saved["payment"].card_id == card.card_id
+    assert [name for name, _, _ in signal_log.sent][-2:] == ["payment_succeeded", "card_saved"]
 
 
-def test_a_card_id_the_shop_did_not_ask_to_keep_is_not_saved(shop: Flask) -> None:
+def test_a_card_id_the_shop_did_not_ask_to_keep_is_not_saved(shop: Flask,
+                                                            signal_log: SignalLog) -> None:
     """Only a payment created with save_card keeps its card, whatever a postLink carries."""
     with shop.test_request_context("/"):
         payment = halyk(shop).create_payment(100, description="order", account_id=ACCOUNT)
@@ -99,13 +103,17 @@ def test_a_card_id_the_shop_did_not_ask_to_keep_is_not_saved(shop: Flask) -> Non
     assert not record.card_save
     with shop.app_context():
         assert halyk(shop).cards(ACCOUNT) == []
+    assert signal_log.named("card_saved") == []
 
 
-def test_an_unticked_box_or_no_account_saves_nothing(shop: Flask) -> None:
+def test_an_unticked_box_or_no_account_saves_nothing(shop: Flask,
+                                                     signal_log: SignalLog) -> None:
     invoice = saved_card(shop, save=False)
     assert shop.extensions["halyk"].ledger.get(invoice).card_id is None
     with shop.app_context():
         assert halyk(shop).cards(ACCOUNT) == []
+    assert len(signal_log.named("payment_succeeded")) == 1
+    assert signal_log.named("card_saved") == []
     with shop.test_request_context("/"), pytest.raises(InvalidPayment) as refused:
         halyk(shop).create_payment(100, description="order", save_card=True)
     assert "account_id" in refused.value.messages
@@ -300,3 +308,33 @@ def test_a_charge_whose_answer_was_lost_is_settled_by_reconcile(
     assert record.status is S.PAID and record.card_id == card.card_id
     succeeded = [kw["payment"].invoice_id for kw in signal_log.named("payment_succeeded")]
     assert succeeded.count(pending.invoice_id) == 1
+
+
+def test_a_card_saved_receiver_that_raises_is_run_again_by_reprocess(shop: Flask) -> None:
+    """With only a card_saved receiver connected, the paid payment's event still goes
+    through the receivers' claim: a receiver that raised leaves it failed for reprocess."""
+    from flask_halyk import card_saved
+    from flask_halyk.ledger import EventVerdict
+    from flask_halyk.recovery import reprocess
+    from flask_halyk.state import get_state
+
+    calls: list[str] = []
+
+    def receiver(sender: Any, payment: Any, **extra: Any) -> None:
+        calls.append(payment.invoice_id)
+        if len(calls) == 1:
+            raise RuntimeError("the mail server is down")
+
+    card_saved.connect(receiver, shop)
+    try:
+        invoice = saved_card(shop)
+        sandbox_of(shop).wait_for_postlinks(10)
+        ledger = shop.extensions["halyk"].ledger
+        [event] = ledger.attention_events().events
+        assert (event.invoice_id, event.verdict) == (invoice, EventVerdict.FAILED)
+        with shop.app_context():
+            assert reprocess(get_state(shop)).applied == 1
+        assert calls == [invoice, invoice]
+        assert ledger.attention_events().events == []
+    finally:
+        card_saved.disconnect(receiver, shop)

@@ -103,3 +103,41 @@ def test_the_banks_refusals_are_typed(httpserver: HTTPServer, code: int,
         client.card_payment(token, card_id=CARD, account_id="a", amount=100, description="x")
     assert isinstance(info.value, ApiError) and info.value.code == code
     assert (code == 464) == isinstance(info.value, RecurringNotAllowed)
+
+
+SUBSCRIBE_PATH = f"{API_PREFIX}/recurrent/subscribe"
+
+
+def test_the_banks_recurrent_schedule_is_asked_once_with_the_sdks_body(
+        httpserver: HTTPServer) -> None:
+    httpserver.expect_request(TOKEN_PATH).respond_with_handler(TokenIssuer())
+    httpserver.expect_request(SUBSCRIBE_PATH, method="POST").respond_with_handler(sequence(
+        json_response({"createdDate": "2026-12-01T10:00:00.0000000+0500",
+                       "paymentFrequency": "MONTHLY",
+                       "lastPaymentDate": "2026-12-01T09:59:00.0000000+0500",
+                       "clientId": "test", "invoiceId": INVOICE, "amount": 4900,
+                       "currency": "KZT", "reference": "099467918563"}),
+        json_response({"code": 100, "message": "transaction not found"}, 400)))
+    client = make_client(httpserver, retries=5)
+    schedule = client.recurrent_subscribe("a4b8c500-ddbf", "MONTHLY")
+    assert (schedule.payment_frequency, schedule.invoice_id, schedule.amount,
+            schedule.reference) == ("MONTHLY", INVOICE, Decimal(4900), "099467918563")
+    [sent] = requests_to(httpserver, SUBSCRIBE_PATH)
+    assert json.loads(sent.get_data()) == {"transactionId": "a4b8c500-ddbf",
+                                           "paymentFrequency": "MONTHLY"}
+    with pytest.raises(ApiError) as refused:
+        client.recurrent_subscribe("unknown", "WEEKLY")
+    assert refused.value.code == 100
+    with pytest.raises(InvalidArgument):
+        client.recurrent_subscribe("a4b8c500-ddbf", "DAILY")
+    assert count(httpserver, SUBSCRIBE_PATH) == 2
+
+
+def test_the_banks_recurrent_schedule_is_never_retried(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(TOKEN_PATH).respond_with_handler(TokenIssuer())
+    httpserver.expect_request(SUBSCRIBE_PATH, method="POST").respond_with_data("down",
+                                                                               status=503)
+    client = make_client(httpserver, retries=5)
+    with pytest.raises(EpayUnavailable) as info:
+        client.recurrent_subscribe("a4b8c500-ddbf", "QUARTERLY")
+    assert count(httpserver, SUBSCRIBE_PATH) == 1 and "never retried" in str(info.value)

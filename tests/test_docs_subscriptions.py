@@ -54,7 +54,7 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     namespace: dict[str, Any] = {"app": app, "halyk": app.extensions["halyk"].extension}
     found = BLOCK.findall(PAGE)
     assert [language for language, _ in found] == [
-        "python", "python", "python", "text", "ini", "yaml", "python", "python"]
+        "python", "python", "python", "text", "ini", "yaml", "python", "python", "python"]
     python = [code for language, code in found if language == "python"]
     for index, code in enumerate(python[:-1]):
         exec(compile(code, f"subscriptions.md (block {index})", "exec"), namespace)
@@ -124,3 +124,16 @@ def test_the_pages_test_snippet_runs(shop: Flask, caplog: pytest.LogCaptureFixtu
              namespace)
     assert any("renewal of" in r.getMessage() and "card expired" in r.getMessage()
                for r in caplog.records)
+
+
+def test_the_pages_bank_schedule_asks_the_bank_once(shop: Flask) -> None:
+    """The page's ``/recurrent/subscribe`` call on the sandbox: the ledger knows nothing of
+    it, and nothing more is charged."""
+    saved_card(shop, "customer-9")
+    [paid] = sandbox(shop).transactions
+    with shop.app_context():
+        schedule = shop.config["DOCS_NAMESPACE"]["bank_schedule"](paid.invoice_id)
+        assert shop.extensions["halyk"].extension.subscriptions("customer-9") == []
+    assert (schedule.payment_frequency, schedule.invoice_id) == ("MONTHLY", paid.invoice_id)
+    assert list(sandbox(shop).store.recurrent_schedules) == [paid.id]
+    assert len(sandbox(shop).transactions) == 1

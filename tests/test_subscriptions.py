@@ -29,6 +29,7 @@ from flask_halyk import (
     CardAccountMismatch,
     ConfigurationError,
     EpayTimeout,
+    EpayUnavailable,
     InvalidArgument,
     Plan,
     Subscription,
@@ -417,3 +418,36 @@ def test_version_6_adds_the_subscription_tables(db_url: str) -> None:
         assert ledger.subscriptions() == []
     finally:
         ledger.dispose()
+
+
+def test_fault_switches_decline_renewals_and_take_the_card_service_down(
+        shop: Flask, clock: Clock) -> None:
+    """``faults.card_decline`` declines a card that would pay; ``faults.cards_error`` is the
+    bank's card service down: a renewal unanswered stays in flight (it may have charged), the
+    list cannot be read; once it is back, the bank's word settles the renewal."""
+    card = saved_card(shop)
+    sub = subscribe(shop, card)
+    faults = sandbox_of(shop).faults
+    with pytest.raises(ValueError, match="reason code"):
+        faults.update({"card_decline": True})
+    faults.update({"card_decline": 484})
+    assert charge_due(shop).failed == [sub.id]
+    past = sub_of(shop, sub)
+    assert (past.status, past.reason) == ("past_due", "insufficient funds")
+    [declined] = renewals(shop)
+    assert (declined.status, declined.reason_code, declined.card_id) == ("REJECT", 484, "")
+    faults.update({"card_decline": None, "cards_error": 503})
+    clock.advance(days=1)
+    assert charge_due(shop).in_flight == [sub.id]
+    assert len(renewals(shop)) == 1  # the bank never saw it
+    with shop.app_context(), pytest.raises(EpayUnavailable):
+        halyk(shop).sync_cards(ACCOUNT)
+    faults.reset()
+    clock.advance(seconds=STALE_AFTER.total_seconds() + 60)
+    # The bank has no such payment: the unanswered renewal is settled as not paid.
+    assert charge_due(shop).failed == [sub.id]
+    assert (sub_of(shop, sub).status, sub_of(shop, sub).attempts) == ("past_due", 2)
+    clock.advance(days=3)
+    assert charge_due(shop).renewed == [sub.id]
+    assert sub_of(shop, sub).status == "active"
+    assert [t.status for t in renewals(shop)] == ["REJECT", "CHARGE"]

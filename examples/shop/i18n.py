@@ -113,6 +113,8 @@ MESSAGES: dict[str, str] = {
     'tea_club_ends': 'Tea club: ends on {date}',
     'tea_club_cancel': 'Leave the club',
     'tea_club_past_due': 'Tea club: the last payment did not go through; tried again on {date}',
+    'tea_club_use_card': 'Pay the tea club with this card',
+    'tea_club_card_changed': 'The tea club is now paid with the card {mask}.',
     'tea_club_left': 'You leave the tea club at the end of the month paid.',
 }
 

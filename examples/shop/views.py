@@ -214,6 +214,21 @@ def leave_tea_club(sub_id: str) -> BaseResponse:
     return redirect(url_for("shop.cards"))
 
 
+@shop.post("/account/tea-club/<sub_id>/card")
+def change_tea_club_card(sub_id: str) -> BaseResponse:
+    """Pay the tea club with another of this visitor's saved cards (a renewal that failed is
+    then due again at once: the next ``charge-due`` tries the new card)."""
+    card_id = request.form.get("card_id", "")
+    try:
+        halyk.change_card(sub_id, card_id, account_id=_account_id())
+    except HalykError as exc:
+        current_app.logger.warning("tea club card not changed: %s", exc)
+        abort(404)
+    mask = next((c.card_mask for c in halyk.cards(_account_id()) if c.card_id == card_id), "")
+    flash(i18n.label("tea_club_card_changed", mask=mask), "info")
+    return redirect(url_for("shop.cards"))
+
+
 @shop.post("/account/cards/<card_id>/remove")
 def remove_card(card_id: str) -> BaseResponse:
     """Deactivate a saved card at the bank and in the ledger (only one of this visitor's)."""

@@ -41,6 +41,7 @@ from ..operations import cancel, charge, refund
 from ..qr import create_qr_payment, qr_status
 from ..recovery import reconcile, reconcile_payment, reprocess
 from ..state import get_state
+from . import subscriptions as subs
 from . import words
 from .access import add_csp, check_csrf, csrf_token, require_act, require_view, rules
 
@@ -77,6 +78,10 @@ def create_blueprint() -> Blueprint:
     bp.add_url_rule("/qr", "qr", qr_payment, methods=["GET", "POST"])
     bp.add_url_rule("/qr/<invoice_id>", "qr_check", qr_check)
     bp.add_url_rule("/events", "events", events)
+    bp.add_url_rule("/subscriptions", "subscriptions", subs.subscriptions)
+    bp.add_url_rule("/subscriptions/<sub_id>", "subscription", subs.subscription)
+    bp.add_url_rule("/subscriptions/<sub_id>/<action>", "subscription_action",
+                    subs.subscription_action, methods=["GET", "POST"])
     bp.add_url_rule("/events/<int:event_id>/reprocess", "reprocess_event", reprocess_event,
                     methods=["POST"])
     return bp

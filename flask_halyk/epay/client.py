@@ -22,7 +22,7 @@ from ..config import LONG_SCOPE
 from ..errors import AuthenticationError, InvalidArgument
 from ..invoices import check_invoice_id
 from ..money import parse_amount
-from . import cards, links, operations, qr, status, tokens
+from . import cards, links, operations, qr, recurrent, status, tokens
 from .results import (
     BankCard,
     CardPaymentResult,
@@ -358,6 +358,19 @@ class EpayClient:
             )
         return cards.read_card_payment(reply, card_id)
 
+    def recurrent_subscribe(self, transaction_id: str, frequency: str, *,
+                            deadline: float | None = None) -> recurrent.BankSchedule:
+        """Ask the bank to charge the card of the paid transaction ``transaction_id`` on its
+        own schedule (``frequency``: ``WEEKLY``, ``MONTHLY``, ``QUARTERLY``), the SDK's
+        ``POST /recurrent/subscribe``. Never retried. Not what flask-halyk's subscriptions
+        use: see :mod:`flask_halyk.epay.recurrent`."""
+        body = recurrent.subscribe_body(transaction_id, frequency)
+        budget = self._begin(deadline)
+        reply = self._api_call("POST", recurrent.SUBSCRIBE_PATH,
+                               what=f"recurrent schedule of transaction {transaction_id}",
+                               retry=False, deadline=budget, json=body)
+        return recurrent.read_schedule(reply)
+
     # --- payment links (never retried: see flask_halyk.epay.links.create_invoice) ------------
 
     def create_invoice_link(
@@ -469,6 +482,7 @@ class EpayClient:
         retry: bool,
         deadline: Deadline,
         params: Mapping[str, str] | None = None,
+        json: Mapping[str, Any] | None = None,
     ) -> Reply:
         """Call the REST API with the service token; on a 401 with a cached token, drop it and
         try once more with a fresh one (the bank refused the token, so nothing was done). One
@@ -476,7 +490,7 @@ class EpayClient:
         url = f"{self.api_url}{path}"
         token, fresh = self._service_tokens.get(deadline)
         reply = self.transport.send(
-            method, url, what=what, retry=retry, params=params,
+            method, url, what=what, retry=retry, params=params, json=json,
             headers={"Authorization": f"Bearer {token}"}, deadline=deadline,
         )
         if reply.status == 401 and not fresh:
@@ -485,7 +499,7 @@ class EpayClient:
             self._service_tokens.drop(token)
             token, _ = self._service_tokens.get(deadline)
             reply = self.transport.send(
-                method, url, what=what, retry=retry, params=params,
+                method, url, what=what, retry=retry, params=params, json=json,
                 headers={"Authorization": f"Bearer {token}"}, deadline=deadline,
             )
         if reply.status in (401, 403):

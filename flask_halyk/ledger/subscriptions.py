@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -214,12 +215,16 @@ class SubscriptionStore(LedgerCore):
             raise SubscriptionNotFound(f"no subscription {sub_id} in the ledger")
         return found
 
-    def subscriptions(self, account_id: str | None = None) -> list[Subscription]:
-        """The subscriptions (of ``account_id``), oldest first, cancelled ones included."""
+    def subscriptions(self, account_id: str | None = None, *,
+                      status: Sequence[str] = ()) -> list[Subscription]:
+        """The subscriptions (of ``account_id``; in one of ``status`` when given), oldest
+        first, cancelled ones included."""
         self._ensure()
         query = select(subscriptions)
         if account_id is not None:
             query = query.where(subscriptions.c.account_id == account_id)
+        if status:
+            query = query.where(subscriptions.c.status.in_(tuple(status)))
         with self._read() as conn:
             rows = conn.execute(query.order_by(subscriptions.c.created_at,
                                                subscriptions.c.id)).all()

@@ -15,7 +15,10 @@ class Faults:
     ``*_delay`` sleep that many seconds before answering; ``*_error`` answer that HTTP status
     (e.g. 503) with an HTML body; ``*_garbage`` answer 200 with a body that is not JSON.
     ``token_*`` act on ``/oauth2/token``, ``status_*`` on the status call, ``operation_*`` on
-    charge/cancel/refund.
+    charge/cancel/refund, ``cards_*`` on the saved-card calls (``/cards/<accountId>``,
+    ``/card/deactivate/<cardId>``, ``/payments/cards/auth``, ``/recurrent/subscribe``: the
+    bank's card service down).
+    ``card_decline`` declines every payment by cardId with that reason code.
     """
 
     #: Never send the postLink (the bank's delivery was lost).
@@ -33,6 +36,13 @@ class Faults:
     operation_delay: float = 0.0
     operation_error: int | None = None
     operation_garbage: bool = False
+    cards_delay: float = 0.0
+    cards_error: int | None = None
+    cards_garbage: bool = False
+    #: Decline every payment by cardId (a renewal, a one-click order) with this reason code,
+    #: as the card's own decline (HTTP 200, ``status`` REJECT, the failure postLink); ``None``:
+    #: the card decides.
+    card_decline: int | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         """Set the switches named in ``values``; unknown names or wrong types raise ValueError."""
@@ -44,6 +54,12 @@ class Faults:
                 if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                     raise ValueError(f"{name} takes seconds (a non-negative number)")
                 value = float(value)
+            elif name == "card_decline":
+                if value is not None and (
+                    not isinstance(value, int) or isinstance(value, bool)
+                    or not 1 <= value <= 9999
+                ):
+                    raise ValueError(f"{name} takes a reason code (a positive number) or null")
             elif name.endswith("_error"):
                 if value is not None and (
                     not isinstance(value, int) or isinstance(value, bool)
@@ -64,8 +80,8 @@ class Faults:
 
 
 def inject(faults: Faults, kind: str) -> tuple[str, int, dict[str, str]] | None:
-    """Apply the ``kind`` (token/status/operation) switches: sleep, then maybe an answer to send
-    instead of the real one."""
+    """Apply the ``kind`` (token/status/operation/cards) switches: sleep, then maybe an answer
+    to send instead of the real one."""
     delay: float = getattr(faults, f"{kind}_delay")
     if delay:
         time.sleep(delay)

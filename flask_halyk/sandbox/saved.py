@@ -32,6 +32,8 @@ bp = Blueprint("halyk_sandbox_saved", __name__)
 NO_CARDS = 1373
 #: The refusal of a terminal without the right to pay by cardId (not published; docs/sandbox.md).
 NO_RECURRING = 464
+#: The reason text of a decline forced by ``faults.card_decline`` (the test cards' texts).
+DECLINES = {b.reason_code: b.reason for b in cards.CARDS.values() if not b.approved}
 
 
 def _refused(code: int, message: str, status: int = 400) -> tuple[Response, int]:
@@ -63,7 +65,7 @@ def list_cards(account_id: str) -> Any:
     token = _service_token(sandbox)
     if token is None:
         return _unauthorized()
-    fault = inject(sandbox.faults, "status")
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "status")
     if fault:
         return fault
     found = sandbox.store.cards_of(account_id, token.merchant.terminal_id)
@@ -79,7 +81,7 @@ def deactivate(card_id: str) -> Any:
     token = _service_token(sandbox)
     if token is None:
         return _unauthorized()
-    fault = inject(sandbox.faults, "operation")
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     with sandbox.store.lock:
@@ -128,7 +130,7 @@ def card_payment() -> Any:
     token = _token(sandbox)
     if token is None or token.invoice_id is None:
         return _unauthorized()
-    fault = inject(sandbox.faults, "operation")
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     body = request.get_json(force=True, silent=True)
@@ -164,6 +166,9 @@ def _charge(sandbox: Sandbox, token: Token, card: SavedCard, body: dict[str, Any
         behaviour = cards.CardBehaviour(485, "card expired", card.issuer)
     if not code_ok:
         behaviour = cards.CardBehaviour(*cards.THREE_DS_FAILURE, card.issuer)
+    elif sandbox.faults.card_decline is not None:
+        code = sandbox.faults.card_decline
+        behaviour = cards.CardBehaviour(code, DECLINES.get(code, "declined"), card.issuer)
     ok = behaviour.approved
     status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
     transaction = Transaction(
@@ -246,6 +251,59 @@ def _answer(body: dict[str, Any], token: Token, card: SavedCard, t: Transaction 
         "secure3D": secure3d, "cardID": card.card_id, "code": code, "status": status,
         "message": "" if code == 0 else (t.reason if t is not None else ""),
     }
+
+
+#: ``/recurrent/subscribe``'s ``paymentFrequency`` values ([VENDOR-SDK]).
+FREQUENCIES = ("WEEKLY", "MONTHLY", "QUARTERLY")
+
+
+@bp.post("/recurrent/subscribe")
+def recurrent_subscribe() -> Any:
+    """The SDK's bank-side schedule of a paid transaction's card: the request and answer of
+    EPAY-REFERENCE.md section 14. The sandbox records it (``store.recurrent_schedules``) and
+    charges nothing later: the bank's later charges are not published (docs/sandbox.md)."""
+    sandbox = current_sandbox()
+    token = _token(sandbox)
+    if token is None:
+        return _unauthorized()
+    fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
+    if fault:
+        return fault
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        return _refused(100, "the body is not a JSON object")
+    frequency = body.get("paymentFrequency")
+    if frequency not in FREQUENCIES:
+        return _refused(100, f"paymentFrequency must be one of {', '.join(FREQUENCIES)}")
+    transaction_id = str(body.get("transactionId", ""))
+    with sandbox.store.lock:
+        t = sandbox.store.transactions.get(transaction_id)
+        # A service token of the merchant, or the payment token of the transaction's invoice.
+        if t is None or t.terminal != token.merchant.terminal_id or (
+                token.invoice_id is not None and token.invoice_id != t.invoice_id) \
+                or t.status in ("REJECT", "CANCEL"):
+            return _refused(100, "transaction not found")
+        now = _sdk_date(datetime.now(UTC))
+        schedule = sandbox.store.recurrent_schedules.get(transaction_id, {"createdDate": now})
+        schedule.update({
+            "paymentFrequency": frequency,
+            "lastPaymentDate": _sdk_date(datetime.fromisoformat(t.created)),
+            "clientId": token.merchant.client_id, "invoiceId": t.invoice_id,
+            "amount": js_amount(t.amount), "currency": t.currency, "reference": t.reference,
+        })
+        sandbox.store.recurrent_schedules[transaction_id] = schedule
+        answer = {key: schedule[key] for key in (
+            "createdDate", "paymentFrequency", "lastPaymentDate", "clientId", "invoiceId",
+            "amount", "currency", "reference")}
+    return jsonify(answer)
+
+
+def _sdk_date(moment: datetime) -> str:
+    """The SDK's ``yyyy-MM-dd'T'HH:mm:ss.SSSSSSSZ`` in Almaty time: seven fraction digits,
+    the offset as ``+0500``."""
+    local = moment.astimezone(ALMATY)
+    return local.strftime("%Y-%m-%dT%H:%M:%S.") + f"{local.microsecond:06d}0" \
+        + local.strftime("%z")
 
 
 def _digits(count: int) -> str:

@@ -158,6 +158,8 @@ class Store:
         self.invoice_links: dict[str, InvoiceLink] = {}
         #: QRs by bill number (``sandbox.qr.QrBill``; its module reads and writes them).
         self.qr_bills: dict[str, Any] = {}
+        #: ``/recurrent/subscribe``'s schedules by transaction id (the answer's fields).
+        self.recurrent_schedules: dict[str, dict[str, Any]] = {}
 
     def issue(self, token: Token) -> Token:
         with self.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from decimal import Decimal
 
@@ -141,3 +142,31 @@ def test_client_renews_a_service_token_the_bank_expired(sandbox):
         sandbox.sandbox.store.token(first).expires_at = time.time() - 1
         assert client.status("999998").found is False  # 401, a new token, asked again
         assert client.service_token() != first
+
+
+def test_the_banks_recurrent_schedule_on_the_sandbox(sandbox):
+    """``/recurrent/subscribe`` as far as the SDK shows it: a paid transaction of the merchant,
+    the answer's fields and date format; a declined or unknown one refused; nothing charged."""
+    with make_client(sandbox.url) as client:
+        paid_through_page(sandbox.url, client, "500020", 4900)
+        paid = client.status("500020").transaction
+        schedule = client.recurrent_subscribe(paid.id, "MONTHLY")
+        assert (schedule.payment_frequency, schedule.invoice_id, schedule.amount,
+                schedule.currency, schedule.client_id) == (
+            "MONTHLY", "500020", Decimal(4900), "KZT", TEST_CLIENT_ID)
+        assert schedule.reference == paid.reference
+        for date in (schedule.created_date, schedule.last_payment_date):
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}\+0500", date or "")
+        again = client.recurrent_subscribe(paid.id, "WEEKLY")
+        assert (again.payment_frequency, again.created_date) == ("WEEKLY",
+                                                                 schedule.created_date)
+        paid_through_page(sandbox.url, client, "500021", 100, pan="4003032704547597")
+        declined = client.status("500021").transaction
+        for unknown in (declined.id, "no-such-transaction"):
+            with pytest.raises(ApiError) as refused:
+                client.recurrent_subscribe(unknown, "MONTHLY")
+            assert (refused.value.code, refused.value.status) == (100, 400)
+        sandbox.faults.cards_error = 503
+        with pytest.raises(EpayUnavailable):
+            client.recurrent_subscribe(paid.id, "MONTHLY")
+    assert len(sandbox.transactions) == 2  # the sandbox charges nothing on its own
