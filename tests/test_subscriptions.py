@@ -4,6 +4,10 @@ charge, dunning, pause/resume/cancel, changing the card; and the calendar arithm
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -39,6 +43,7 @@ from flask_halyk.ledger import Ledger, PaymentStatus
 from flask_halyk.ledger.schema import MIGRATIONS
 from flask_halyk.ledger.subscriptions import add_months, period_start
 from flask_halyk.ledger.tables import subscription_charges, subscriptions
+from flask_halyk.sandbox import SandboxServer
 from flask_halyk.sandbox.cards import APPROVED_CARD
 from flask_halyk.subscriptions import STALE_AFTER
 
@@ -451,3 +456,62 @@ def test_fault_switches_decline_renewals_and_take_the_card_service_down(
     assert charge_due(shop).renewed == [sub.id]
     assert sub_of(shop, sub).status == "active"
     assert [t.status for t in renewals(shop)] == ["REJECT", "CHARGE"]
+
+
+SHOP_MODULE = '''
+import os
+
+from flask import Flask
+
+from flask_halyk import HalykEpay
+
+app = Flask("shop", instance_path=os.environ["SHOP_INSTANCE"])
+app.config.update(SECRET_KEY="k", HALYK_DATABASE_URL=os.environ["SHOP_DB"],
+                  HALYK_SANDBOX_URL=os.environ["SHOP_SANDBOX"],
+                  HALYK_EXTERNAL_URL="http://127.0.0.1:9")
+HalykEpay(app)
+'''
+
+
+def test_two_charge_due_processes_at_once_charge_each_subscription_once(
+        db_url: str, tmp_path: Path) -> None:
+    # Two `flask halyk charge-due` processes, as two cron hosts would start them, against one
+    # ledger and one sandbox served over HTTP (so that both processes' bank calls reach the
+    # same bank).
+    with SandboxServer() as server:
+        # No shop listens at its postLink origin: the runs record the bank's answers.
+        app = make_shop(db_url, tmp_path, HALYK_SANDBOX_URL=server.url,
+                        HALYK_EXTERNAL_URL="http://127.0.0.1:9")
+        try:
+            with app.test_request_context("/"):
+                payment = halyk(app).create_payment(100, description="order",
+                                                    account_id=ACCOUNT, save_card=True)
+            server.sandbox.pay(payment.to_js(), APPROVED_CARD, save_card=True, wait=0)
+            with app.app_context():
+                # Its postLink went nowhere (no shop listens): the bank's list brings the card.
+                [card] = halyk(app).sync_cards(ACCOUNT)
+            subs = [subscribe(app, card.card_id, Plan.weekly(200 + n),
+                              start_at=datetime.now(UTC) - timedelta(minutes=1))
+                    for n in range(6)]
+        finally:
+            close_shop(app)
+        (tmp_path / "cronshop.py").write_text(SHOP_MODULE)
+        env = {**os.environ, "SHOP_INSTANCE": str(tmp_path / "instance"), "SHOP_DB": db_url,
+               "SHOP_SANDBOX": server.url, "PYTHONPATH": str(tmp_path)}
+        runs = [subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "cronshop", "halyk", "charge-due"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+        outputs = [run.communicate(timeout=120)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        charged = [t for t in server.sandbox.transactions if t.payment.get("recurrent")]
+    assert sorted(t.amount for t in charged) == [Decimal(200 + n) for n in range(6)]
+    renewed = sum(int(re.search(r"renewed (\d+),", out).group(1))  # type: ignore[union-attr]
+                  for out in outputs)
+    assert renewed == 6, outputs
+    ledger = Ledger(db_url)
+    try:
+        for sub in subs:
+            assert [c["status"] for c in ledger.charges(sub.id)] == ["paid"]
+    finally:
+        ledger.dispose()
