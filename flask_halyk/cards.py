@@ -161,20 +161,22 @@ def send_card_payment(state: HalykState, saved: SavedCard, record: PaymentRecord
     its token, ``POST /payments/cards/auth`` once, the answer applied; as
     :func:`charge_card`."""
     config = state.config
+    merchant = state.merchant_of(record.terminal)
+    client = state.client_of(merchant)
     value = record.amount
     description = record.description
     lang = record.language or config.language
     post_link, failure_post_link = postlinks or _postlinks(state)
     secret_hash = make_secret_hash(config.postlink_secret, record.invoice_id, value,
-                                   config.currency, config.terminal_id)
-    token = state.client.payment_token(record.invoice_id, value, currency=config.currency,
+                                   merchant.currency, merchant.terminal_id)
+    token = client.payment_token(record.invoice_id, value, currency=merchant.currency,
                                        secret_hash=secret_hash, post_link=post_link,
                                        failure_post_link=failure_post_link)
     state.ledger.record_token(record.invoice_id, token.expires_at)
-    result = state.client.card_payment(
+    result = client.card_payment(
         token, card_id=saved.card_id, account_id=saved.account_id, amount=value,
         description=description, language=lang, recurrent=recurrent,
-        currency=config.currency, post_link=post_link, failure_post_link=failure_post_link,
+        currency=merchant.currency, post_link=post_link, failure_post_link=failure_post_link,
         back_link=back_link,
     )
     if result.secure3d is not None:

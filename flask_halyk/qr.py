@@ -149,8 +149,8 @@ def _token(state: HalykState, record: PaymentRecord, post_link: str,
            failure_post_link: str) -> PaymentToken:
     config = state.config
     secret_hash = make_secret_hash(config.postlink_secret, record.invoice_id, record.amount,
-                                   record.currency, config.terminal_id)
-    return state.client.payment_token(
+                                   record.currency, record.terminal)
+    return state.client_for(record.terminal).payment_token(
         record.invoice_id, record.amount, currency=record.currency, secret_hash=secret_hash,
         post_link=post_link, failure_post_link=failure_post_link)
 
@@ -185,7 +185,7 @@ def create_qr_payment(
     record = _note_token_expiry(state, record, token)
     made_at = datetime.now(UTC)
     try:
-        made = state.client.create_qr(
+        made = state.client_for(record.terminal).create_qr(
             token, description=description, post_link=post_link,
             failure_post_link=failure_post_link, language=lang, account_id=account_id,
             email=email, phone=phone)
@@ -236,7 +236,7 @@ def qr_status(state: HalykState, invoice_id: str) -> QrPaymentStatus:
     bill = bill_number_of(state, invoice_id)
     post_link, failure_post_link = _links(state.config)
     token = _token(state, record, post_link, failure_post_link)
-    found = state.client.qr_status(bill, token)
+    found = state.client_for(record.terminal).qr_status(bill, token)
     status = record.status
     if found.final and record.status == PaymentStatus.NEW:
         try:
