@@ -239,3 +239,25 @@ def test_a_currency_two_merchants_take_is_ambiguous(tmp_path: Path) -> None:
                                         merchant="usd2").to_js()["terminal"] == "t-usd-2"
         for client in app.extensions["halyk"].clients.values():
             client.close()
+
+
+def test_a_card_saved_with_a_merchant_is_charged_and_synced_by_it(shop: Flask) -> None:
+    state = shop.extensions["halyk"]
+    halyk = state.extension
+    with shop.test_request_context("/"):
+        usd = halyk.create_payment(50, description="order", account_id="shopper-1",
+                                   save_card=True, merchant="usd")
+        kzt = halyk.create_payment(60, description="order", account_id="shopper-1",
+                                   save_card=True)
+    sandbox_of(shop).pay(usd.to_js(), GOOD_CARD)
+    sandbox_of(shop).pay(kzt.to_js(), GOOD_CARD)
+    with shop.app_context():
+        # Each merchant lists its own card: the other's is not taken for gone.
+        cards = {c.invoice_id: c for c in halyk.sync_cards("shopper-1")}
+        assert set(cards) == {usd.invoice_id, kzt.invoice_id}
+        paid = halyk.charge_card(cards[usd.invoice_id], 30, description="repeat",
+                                 account_id="shopper-1")
+    sandbox_of(shop).wait_for_postlinks(10)
+    record = state.ledger.get(paid.invoice_id)
+    assert (record.status, record.terminal, record.currency) == (S.PAID, USD_TERMINAL, "USD")
+    assert sandbox_of(shop).transactions[-1].terminal == USD_TERMINAL
