@@ -4,6 +4,7 @@ merchant, and the embedded sandbox serving them all."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -261,3 +262,15 @@ def test_a_card_saved_with_a_merchant_is_charged_and_synced_by_it(shop: Flask) -
     record = state.ledger.get(paid.invoice_id)
     assert (record.status, record.terminal, record.currency) == (S.PAID, USD_TERMINAL, "USD")
     assert sandbox_of(shop).transactions[-1].terminal == USD_TERMINAL
+
+
+def test_flask_halyk_config_shows_each_merchant_with_secrets_masked(shop: Flask) -> None:
+    result = shop.test_cli_runner().invoke(args=["halyk", "config"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert [(m["name"], m["currency"], m["two_stage"], m["client_secret"])
+            for m in shown["merchants"]] == [("default", "KZT", False, "***"),
+                                             ("usd", "USD", False, "***"),
+                                             ("hold", "EUR", True, "***")]
+    assert shown["merchants"][1]["terminal_id"] == USD_TERMINAL
+    assert USD_SECRET not in result.output and "hold-merchant-secret" not in result.output
