@@ -22,6 +22,7 @@ from flask_halyk.ledger import EventVerdict, PaymentStatus
 from flask_halyk.operations import cancel, charge, refund
 from flask_halyk.postlink.verification import make_secret_hash
 from flask_halyk.recovery import reconcile
+from flask_halyk.sandbox.cli import _shop_merchants
 from flask_halyk.state import get_state
 
 S = PaymentStatus
@@ -274,3 +275,11 @@ def test_flask_halyk_config_shows_each_merchant_with_secrets_masked(shop: Flask)
                                              ("hold", "EUR", True, "***")]
     assert shown["merchants"][1]["terminal_id"] == USD_TERMINAL
     assert USD_SECRET not in result.output and "hold-merchant-secret" not in result.output
+
+
+def test_the_standalone_sandbox_serves_every_merchant_of_the_shop(shop: Flask) -> None:
+    merchants, shop_two_stage = _shop_merchants(shop)
+    served = {m.terminal_id: m.two_stage for m in merchants}
+    assert served[USD_TERMINAL] is False and served[HOLD_TERMINAL] is True
+    assert served[shop.extensions["halyk"].config.terminal_id] is None  # the sandbox's mode
+    assert shop_two_stage is False
