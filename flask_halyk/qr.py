@@ -36,6 +36,7 @@ from .checkout import (
     _endpoint_path,
     _note_token_expiry,
     _script_root,
+    pick_merchant,
     server_origin,
 )
 from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig
@@ -165,8 +166,13 @@ def create_qr_payment(
     name: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    merchant: str | None = None,
+    currency: str | None = None,
 ) -> QrPayment:
     """Record a payment, get its own token and have ePay make its QR.
+
+    ``merchant`` / ``currency``: the merchant taking it, as for ``create_payment``
+    (docs/merchants.md); neither: the default one.
 
     Invalid input raises :class:`InvalidPayment` before anything is recorded or sent. ePay's
     refusal and transport failures are the typed errors of :mod:`flask_halyk.errors`; the
@@ -174,10 +180,11 @@ def create_qr_payment(
     itself (a lost answer may be a QR the customer is scanning).
     """
     config = state.config
+    chosen = pick_merchant(config, merchant, currency)
     exact, lang = _checked(amount, description, language, config)
     post_link, failure_post_link = _links(config)
     record = state.ledger.create_payment(
-        invoice_id=None, amount=exact, currency=config.currency, terminal=config.terminal_id,
+        invoice_id=None, amount=exact, currency=chosen.currency, terminal=chosen.terminal_id,
         description=description, account_id=account_id, language=lang, name=name,
         email=email, phone=phone,
     )
@@ -204,7 +211,7 @@ def create_qr_payment(
     return QrPayment(
         invoice_id=record.invoice_id, bill_number=made.bill_number, qrcode=qrcode,
         homebank_link=homebank, onlinebank_link=onlinebank, amount=exact,
-        currency=config.currency, expires_at=min(token.expires_at, made_at + QR_LIFETIME),
+        currency=chosen.currency, expires_at=min(token.expires_at, made_at + QR_LIFETIME),
         record=record, qr=made)
 
 

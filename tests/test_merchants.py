@@ -283,3 +283,19 @@ def test_the_standalone_sandbox_serves_every_merchant_of_the_shop(shop: Flask) -
     assert served[USD_TERMINAL] is False and served[HOLD_TERMINAL] is True
     assert served[shop.extensions["halyk"].config.terminal_id] is None  # the sandbox's mode
     assert shop_two_stage is False
+
+
+def test_a_qr_payment_on_the_two_stage_merchant(shop: Flask) -> None:
+    halyk, ledger = shop.extensions["halyk"].extension, shop.extensions["halyk"].ledger
+    with shop.test_request_context("/checkout"):
+        qr = halyk.create_qr_payment("70", description="Coffee", merchant="hold")
+    assert qr.currency == "EUR"
+    client = shop.test_client()
+    assert client.get(qr.qrcode).status_code == 200
+    client.post(qr.qrcode, data={"action": "pay"})
+    sandbox_of(shop).sender.join()
+    record = ledger.get(qr.invoice_id)
+    assert (record.status, record.terminal) == (S.AUTHORIZED, HOLD_TERMINAL)
+    with shop.test_request_context("/checkout"):
+        polled = halyk.qr_status(qr.invoice_id)  # asked with the merchant's own token
+    assert (polled.qr_status, polled.payment_status) == ("PAID", S.AUTHORIZED)
