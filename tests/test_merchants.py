@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from ledger_support import BACKENDS, backend_shop, postlink_for, sandbox_of
 
-from flask_halyk.config import DEFAULTS, TEST_CLIENT_SECRET, resolve
+from flask_halyk.config import DEFAULTS, TEST_CLIENT_ID, TEST_CLIENT_SECRET, resolve
 from flask_halyk.epay import EpayClient
 from flask_halyk.errors import ConfigurationError, InvalidPayment
 from flask_halyk.ledger import EventVerdict, PaymentStatus
@@ -299,3 +299,21 @@ def test_a_qr_payment_on_the_two_stage_merchant(shop: Flask) -> None:
     with shop.test_request_context("/checkout"):
         polled = halyk.qr_status(qr.invoice_id)  # asked with the merchant's own token
     assert (polled.qr_status, polled.payment_status) == ("PAID", S.AUTHORIZED)
+
+
+def test_one_client_id_with_two_terminals(tmp_path: Path) -> None:
+    """One cabinet client may hold several terminals: the sandbox tells them apart by the
+    terminal of the token request."""
+    second = {"kzt2": {"CLIENT_ID": TEST_CLIENT_ID, "CLIENT_SECRET": TEST_CLIENT_SECRET,
+                       "TERMINAL_ID": USD_TERMINAL, "CURRENCY": "USD"}}
+    with backend_shop("sqlite", tmp_path, HALYK_ENV="sandbox", HALYK_MERCHANTS=second) as app:
+        invoice = pay(app, 80, merchant="kzt2")
+        record = app.extensions["halyk"].ledger.get(invoice)
+        assert (record.status, record.terminal) == (S.PAID, USD_TERMINAL)
+        assert sandbox_of(app).latest_token(invoice).merchant.terminal_id == USD_TERMINAL
+        with app.app_context():
+            refund(get_state(), invoice)
+        assert app.extensions["halyk"].ledger.get(invoice).status is S.REFUNDED
+        sandbox_of(app).wait_for_postlinks(10)
+        for client in app.extensions["halyk"].clients.values():
+            client.close()
