@@ -25,7 +25,7 @@ from .checkout import (
     create_payment,
     server_origin,
 )
-from .config import SANDBOX_INTERNAL_ORIGIN
+from .config import SANDBOX_INTERNAL_ORIGIN, MerchantConfig
 from .dispatch import dispatch_event
 from .epay import CardPaymentResult
 from .errors import (
@@ -41,6 +41,7 @@ from .postlink.verification import make_secret_hash
 from .state import HalykState
 
 __all__ = [
+    "card_merchant",
     "cards",
     "charge_card",
     "record_card_payment",
@@ -79,8 +80,20 @@ def sync_cards(state: HalykState, account_id: str) -> list[SavedCard]:
     """Ask the bank for the cards of ``account_id`` (``GET /cards/{accountId}``) and bring the
     ledger in line: cards it lists are kept (with ``PaymentAvailable``), cards it no longer
     lists are deactivated. Returns the account's active cards."""
-    listed = state.client.cards(account_id)
+    # The bank lists an account's cards per merchant: every merchant's list together, so
+    # that one merchant's cards are not taken for gone by another's list.
+    listed = [card for merchant in state.config.merchants
+              for card in state.client_of(merchant).cards(account_id)]
     return state.ledger.sync_cards(account_id, [card.raw for card in listed])
+
+
+def card_merchant(state: HalykState, saved: SavedCard) -> MerchantConfig:
+    """The merchant a card was saved with: that of the payment that saved it (the bank keeps
+    cards per merchant); the default one when the ledger does not know that payment."""
+    payment = state.ledger.get(saved.invoice_id) if saved.invoice_id else None
+    if payment is None:
+        return state.config.merchants[0]
+    return state.merchant_of(payment.terminal)
 
 
 def remove_card(state: HalykState, card: SavedCard | str, *,
@@ -90,7 +103,7 @@ def remove_card(state: HalykState, card: SavedCard | str, *,
     another account. A card already deactivated is not sent again."""
     saved = _own_card(state, card, account_id)
     if saved.is_active:
-        state.client.deactivate_card(saved.card_id)
+        state.client_of(card_merchant(state, saved)).deactivate_card(saved.card_id)
     return state.ledger.deactivate_card(saved.card_id)
 
 
@@ -147,8 +160,9 @@ def record_card_payment(state: HalykState, saved: SavedCard, amount: Decimal | i
     """The ledger's ``new`` payment of a charge of ``saved`` (nothing sent yet)."""
     value = parse_amount(amount)
     config = state.config
+    merchant = card_merchant(state, saved)
     return state.ledger.create_payment(
-        invoice_id=None, amount=value, currency=config.currency, terminal=config.terminal_id,
+        invoice_id=None, amount=value, currency=merchant.currency, terminal=merchant.terminal_id,
         description=description, account_id=saved.account_id,
         language=language or config.language, name=saved.payer_name,
     )
@@ -161,20 +175,22 @@ def send_card_payment(state: HalykState, saved: SavedCard, record: PaymentRecord
     its token, ``POST /payments/cards/auth`` once, the answer applied; as
     :func:`charge_card`."""
     config = state.config
+    merchant = state.merchant_of(record.terminal)
+    client = state.client_of(merchant)
     value = record.amount
     description = record.description
     lang = record.language or config.language
     post_link, failure_post_link = postlinks or _postlinks(state)
     secret_hash = make_secret_hash(config.postlink_secret, record.invoice_id, value,
-                                   config.currency, config.terminal_id)
-    token = state.client.payment_token(record.invoice_id, value, currency=config.currency,
+                                   merchant.currency, merchant.terminal_id)
+    token = client.payment_token(record.invoice_id, value, currency=merchant.currency,
                                        secret_hash=secret_hash, post_link=post_link,
                                        failure_post_link=failure_post_link)
     state.ledger.record_token(record.invoice_id, token.expires_at)
-    result = state.client.card_payment(
+    result = client.card_payment(
         token, card_id=saved.card_id, account_id=saved.account_id, amount=value,
         description=description, language=lang, recurrent=recurrent,
-        currency=config.currency, post_link=post_link, failure_post_link=failure_post_link,
+        currency=merchant.currency, post_link=post_link, failure_post_link=failure_post_link,
         back_link=back_link,
     )
     if result.secure3d is not None:

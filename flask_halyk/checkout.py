@@ -25,7 +25,7 @@ from flask import current_app, has_request_context, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import SHOP_INTERNAL_ORIGIN, HalykConfig
+from .config import SHOP_INTERNAL_ORIGIN, HalykConfig, MerchantConfig
 from .epay import PaymentToken
 from .errors import ConfigurationError, HalykError, InvalidPayment, LedgerUnavailable
 from .ledger import PaymentRecord
@@ -156,6 +156,8 @@ def create_payment(
     save_card: bool = False,
     recurrent: bool | None = None,
     auto_back_link: bool | None = None,
+    merchant: str | None = None,
+    currency: str | None = None,
 ) -> Payment:
     """Record a payment in the ledger, get a token for it alone, and build its payment object.
 
@@ -173,6 +175,10 @@ def create_payment(
       payment object's ``cardSave``), the ledger lists it (``halyk.cards``); with amount 0 the
       payment is a card verification (``halyk.verify_card``). ``recurrent``, ``auto_back_link``:
       the object's ``recurrent`` and ``autoBackLink``.
+    - ``merchant``: the name of the merchant taking it (``HALYK_MERCHANTS``, docs/merchants.md;
+      an unknown name is a :class:`ConfigurationError`); ``currency``: the merchant of that
+      currency, when exactly one has it (none or several: :class:`InvalidPayment`). Neither:
+      the default merchant (``HALYK_CLIENT_ID``...).
 
     Invalid input (text with a NUL or a lone surrogate, or over its limit, included) raises
     :class:`InvalidPayment` before anything is recorded or sent; a shop whose origin is not
@@ -182,6 +188,7 @@ def create_payment(
     record stays ``new`` and no page ever sees it.
     """
     config = state.config
+    chosen = pick_merchant(config, merchant, currency)
     bank_origin = server_origin(config, current_app.config)
     origin = browser_origin(config, current_app.config)
     root = _script_root()
@@ -197,9 +204,9 @@ def create_payment(
         "language": language or config.language,
         "description": description,
         "accountId": account_id,
-        "terminal": config.terminal_id,
+        "terminal": chosen.terminal_id,
         "name": name,
-        "currency": config.currency,
+        "currency": chosen.currency,
         "data": data,
         "email": email,
         "phone": phone,
@@ -232,8 +239,8 @@ def create_payment(
     pending = state.ledger.start_payment(
         invoice_id=None if invoice_id is None else checked["invoiceId"],
         amount=exact_amount,
-        currency=config.currency,
-        terminal=config.terminal_id,
+        currency=chosen.currency,
+        terminal=chosen.terminal_id,
         description=checked["description"],
         account_id=account_id,
         language=checked["language"],
@@ -245,13 +252,13 @@ def create_payment(
     )
     invoice = pending.record.invoice_id
     secret_hash = make_secret_hash(
-        config.postlink_secret, invoice, exact_amount, config.currency, config.terminal_id,
+        config.postlink_secret, invoice, exact_amount, chosen.currency, chosen.terminal_id,
     )
     try:
-        token = state.client.payment_token(
+        token = state.client_of(chosen).payment_token(
             invoice,
             exact_amount,
-            currency=config.currency,
+            currency=chosen.currency,
             secret_hash=secret_hash,
             post_link=post_link,
             failure_post_link=failure_post_link,
@@ -268,12 +275,37 @@ def create_payment(
     return Payment(
         invoice_id=record.invoice_id,
         amount=exact_amount,
-        currency=config.currency,
+        currency=chosen.currency,
         description=checked["description"],
         token=token,
         payment_object=dump_for_js(loaded),
         record=record,
     )
+
+
+def pick_merchant(config: HalykConfig, merchant: str | None,
+                  currency: str | None) -> MerchantConfig:
+    """The merchant named ``merchant``, else the one of ``currency``, else the default one.
+    A currency no merchant or several take, or one the named merchant does not take, is an
+    :class:`InvalidPayment`; an unknown name a :class:`ConfigurationError`."""
+    wanted = None
+    if currency is not None:
+        wanted = currency.strip().upper() if isinstance(currency, str) else ""
+        if not re.fullmatch(r"[A-Z]{3}", wanted):
+            raise InvalidPayment({"currency": [f"{currency!r} is not a three-letter currency "
+                                               "code such as KZT."]})
+    if merchant is not None:
+        chosen = config.merchant(merchant)
+        if wanted is not None and chosen.currency != wanted:
+            raise InvalidPayment({"currency": [f"the merchant {chosen.name!r} takes "
+                                               f"{chosen.currency}, not {wanted}."]})
+        return chosen
+    if wanted is not None:
+        try:
+            return config.merchant_of_currency(wanted)
+        except ConfigurationError as exc:
+            raise InvalidPayment({"currency": [str(exc).removeprefix(f"{exc.key}: ")]}) from None
+    return config.merchants[0]
 
 
 def _note_token(state: HalykState, record: PaymentRecord, assumed: datetime,

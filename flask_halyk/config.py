@@ -11,7 +11,7 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,7 +113,18 @@ DEFAULTS: dict[str, Any] = {
     # again, one entry per retry; after the last, the subscription is cancelled. A list of
     # numbers, or text such as "1,3,5" from an environment variable.
     "HALYK_DUNNING_SCHEDULE": (1, 3, 5),
+    # Further named merchants (docs/merchants.md): {"usd": {"CLIENT_ID": ..., "CLIENT_SECRET":
+    # ..., "TERMINAL_ID": ..., "CURRENCY": "USD", "TWO_STAGE": False}}. The settings above are
+    # the merchant named "default".
+    "HALYK_MERCHANTS": None,
 }
+
+#: The name of the merchant of ``HALYK_CLIENT_ID`` / ``HALYK_TERMINAL_ID`` and their kin.
+DEFAULT_MERCHANT = "default"
+
+#: The keys one entry of ``HALYK_MERCHANTS`` may (first three: must) set. Hosts, timeouts and
+#: the rest are the app's: ``HALYK_ENV`` names one bank for all of a shop's merchants.
+MERCHANT_KEYS = ("CLIENT_ID", "CLIENT_SECRET", "TERMINAL_ID", "CURRENCY", "TWO_STAGE")
 
 #: Settings that were renamed: the old name is refused with the new one, never ignored (a
 #: two-stage shop silently back to one-stage would record held money as paid).
@@ -123,6 +134,24 @@ LANGUAGES = ("rus", "kaz", "eng")
 
 #: An entry of ``HALYK_POSTLINK_ALLOWED_IPS``, read once by :func:`resolve`.
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, repr=False)
+class MerchantConfig:
+    """One merchant of the shop: its credentials, terminal, currency and mode. ``repr`` hides
+    the client secret."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    terminal_id: str
+    currency: str
+    two_stage: bool
+
+    def __repr__(self) -> str:
+        return (f"MerchantConfig(name={self.name!r}, client_id={self.client_id!r}, "
+                f"terminal_id={self.terminal_id!r}, currency={self.currency!r}, "
+                f"two_stage={self.two_stage!r}, client_secret='***')")
 
 
 @dataclass(frozen=True, repr=False)
@@ -164,6 +193,48 @@ class HalykConfig:
                                                timedelta(days=5))
     #: Where invoice suffixes are unique: "terminal" or "ledger".
     invoice_suffix_scope: str = "terminal"
+    #: Every merchant, the default one (the fields above) first. Empty when built by hand:
+    #: filled with the default one.
+    merchants: tuple[MerchantConfig, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.merchants:
+            object.__setattr__(self, "merchants", (MerchantConfig(
+                DEFAULT_MERCHANT, self.client_id, self.client_secret, self.terminal_id,
+                self.currency, self.two_stage),))
+
+    def merchant(self, name: str) -> MerchantConfig:
+        """The merchant called ``name``; an unknown name is a :class:`ConfigurationError`."""
+        for merchant in self.merchants:
+            if merchant.name == name:
+                return merchant
+        known = ", ".join(repr(m.name) for m in self.merchants)
+        raise ConfigurationError("HALYK_MERCHANTS", f"no merchant is called {name!r}; the "
+                                 f"configured ones are {known}.")
+
+    def merchant_of_terminal(self, terminal: str | None) -> MerchantConfig | None:
+        """The merchant whose terminal is ``terminal`` (compared as the postLink check
+        compares: case and spaces aside), or None."""
+        wanted = (terminal or "").strip().lower()
+        for merchant in self.merchants:
+            if merchant.terminal_id.strip().lower() == wanted:
+                return merchant
+        return None
+
+    def merchant_of_currency(self, currency: str) -> MerchantConfig:
+        """The one merchant that takes ``currency``; none or several is a
+        :class:`ConfigurationError` that names them."""
+        code = currency.strip().upper()
+        found = [m for m in self.merchants if m.currency == code]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            known = ", ".join(f"{m.name!r} ({m.currency})" for m in self.merchants)
+            raise ConfigurationError("HALYK_MERCHANTS", f"no merchant takes {code}: the "
+                                     f"configured ones are {known}.")
+        names = ", ".join(repr(m.name) for m in found)
+        raise ConfigurationError("HALYK_MERCHANTS", f"several merchants take {code} ({names}): "
+                                 "name one with merchant=...")
 
     def __repr__(self) -> str:
         return (
@@ -240,7 +311,11 @@ _FALSE = frozenset({"0", "false", "no", "off", ""})
 def _flag(config: Mapping[str, Any], key: str) -> bool:
     """A boolean setting. Strings from environment variables are read as their words: a plain
     ``bool("false")`` would switch the setting on."""
-    value = _setting(config, key)
+    return _flag_value(key, _setting(config, key))
+
+
+def _flag_value(key: str, value: Any) -> bool:
+    """:func:`_flag` of a value at hand."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -371,7 +446,7 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
                                                   "HALYK_TERMINAL_ID")}
     env = config.get("HALYK_ENV")
     if env is None:
-        if any(creds.values()):
+        if any(creds.values()) or config.get("HALYK_MERCHANTS"):
             raise ConfigurationError(
                 "HALYK_ENV",
                 "credentials are configured but the environment is not: set HALYK_ENV to "
@@ -500,7 +575,76 @@ def resolve(config: Mapping[str, Any]) -> HalykConfig:
         dunning_schedule=_dunning(config),
         **_cabinet(config, env),
         invoice_suffix_scope=suffix_scope,
+        merchants=_merchants(config, env, MerchantConfig(
+            DEFAULT_MERCHANT, client_id, client_secret, terminal_id, currency,
+            _flag(config, "HALYK_TWO_STAGE"))),
     )
+
+
+def _currency(key: str, value: Any) -> str:
+    currency = str(value).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigurationError(key, f"{currency!r} is not a three-letter currency code such "
+                                 "as KZT.")
+    return currency
+
+
+def _merchants(config: Mapping[str, Any], env: str,
+               default: MerchantConfig) -> tuple[MerchantConfig, ...]:
+    """The default merchant and those of ``HALYK_MERCHANTS``, each checked; no two share a
+    terminal (a postLink or ledger row names its merchant by terminal). Error messages name
+    keys, never a secret's value."""
+    given = config.get("HALYK_MERCHANTS")
+    if given is None or given == {}:
+        return (default,)
+    if not isinstance(given, Mapping):
+        raise ConfigurationError("HALYK_MERCHANTS", "must be a dict of merchant name to its "
+                                 "settings, such as {'usd': {'CLIENT_ID': ..., ...}}.")
+    merchants = [default]
+    for name, entry in given.items():
+        where = f"HALYK_MERCHANTS[{name!r}]"
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
+            raise ConfigurationError("HALYK_MERCHANTS", f"{name!r} is not a merchant name: "
+                                     "lower-case letters, digits, '-' and '_', at most 32, "
+                                     "starting with a letter.")
+        if name == DEFAULT_MERCHANT:
+            raise ConfigurationError(where, "'default' is the merchant of HALYK_CLIENT_ID, "
+                                     "HALYK_TERMINAL_ID and their kin: give this one another "
+                                     "name.")
+        if not isinstance(entry, Mapping):
+            raise ConfigurationError(where, f"must be a dict with {', '.join(MERCHANT_KEYS)}.")
+        unknown = sorted(str(k) for k in entry if k not in MERCHANT_KEYS)
+        if unknown:
+            raise ConfigurationError(where, f"unknown key(s) {', '.join(unknown)}: a merchant "
+                                     f"sets {', '.join(MERCHANT_KEYS)} (hosts and the rest are "
+                                     "the app's, from HALYK_ENV).")
+        creds: dict[str, str] = {}
+        for key in MERCHANT_KEYS[:3]:
+            value = _text(f"{where}[{key!r}]", entry.get(key))
+            if not value:
+                raise ConfigurationError(f"{where}[{key!r}]", "required for every named "
+                                         "merchant; copy it from the ePay merchant cabinet.")
+            creds[key] = value
+        if env == "prod" and creds["CLIENT_SECRET"] == TEST_CLIENT_SECRET:
+            raise ConfigurationError(f"{where}['CLIENT_SECRET']", "this is the vendor's "
+                                     "published test secret; production needs your own.")
+        currency = _currency(f"{where}['CURRENCY']", entry.get("CURRENCY", default.currency))
+        raw_two_stage = entry.get("TWO_STAGE")
+        two_stage = False if raw_two_stage is None else \
+            _flag_value(f"{where}['TWO_STAGE']", raw_two_stage)
+        merchants.append(MerchantConfig(name, creds["CLIENT_ID"], creds["CLIENT_SECRET"],
+                                        creds["TERMINAL_ID"], currency, two_stage))
+    seen: dict[str, str] = {}
+    for merchant in merchants:
+        terminal = merchant.terminal_id.strip().lower()
+        if terminal in seen:
+            raise ConfigurationError("HALYK_MERCHANTS", f"merchants {seen[terminal]!r} and "
+                                     f"{merchant.name!r} share the terminal "
+                                     f"{merchant.terminal_id!r}: each merchant needs its own "
+                                     "(a payment's terminal names its merchant).")
+        seen[terminal] = merchant.name
+    return tuple(merchants)
+
 
 
 def _cabinet(config: Mapping[str, Any], env: str) -> dict[str, str | None]:

@@ -71,9 +71,11 @@ class HalykEpay:
                               config.invoice_suffix_scope)
         ledger.on_capacity = functools.partial(_running_low, app)
         client = EpayClient.from_config(config)
+        clients = {m.name: EpayClient.from_config(config, merchant=m)
+                   for m in config.merchants[1:]}
         sandbox = None
         if config.embedded_sandbox:
-            sandbox = _embed_sandbox(app, config, client)
+            sandbox = _embed_sandbox(app, config, [client, *clients.values()])
         elif config.env == "sandbox":
             log.warning("flask-halyk: using the external ePay SANDBOX at %s", config.api_url)
         state = HalykState(
@@ -82,6 +84,7 @@ class HalykEpay:
             ledger=ledger,
             sandbox=sandbox,
             extension=self,
+            clients=clients,
         )
         app.extensions["halyk"] = state
 
@@ -291,16 +294,20 @@ def _default_database_url(app: Flask) -> str:
     return "sqlite:///" + os.path.join(app.instance_path, "halyk.sqlite3")
 
 
-def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask:
+def _embed_sandbox(app: Flask, config: HalykConfig, clients: list[EpayClient]) -> Flask:
     """Mount the offline ePay inside ``app``: the browser reaches it under the sandbox prefix,
     the client in-process through the internal origin."""
     # importlib rather than an import statement: see SANDBOX_MODULE (tests/test_layout.py
     # forbids an import statement inside a function).
     module: Any = importlib.import_module(SANDBOX_MODULE)
+    # Every merchant of the shop, so that they pay side by side offline; the cabinet login
+    # (payment links) is the app's, the same for each.
     merchants = [module.Merchant(
-        config.client_id, config.client_secret, config.terminal_id,
+        m.client_id, m.client_secret, m.terminal_id,
+        name="Sandbox shop" if m is config.merchants[0] else f"Sandbox shop ({m.name})",
         cabinet_username=config.cabinet_username, cabinet_password=config.cabinet_password,
-        shop_id=config.shop_id)]
+        shop_id=config.shop_id, two_stage=None if m is config.merchants[0] else m.two_stage)
+        for m in config.merchants]
     sandbox: Flask = module.create_sandbox_app(
         merchants=merchants, two_stage=config.two_stage, local_app=app, admin_routes=False,
         # POST /_sandbox/pay alone, for `flask halyk send-postlink` (which knows the key).
@@ -311,7 +318,8 @@ def _embed_sandbox(app: Flask, config: HalykConfig, client: EpayClient) -> Flask
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {config.sandbox_prefix: sandbox}
     )
-    client.session.mount(SANDBOX_INTERNAL_ORIGIN, WSGIAdapter(sandbox))
+    for client in clients:
+        client.session.mount(SANDBOX_INTERNAL_ORIGIN, WSGIAdapter(sandbox))
     log.warning(
         "flask-halyk: ePay SANDBOX embedded at %s: no real payments are taken. "
         "Set HALYK_ENV='prod' with your credentials for real ones.",

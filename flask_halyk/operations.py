@@ -60,7 +60,7 @@ def refund(
     lease = timedelta(seconds=state.client.deadline + RESERVATION_MARGIN)
     payment, value = state.ledger.reserve_refund(invoice_id, value, lease=lease)
     try:
-        result = state.client.refund(_transaction_id(payment), value)
+        result = state.client_for(payment.terminal).refund(_transaction_id(payment), value)
     except BaseException as exc:
         _release(state, invoice_id, value)
         _note(state, invoice_id, "refund", value, exc)
@@ -104,7 +104,7 @@ def cancel(state: HalykState, invoice_id: str) -> OperationResult:
     ``payment_cancelled``."""
     payment = _operable(state, invoice_id, "cancel", None)
     try:
-        result = state.client.cancel(_transaction_id(payment))
+        result = state.client_for(payment.terminal).cancel(_transaction_id(payment))
     except HalykError as exc:
         _note(state, invoice_id, "cancel", None, exc)
         raise
@@ -124,7 +124,7 @@ def charge(
     value = None if amount is None else parse_amount(amount)
     payment = _operable(state, invoice_id, "charge", value)
     try:
-        result = state.client.charge(_transaction_id(payment), value)
+        result = state.client_for(payment.terminal).charge(_transaction_id(payment), value)
     except HalykError as exc:
         _note(state, invoice_id, "charge", value, exc)
         raise

@@ -36,6 +36,7 @@ from .checkout import (
     _endpoint_path,
     _note_token_expiry,
     _script_root,
+    pick_merchant,
     server_origin,
 )
 from .config import SANDBOX_INTERNAL_ORIGIN, SHOP_INTERNAL_ORIGIN, HalykConfig
@@ -149,8 +150,8 @@ def _token(state: HalykState, record: PaymentRecord, post_link: str,
            failure_post_link: str) -> PaymentToken:
     config = state.config
     secret_hash = make_secret_hash(config.postlink_secret, record.invoice_id, record.amount,
-                                   record.currency, config.terminal_id)
-    return state.client.payment_token(
+                                   record.currency, record.terminal)
+    return state.client_for(record.terminal).payment_token(
         record.invoice_id, record.amount, currency=record.currency, secret_hash=secret_hash,
         post_link=post_link, failure_post_link=failure_post_link)
 
@@ -165,8 +166,13 @@ def create_qr_payment(
     name: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    merchant: str | None = None,
+    currency: str | None = None,
 ) -> QrPayment:
     """Record a payment, get its own token and have ePay make its QR.
+
+    ``merchant`` / ``currency``: the merchant taking it, as for ``create_payment``
+    (docs/merchants.md); neither: the default one.
 
     Invalid input raises :class:`InvalidPayment` before anything is recorded or sent. ePay's
     refusal and transport failures are the typed errors of :mod:`flask_halyk.errors`; the
@@ -174,10 +180,11 @@ def create_qr_payment(
     itself (a lost answer may be a QR the customer is scanning).
     """
     config = state.config
+    chosen = pick_merchant(config, merchant, currency)
     exact, lang = _checked(amount, description, language, config)
     post_link, failure_post_link = _links(config)
     record = state.ledger.create_payment(
-        invoice_id=None, amount=exact, currency=config.currency, terminal=config.terminal_id,
+        invoice_id=None, amount=exact, currency=chosen.currency, terminal=chosen.terminal_id,
         description=description, account_id=account_id, language=lang, name=name,
         email=email, phone=phone,
     )
@@ -185,7 +192,7 @@ def create_qr_payment(
     record = _note_token_expiry(state, record, token)
     made_at = datetime.now(UTC)
     try:
-        made = state.client.create_qr(
+        made = state.client_for(record.terminal).create_qr(
             token, description=description, post_link=post_link,
             failure_post_link=failure_post_link, language=lang, account_id=account_id,
             email=email, phone=phone)
@@ -204,7 +211,7 @@ def create_qr_payment(
     return QrPayment(
         invoice_id=record.invoice_id, bill_number=made.bill_number, qrcode=qrcode,
         homebank_link=homebank, onlinebank_link=onlinebank, amount=exact,
-        currency=config.currency, expires_at=min(token.expires_at, made_at + QR_LIFETIME),
+        currency=chosen.currency, expires_at=min(token.expires_at, made_at + QR_LIFETIME),
         record=record, qr=made)
 
 
@@ -236,7 +243,7 @@ def qr_status(state: HalykState, invoice_id: str) -> QrPaymentStatus:
     bill = bill_number_of(state, invoice_id)
     post_link, failure_post_link = _links(state.config)
     token = _token(state, record, post_link, failure_post_link)
-    found = state.client.qr_status(bill, token)
+    found = state.client_for(record.terminal).qr_status(bill, token)
     status = record.status
     if found.final and record.status == PaymentStatus.NEW:
         try:

@@ -140,7 +140,7 @@ def _reconcile_one(
     expire_after: timedelta | None,
 ) -> str:
     try:
-        status = state.client.status(payment.invoice_id)
+        status = state.client_for(payment.terminal).status(payment.invoice_id)
     except (HalykError, ValueError) as exc:
         report.errors += 1
         return _noted(state, payment, "unanswered", f"error: {type(exc).__name__}: {exc}")

@@ -6,14 +6,14 @@ extension module can import its parts without any of them importing it back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
-from .config import HalykConfig
+from .config import DEFAULT_MERCHANT, HalykConfig, MerchantConfig
 from .epay import EpayClient
-from .errors import ExtensionSetupError
+from .errors import ConfigurationError, ExtensionSetupError
 from .ledger import Ledger
 
 if TYPE_CHECKING:  # for the annotation only: the extension module imports this one
@@ -25,13 +25,42 @@ __all__ = ["SANDBOX_ELSEWHERE", "HalykState", "get_state", "sandbox_is_elsewhere
 @dataclass
 class HalykState:
     """Everything flask-halyk keeps for one app. ``extension`` is the ``HalykEpay`` that
-    initialised it (receivers registered on one extension object run for its apps only)."""
+    initialised it (receivers registered on one extension object run for its apps only).
+    ``client`` is the default merchant's; ``clients`` holds every merchant's by name, each with
+    its own service-token cache (empty when built by hand: the default one alone)."""
 
     config: HalykConfig
     client: EpayClient
     ledger: Ledger
     sandbox: Flask | None
     extension: HalykEpay
+    clients: dict[str, EpayClient] = field(default_factory=dict)
+
+    def merchant_of(self, terminal: str | None) -> MerchantConfig:
+        """The merchant of a payment made on ``terminal``. With one merchant, it (a row from
+        before a terminal change keeps working as before); with several, a terminal no merchant
+        has is a :class:`ConfigurationError`: no other merchant's token may act on it."""
+        found = self.config.merchant_of_terminal(terminal)
+        if found is not None:
+            return found
+        if len(self.config.merchants) == 1:
+            return self.config.merchants[0]
+        raise ConfigurationError("HALYK_MERCHANTS", f"no configured merchant has the terminal "
+                                 f"{terminal!r} of this payment.")
+
+    def client_of(self, merchant: MerchantConfig) -> EpayClient:
+        """The client of ``merchant``."""
+        if merchant.name == DEFAULT_MERCHANT:
+            return self.client  # as it stands: tests and shops may have replaced it
+        try:
+            return self.clients[merchant.name]
+        except KeyError:
+            raise ConfigurationError("HALYK_MERCHANTS", f"the merchant {merchant.name!r} has "
+                                     "no client in this app.") from None
+
+    def client_for(self, terminal: str | None) -> EpayClient:
+        """The client of the merchant of a payment made on ``terminal``."""
+        return self.client_of(self.merchant_of(terminal))
 
 
 def get_state(app: Flask | None = None) -> HalykState:

@@ -23,7 +23,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from .cards import record_card_payment, send_card_payment, usable_card
+from .cards import card_merchant, record_card_payment, send_card_payment, usable_card
 from .errors import (
     CardError,
     CardUnavailable,
@@ -101,9 +101,11 @@ def subscribe(state: HalykState, account_id: str, card: SavedCard | str, plan: P
     start = start_at if start_at is not None else now
     if start.tzinfo is None:
         raise InvalidArgument("start_at must be an aware datetime (UTC)")
-    currency = plan.currency or state.config.currency
-    if currency != state.config.currency:
-        raise InvalidArgument(f"the terminal charges in {state.config.currency}, not {currency}")
+    # The card's merchant charges it: in that merchant's currency.
+    takes = card_merchant(state, saved).currency
+    currency = plan.currency or takes
+    if currency != takes:
+        raise InvalidArgument(f"the terminal charges in {takes}, not {currency}")
     return state.ledger.create_subscription(
         account_id=account_id, card_id=saved.card_id, plan=plan, currency=currency,
         anchor_at=start + timedelta(days=trial_days))

@@ -24,7 +24,7 @@ from .group import Duration, OptionalDuration, halyk_cli, typed_errors
 @halyk_cli.command("config")
 @with_appcontext
 def config_command() -> None:
-    """Show the resolved settings (the client secret masked)."""
+    """Show the resolved settings and every merchant (secrets masked)."""
     cfg = get_state().config
     shown = {
         "env": cfg.env,
@@ -56,6 +56,10 @@ def config_command() -> None:
         "cabinet_username": cfg.cabinet_username,
         "cabinet_password": "***" if cfg.cabinet_password else None,
         "shop_id": cfg.shop_id,
+        # Every merchant, the default one (the settings above) first; secrets masked.
+        "merchants": [{"name": m.name, "client_id": m.client_id, "client_secret": "***",
+                       "terminal_id": m.terminal_id, "currency": m.currency,
+                       "two_stage": m.two_stage} for m in cfg.merchants],
     }
     click.echo(json.dumps(shown, indent=2))
 

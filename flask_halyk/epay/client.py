@@ -38,7 +38,7 @@ from .transport import DEFAULT_DEADLINE, Deadline, Reply, Transport, check_deadl
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..config import HalykConfig
+    from ..config import HalykConfig, MerchantConfig
 
 __all__ = ["EpayClient"]
 
@@ -113,20 +113,23 @@ class EpayClient:
 
     @classmethod
     def from_config(
-        cls, config: HalykConfig, session: requests.Session | None = None
+        cls, config: HalykConfig, session: requests.Session | None = None,
+        merchant: MerchantConfig | None = None,
     ) -> EpayClient:
-        """A client for the hosts, credentials, timeouts and retries of a resolved config."""
+        """A client for the hosts, credentials, timeouts and retries of a resolved config: of
+        ``merchant`` (one of ``config.merchants``), by default the default one."""
+        chosen = merchant if merchant is not None else config.merchants[0]
         return cls(
-            client_id=config.client_id,
-            client_secret=config.client_secret,
-            terminal_id=config.terminal_id,
+            client_id=chosen.client_id,
+            client_secret=chosen.client_secret,
+            terminal_id=chosen.terminal_id,
             token_url=config.token_url,
             api_url=config.api_url,
             scope=config.scope,
             timeout=config.timeout,
             retries=config.retries,
             session=session,
-            currency=config.currency,
+            currency=chosen.currency,
             deadline=config.deadline,
         )
 

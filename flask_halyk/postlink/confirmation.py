@@ -74,7 +74,7 @@ def _ask_status(state: HalykState, payment: PaymentRecord) -> StatusResult | Unc
     try:
         # Its own, tighter deadline: the bank waits for the answer, and a worker killed for
         # its timeout would leave the bank answered nothing.
-        return state.client.status(payment.invoice_id,
+        return state.client_for(payment.terminal).status(payment.invoice_id,
                                    deadline=state.config.postlink_status_deadline)
     except HalykError as exc:
         reason = f"status re-check failed: {type(exc).__name__}"

@@ -120,7 +120,8 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
                     payment: Any | None = None, *, require_secret_hash: bool = True) -> str | None:
     """The verdict on a (parsed) postLink body: ``None`` when genuine, else a short reason.
 
-    Checks, in order: a ``secret_hash`` is present; the terminal is this shop's; the hash matches
+    Checks, in order: a ``secret_hash`` is present; the terminal is one of this shop's
+    merchants'; the hash matches
     the postLink's invoice id, amount, currency and terminal. When ``payment`` (the ledger's
     record: ``amount``, ``currency``, ``terminal``, optionally ``invoice_id``) is given, the
     postLink must also agree with it. Reasons are safe to log and to return to the sender: they
@@ -136,7 +137,9 @@ def verify_postlink(config: HalykConfig, postlink: Mapping[str, Any],
     terminal = postlink.get("terminal")
     if not isinstance(terminal, str) or not terminal.strip():
         return "terminal missing"
-    if terminal.strip().lower() != config.terminal_id.strip().lower():
+    # One of the shop's merchants' terminals; with ``payment`` also the payment's own (below:
+    # a postLink naming another merchant's terminal for this invoice is refused).
+    if config.merchant_of_terminal(terminal) is None:
         return "terminal is not this shop's terminal"
     for key in ("invoiceId", "amount", "currency"):
         if postlink.get(key) in (None, ""):

@@ -123,7 +123,10 @@ def receive_postlink(kind: str) -> tuple[Response, int]:
     forged = verify_postlink(config, postlink, None, require_secret_hash=False)
     if forged is not None:
         return refuse(forged)
-    news = report_from_postlink(postlink, two_stage=config.two_stage)
+    # The two-stage mode of the postLink's merchant (its terminal is one of the shop's, checked
+    # above; the payment's own, checked against the order below).
+    news = report_from_postlink(postlink, two_stage=state.merchant_of(
+        str(postlink["terminal"])).two_stage)
     hashed = has_secret_hash(postlink)  # without it, only the bank's status can confirm
     if not hashed or (news.status.is_success and config.verify_with_status):
         # The status re-check calls the bank: the order read and verified first, and no

@@ -22,10 +22,15 @@ def _shop_merchants(app: Flask | None) -> tuple[list[Merchant], bool]:
     if config is None or config.env != "sandbox":
         # Never copy production or test-host credentials into a sandbox.
         return [TEST_MERCHANT], False
-    own = Merchant(config.client_id, config.client_secret, config.terminal_id, "Shop")
     merchants = [TEST_MERCHANT]
-    if (own.client_id, own.terminal_id) != (TEST_MERCHANT.client_id, TEST_MERCHANT.terminal_id):
-        merchants.append(own)
+    for index, shop in enumerate(config.merchants):
+        # The default merchant follows the sandbox's mode, the named ones keep their own.
+        own = Merchant(shop.client_id, shop.client_secret, shop.terminal_id,
+                       "Shop" if index == 0 else f"Shop ({shop.name})",
+                       two_stage=None if index == 0 else shop.two_stage)
+        if (own.client_id, own.terminal_id) != (TEST_MERCHANT.client_id,
+                                                TEST_MERCHANT.terminal_id):
+            merchants.append(own)
     return merchants, bool(config.two_stage)
 
 

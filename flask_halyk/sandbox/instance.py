@@ -42,14 +42,23 @@ class Sandbox:
         #: The sandbox app serving this sandbox (set by :func:`create_sandbox_app`).
         self.app: Flask | None = None
 
-    def merchant(self, client_id: str, client_secret: str) -> Merchant | None:
-        """The merchant with these credentials, or None."""
+    def merchant(self, client_id: str, client_secret: str,
+                 terminal: str = "") -> Merchant | None:
+        """The merchant with these credentials (and ``terminal``, when named and one of its
+        client's merchants has it: one client may hold several terminals), or None."""
+        found: Merchant | None = None
         for merchant in self.merchants:
             # Constant time: the sandbox may be reachable by others (an embedded demo shop).
             if merchant.client_id == client_id and secrets.compare_digest(
                     merchant.client_secret.encode(), client_secret.encode()):
-                return merchant
-        return None
+                if not terminal or merchant.terminal_id == terminal:
+                    return merchant
+                found = found or merchant
+        return found
+
+    def two_stage_of(self, merchant: Merchant) -> bool:
+        """Whether ``merchant``'s payments stop at AUTH: its own mode, else the sandbox's."""
+        return self.two_stage if merchant.two_stage is None else merchant.two_stage
 
     @property
     def two_stage(self) -> bool:

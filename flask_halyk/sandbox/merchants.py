@@ -24,7 +24,8 @@ class Merchant:
     is the 8-digit processing terminal the status answer calls ``terminal`` (the vendor's
     example: ``"98120001"``); empty: derived from ``terminal_id``. ``cabinet_username`` /
     ``cabinet_password``: the cabinet login of the password grant (payment links), and
-    ``shop_id`` the shop ``/invoice`` names.
+    ``shop_id`` the shop ``/invoice`` names. ``two_stage``: this terminal's own mode (None:
+    the sandbox's), so that a one-stage and a two-stage merchant pay side by side.
     """
 
     client_id: str
@@ -35,6 +36,8 @@ class Merchant:
     cabinet_username: str = TEST_CABINET_USERNAME
     cabinet_password: str = field(default=TEST_CABINET_PASSWORD, repr=False)
     shop_id: str = SANDBOX_SHOP_ID
+    #: Whether this merchant's terminal is two-stage; None: the sandbox's ``two_stage``.
+    two_stage: bool | None = None
 
     @property
     def tid(self) -> str:

@@ -51,8 +51,8 @@ def token() -> Any:
     if form["grant_type"] != "client_credentials":
         return _error(400, "unsupported_grant_type",
                       "grant_type must be client_credentials or password")
-    merchant = sandbox.merchant(form["client_id"], form["client_secret"])
     terminal = form.get("terminal", "")
+    merchant = sandbox.merchant(form["client_id"], form["client_secret"], terminal)
     # Our best guess of the bank's answer to wrong credentials: the OAuth2 standard one.
     if merchant is None or (terminal and terminal != merchant.terminal_id):
         return _error(401, "invalid_client", "client authentication failed")

@@ -237,7 +237,7 @@ def _finish(sandbox: Sandbox, checkout: Checkout, pan: str, holder: str, reason_
     elif token.amount == 0:
         status = "VERIFIED"  # card verification (amount 0): nothing to charge
     else:
-        status = "AUTH" if sandbox.two_stage else "CHARGE"
+        status = "AUTH" if sandbox.two_stage_of(token.merchant) else "CHARGE"
     transaction = Transaction(
         id=str(uuid.uuid4()), invoice_id=token.invoice_id, amount=token.amount,
         currency=token.currency, terminal=token.merchant.terminal_id, status=status,

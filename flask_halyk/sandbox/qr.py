@@ -149,7 +149,7 @@ def _transaction(sandbox: Sandbox, bill: QrBill, reason: tuple[int, str] | None)
     """The transaction of a paid (``reason`` None) or rejected QR, stored (lock held)."""
     ok = reason is None
     code, why = (0, "success") if reason is None else reason
-    status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
+    status = ("AUTH" if sandbox.two_stage_of(bill.merchant) else "CHARGE") if ok else "REJECT"
     pan = HOMEBANK_CARD
     payment = {"invoiceId": bill.invoice_id, "amount": bill.amount, "currency": bill.currency,
                "terminal": bill.merchant.terminal_id, "description": bill.description,

@@ -170,7 +170,7 @@ def _charge(sandbox: Sandbox, token: Token, card: SavedCard, body: dict[str, Any
         code = sandbox.faults.card_decline
         behaviour = cards.CardBehaviour(code, DECLINES.get(code, "declined"), card.issuer)
     ok = behaviour.approved
-    status = ("AUTH" if sandbox.two_stage else "CHARGE") if ok else "REJECT"
+    status = ("AUTH" if sandbox.two_stage_of(token.merchant) else "CHARGE") if ok else "REJECT"
     transaction = Transaction(
         id=str(uuid.uuid4()), invoice_id=str(token.invoice_id), amount=token.amount,
         currency=token.currency, terminal=token.merchant.terminal_id, status=status,
