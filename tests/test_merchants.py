@@ -277,6 +277,16 @@ def test_flask_halyk_config_shows_each_merchant_with_secrets_masked(shop: Flask)
     assert USD_SECRET not in result.output and "hold-merchant-secret" not in result.output
 
 
+def test_flask_halyk_status_asks_with_the_payments_merchant(shop: Flask) -> None:
+    invoice_id = pay(shop, merchant="usd")
+    sandbox_of(shop).wait_for_postlinks(10)
+    result = shop.test_cli_runner().invoke(args=["halyk", "status", invoice_id])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["resultCode"] == "100", answer
+    assert answer["transaction"]["terminalID"].lower() == USD_TERMINAL
+
+
 def test_the_standalone_sandbox_serves_every_merchant_of_the_shop(shop: Flask) -> None:
     merchants, shop_two_stage = _shop_merchants(shop)
     served = {m.terminal_id: m.two_stage for m in merchants}

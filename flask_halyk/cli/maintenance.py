@@ -89,7 +89,11 @@ def status_command(invoice_id: str) -> None:
     state = get_state()
     if sandbox_is_elsewhere(state):
         click.echo(f"warning: {SANDBOX_ELSEWHERE}", err=True)
-    result = state.client.status(invoice_id)
+    # Asked with the client of the payment's merchant when the ledger knows the invoice (each
+    # merchant's service token sees its own terminal's orders only).
+    payment = state.ledger.get(invoice_id)
+    client = state.client if payment is None else state.client_for(payment.terminal)
+    result = client.status(invoice_id)
     click.echo(json.dumps(result.raw, indent=2, ensure_ascii=False, default=str))
 
 
