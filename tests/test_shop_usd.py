@@ -101,6 +101,27 @@ def test_a_usd_order_is_paid_on_the_usd_merchant_and_refunded_from_the_dashboard
     assert "$20.00" in shown and "partially_refunded" in shown
 
 
+def test_the_dashboard_names_each_payments_merchant(shop: Flask) -> None:
+    sandbox = shop.extensions["halyk"].sandbox.extensions["halyk_sandbox"]
+    halyk = shop.extensions["halyk"].extension
+    with shop.test_request_context("/"):
+        tenge = halyk.create_payment(45000, description="dombra")
+        dollars = halyk.create_payment(120, description="dombra", currency="USD")
+    sandbox.pay(dollars.to_js())
+    client = shop.test_client()
+    client.get("/language/eng")
+    page = client.get(f"/admin/payments/{dollars.invoice_id}").get_data(as_text=True)
+    assert "<dt>Merchant</dt>" in page and '<dd class="merchant">usd</dd>' in page
+    page = client.get(f"/admin/payments/{tenge.invoice_id}").get_data(as_text=True)
+    assert '<dd class="merchant">default</dd>' in page
+    listing = client.get("/admin/").get_data(as_text=True)
+    assert "<th>Merchant</th>" in listing
+    rows = re.findall(r'/payments/(\d+)".*?<td class="merchant">(\w+)</td>', listing, re.S)
+    assert dict(rows) == {str(tenge.invoice_id): "default", str(dollars.invoice_id): "usd"}
+    client.get("/language/rus")
+    assert "<th>Мерчант</th>" in client.get("/admin/").get_data(as_text=True)
+
+
 def test_a_shop_with_no_usd_merchant_does_not_sell_in_dollars(tmp_path: Path) -> None:
     from examples.shop import create_app
 
