@@ -55,6 +55,32 @@ def _development_key(folder: str) -> str:
         return key
 
 
+#: The demo's second merchant, on the offline sandbox: a USD terminal beside the vendor's test
+#: merchant (tenge). The embedded sandbox serves every merchant the shop names, so these
+#: sandbox-only credentials pay offline; a live shop sets its own ``HALYK_MERCHANTS``.
+SANDBOX_MERCHANTS: dict[str, dict[str, Any]] = {
+    "usd": {
+        "CLIENT_ID": "sandbox-usd",
+        "CLIENT_SECRET": "sandbox-usd-secret-not-a-real-one",
+        "TERMINAL_ID": "3f9c2b7e-5d1a-4e6b-8c2f-9a0b1c2d3e4f",
+        "CURRENCY": "USD",
+    },
+}
+
+
+def _sandbox_merchants(config: dict[str, Any]) -> None:
+    """The demo on the embedded sandbox (no credentials, no ``HALYK_ENV`` or ``"sandbox"``,
+    no ``HALYK_SANDBOX_URL``, no ``HALYK_MERCHANTS``) sells in dollars too, on
+    :data:`SANDBOX_MERCHANTS`."""
+    credentials = ("HALYK_CLIENT_ID", "HALYK_CLIENT_SECRET", "HALYK_TERMINAL_ID",
+                   "HALYK_SANDBOX_URL")
+    if config.get("HALYK_ENV") not in (None, "sandbox") or "HALYK_MERCHANTS" in config or \
+            any(config.get(key) for key in credentials):
+        return
+    config["HALYK_ENV"] = "sandbox"
+    config["HALYK_MERCHANTS"] = SANDBOX_MERCHANTS
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """The shop. With no configuration at all it runs on flask-halyk's embedded ePay sandbox
     with a throw-away secret key; ``config`` (tests) wins over the environment."""
@@ -63,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env()
     app.config.update(_from_environment())
     app.config.update(config or {})
+    _sandbox_merchants(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _development_key(app.instance_path)

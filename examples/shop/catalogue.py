@@ -5,20 +5,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 
 @dataclass(frozen=True)
 class Product:
-    """One thing for sale, priced in whole tenge, named and described in each of the shop's
-    languages (``rus``/``kaz``/``eng``)."""
+    """One thing for sale, priced in ``currency`` (tenge unless said), named and described in
+    each of the shop's languages (``rus``/``kaz``/``eng``). A product in another currency is
+    paid on the merchant that takes it (``HALYK_MERCHANTS``)."""
 
     id: str
     names: Mapping[str, str]
     price: Decimal
     descriptions: Mapping[str, str]
+    currency: str = "KZT"
 
     def name_in(self, language: str) -> str:
         """The product's name in ``language``."""
@@ -60,6 +62,17 @@ PRODUCTS: tuple[Product, ...] = (
             "eng": "A two-stringed dombra, walnut body.",
         },
     ),
+    Product(
+        "dombra-export",
+        {"rus": "Домбра на экспорт", "kaz": "Экспортқа домбыра", "eng": "Dombra for export"},
+        Decimal(120),
+        {
+            "rus": "Домбра в кофре, доставка за рубеж; оплата в долларах США.",
+            "kaz": "Қаптағы домбыра, шетелге жеткізу; төлем АҚШ долларымен.",
+            "eng": "A dombra in a hard case, shipped abroad; paid in US dollars.",
+        },
+        currency="USD",
+    ),
 )
 
 #: Shown only with ``SHOP_DEMO_HOSTILE_PRODUCT`` on: its description (the same in every
@@ -73,11 +86,18 @@ HOSTILE = Product(
 )
 
 
-def products(*, hostile: bool = False) -> tuple[Product, ...]:
-    """The products on sale; ``hostile`` adds :data:`HOSTILE`."""
-    return (*PRODUCTS, HOSTILE) if hostile else PRODUCTS
+def products(*, hostile: bool = False,
+             currencies: Collection[str] | None = None) -> tuple[Product, ...]:
+    """The products on sale; ``hostile`` adds :data:`HOSTILE`; ``currencies`` (the currencies
+    the shop's merchants take) leaves out a product no merchant could be paid for."""
+    found = (*PRODUCTS, HOSTILE) if hostile else PRODUCTS
+    if currencies is None:
+        return found
+    return tuple(p for p in found if p.currency in currencies)
 
 
-def find(product_id: str, *, hostile: bool = False) -> Product | None:
-    """The product with ``product_id``, or None."""
-    return next((p for p in products(hostile=hostile) if p.id == product_id), None)
+def find(product_id: str, *, hostile: bool = False,
+         currencies: Collection[str] | None = None) -> Product | None:
+    """The product with ``product_id`` (on sale in one of ``currencies``), or None."""
+    return next((p for p in products(hostile=hostile, currencies=currencies)
+                 if p.id == product_id), None)

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_timezone
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 from flask import current_app, has_app_context, session
 from flask_babel import force_locale, get_translations
@@ -116,6 +116,7 @@ MESSAGES: dict[str, str] = {
     'tea_club_use_card': 'Pay the tea club with this card',
     'tea_club_card_changed': 'The tea club is now paid with the card {mask}.',
     'tea_club_left': 'You leave the tea club at the end of the month paid.',
+    'paid_in_usd': "Paid in US dollars: your bank converts the amount to your card's currency.",
 }
 
 
@@ -173,9 +174,15 @@ def number(amount: Decimal | int, in_language: str | None = None) -> str:
     return shown.replace(",", ".") if (in_language or language()) == "eng" else shown
 
 
-def money(amount: Decimal | int, in_language: str | None = None) -> str:
-    """``amount`` in tenge, written as :func:`number` writes it."""
-    return f"{number(amount, in_language)}\u00a0₸"
+def money(amount: Decimal | int, in_language: str | None = None, *,
+          currency: str = "KZT") -> str:
+    """``amount`` in ``currency``: tenge written as :func:`number` writes it (``45 000 ₸``),
+    any other currency as the visitor's locale writes it, by ``babel.numbers``
+    (``$120.00`` in English, ``120,00 $`` in Russian and Kazakh)."""
+    if currency == "KZT":
+        return f"{number(amount, in_language)}\u00a0₸"
+    locale = LOCALES[in_language or language()]
+    return str(format_currency(Decimal(amount), currency, locale=locale))
 
 
 def when(moment: datetime, in_language: str | None = None) -> str:

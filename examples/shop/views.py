@@ -85,10 +85,17 @@ def _hostile() -> bool:
     return bool(current_app.config.get("SHOP_DEMO_HOSTILE_PRODUCT"))
 
 
+def _currencies() -> set[str]:
+    """The currencies the shop's merchants take (``HALYK_CURRENCY``, ``HALYK_MERCHANTS``): a
+    product in any other is not on sale."""
+    return {m.currency for m in halyk.config.merchants}
+
+
 @shop.get("/")
 def index() -> str:
     """The catalogue."""
-    return render_template("shop/catalogue.html", products=catalogue.products(hostile=_hostile()))
+    return render_template("shop/catalogue.html", products=catalogue.products(hostile=_hostile(),
+                                                        currencies=_currencies()))
 
 
 @shop.get("/language/<code>")
@@ -115,12 +122,15 @@ def _local_path(target: str) -> bool:
 @shop.route("/products/<product_id>/checkout", methods=["GET", "POST"])
 def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
     """Who pays and how many: creates the order and its ePay payment."""
-    product = catalogue.find(product_id, hostile=_hostile())
+    product = catalogue.find(product_id, hostile=_hostile(), currencies=_currencies())
     if product is None:
         abort(404)
     submitted = request.form if request.method == "POST" else None
     form = CheckoutForm(submitted, language=i18n.language())
-    cards = halyk.cards(session["account_id"]) if "account_id" in session else []
+    # Cards are saved with the default merchant (tenge): a product in another currency is
+    # paid on its own merchant's page.
+    in_tenge = product.currency == halyk.config.currency
+    cards = halyk.cards(session["account_id"]) if in_tenge and "account_id" in session else []
     if submitted is None or not form.validate():
         return render_template("shop/checkout.html", product=product, form=form,
                                saved_cards=cards)
@@ -133,12 +143,12 @@ def checkout(product_id: str) -> str | BaseResponse | tuple[str, int]:
     )
     description = product.description_in(kwargs["language"])
     card_id = request.form.get("card_id")
-    if card_id and _charge_saved_card(order, description, card_id):
+    if card_id and in_tenge and _charge_saved_card(order, description, card_id):
         return redirect(url_for("shop.order", ref=order.ref))
-    if form.save_card.data:
+    if form.save_card.data and in_tenge:
         kwargs.update(save_card=True, account_id=_account_id())
     try:
-        _start_payment(order, description, kwargs)
+        _start_payment(order, description, kwargs, currency=product.currency)
     except HalykError as exc:
         # The detail (marshmallow's, in English) is for the log; the customer reads the
         # refused fields' own messages, in their language.
@@ -241,11 +251,14 @@ def remove_card(card_id: str) -> BaseResponse:
     return redirect(url_for("shop.cards"))
 
 
-def _start_payment(order: Order, description: str, customer: dict[str, Any]) -> None:
-    """A new ePay invoice for ``order``: each attempt has its own invoice and token."""
+def _start_payment(order: Order, description: str, customer: dict[str, Any], *,
+                   currency: str) -> None:
+    """A new ePay invoice for ``order``, on the merchant that takes ``currency`` (the USD
+    merchant for a product priced in dollars): each attempt has its own invoice and token."""
     order_url = url_for("shop.order", ref=order.ref)
     payment = halyk.create_payment(
         order.amount,
+        currency=currency,
         description=description,
         back_link=order_url + "?returned=success",
         failure_back_link=order_url + "?returned=failure",
@@ -301,6 +314,7 @@ def order(ref: str) -> str:
         payment=payment,
         payable=payable,
         product=product,
+        currency=payment.currency if payment else (product.currency if product else "KZT"),
         message=_status_message(payment),
         on_its_way=_on_its_way(found, payment),
     )
@@ -334,7 +348,8 @@ def retry(ref: str) -> BaseResponse:
     language = i18n.language()
     description = product.description_in(language) if product else i18n.label("order")
     try:
-        _start_payment(found, description, {"language": language})
+        _start_payment(found, description, {"language": language},
+                       currency=product.currency if product else halyk.config.currency)
     except HalykError as exc:
         current_app.logger.warning("retry for order %s failed: %s", ref, exc)
         flash(i18n.label("payment_not_started"), "error")

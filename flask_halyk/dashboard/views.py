@@ -102,7 +102,16 @@ def _helpers() -> dict[str, Any]:
             "verdict_word": _verdict_word, "kind_word": words.kind_word,
             "result_word": words.result_word,
             "dashboard_csrf_token": csrf_token, "may_act": rules().may_act(),
-            "language": words.language()}
+            "language": words.language(), "merchant_name": merchant_name,
+            "several_merchants": len(get_state().config.merchants) > 1}
+
+
+def merchant_name(terminal: str | None) -> str:
+    """The name of the merchant whose terminal a payment was made on (``HALYK_MERCHANTS``;
+    ``default`` for the settings' own); the terminal itself when no configured merchant has
+    it any more, empty when the payment names none."""
+    found = get_state().config.merchant_of_terminal(terminal)
+    return found.name if found is not None else (terminal or "")
 
 
 def _status_word(status: PaymentStatus | str) -> str:
