@@ -416,6 +416,15 @@ def test_refund_under_minimum_is_refused_before_sending(httpserver: HTTPServer) 
     assert len(httpserver.log) == 0
 
 
+def test_the_tenge_minimum_is_not_imposed_on_another_currency(httpserver: HTTPServer) -> None:
+    # The vendor's minimum is 10 tenge; a 5-dollar refund is thousands of tenge.
+    httpserver.expect_request(TOKEN_PATH).respond_with_handler(TokenIssuer())
+    path = f"{API_PREFIX}/operation/{TX_ID}/refund"
+    httpserver.expect_request(path, method="POST").respond_with_data("OK", status=200)
+    make_client(httpserver, currency="USD").refund(TX_ID, Decimal("5"))
+    assert [r.args.to_dict() for r in requests_to(httpserver, path)] == [{"amount": "5"}]
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [

@@ -273,7 +273,7 @@ class EpayClient:
         """Refund a charged payment in full, or ``amount`` of it.
 
         Raises :class:`InvalidArgument` (a ``ValueError``), sending nothing, for an amount under
-        :data:`~flask_halyk.epay.operations.REFUND_MINIMUM` (10 tenge).
+        :data:`~flask_halyk.epay.operations.REFUND_MINIMUM` (10 tenge) on a tenge client.
         """
         return self._operation("refund", transaction_id, amount, external_id, deadline)
 
@@ -286,7 +286,7 @@ class EpayClient:
         deadline: float | None,
     ) -> OperationResult:
         value = None if amount is None else parse_amount(amount)
-        params = operations.operation_params(operation, value, external_id)
+        params = operations.operation_params(operation, value, external_id, self.currency)
         operations.check_transaction_id(transaction_id)
         budget = self._begin(deadline)
         reply = self._api_call(

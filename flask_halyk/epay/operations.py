@@ -28,7 +28,8 @@ __all__ = [
 #: The operations of the API.
 Operation = Literal["charge", "cancel", "refund"]
 
-#: ePay refuses refunds below 10 tenge; the client refuses them before sending.
+#: ePay refuses refunds below 10 tenge; the client refuses them before sending (in tenge only:
+#: the vendor names no minimum in another currency, so none is imposed there).
 REFUND_MINIMUM = Decimal(10)
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
@@ -56,12 +57,14 @@ def operation_path(operation: Operation, transaction_id: str) -> str:
 
 
 def operation_params(
-    operation: Operation, amount: Decimal | None, external_id: str | None = None
+    operation: Operation, amount: Decimal | None, external_id: str | None = None,
+    currency: str = "KZT",
 ) -> dict[str, str]:
     """The query of an operation: ``amount`` when partial, ``externalID`` for a refund.
-    A refund under :data:`REFUND_MINIMUM` raises :class:`InvalidArgument` (ePay refuses it,
-    and a bad argument is the caller's bug rather than the bank's answer)."""
-    if operation == "refund" and amount is not None and amount < REFUND_MINIMUM:
+    A refund in tenge under :data:`REFUND_MINIMUM` raises :class:`InvalidArgument` (ePay
+    refuses it, and a bad argument is the caller's bug rather than the bank's answer)."""
+    if (operation == "refund" and amount is not None and currency.upper() == "KZT"
+            and amount < REFUND_MINIMUM):
         raise InvalidArgument(f"a refund must be at least {REFUND_MINIMUM} tenge, not {amount}")
     params: dict[str, str] = {}
     if amount is not None:
