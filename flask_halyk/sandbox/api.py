@@ -26,12 +26,14 @@ class _Refusal(Exception):
     """An operation request the bank refuses (HTTP 400 ``{"code": 100, "message": ...}``)."""
 
 
-def _unauthorized() -> tuple[Response, int]:
+def unauthorized() -> tuple[Response, int]:
+    """The bank's answer to a missing, unknown or expired Bearer token."""
     return jsonify({"error": "invalid_token", "error_description": "a valid Bearer token "
                     "for the REST API is required"}), 401
 
 
-def _token(sandbox: Sandbox) -> Token | None:
+def bearer_token(sandbox: Sandbox) -> Token | None:
+    """The live token of the request's ``Authorization: Bearer``, or None."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value:
         return None
@@ -41,17 +43,19 @@ def _token(sandbox: Sandbox) -> Token | None:
     return token
 
 
-def _refused(message: str) -> tuple[Response, int]:
-    return jsonify({"code": 100, "message": message}), 400
+def refused(message: str, code: int = 100, status: int = 400) -> tuple[Response, int]:
+    """The bank's refusal envelope ``{"code", "message"}`` (code 100 and HTTP 400 unless the
+    call has its own)."""
+    return jsonify({"code": code, "message": message}), status
 
 
 @bp.get("/check-status/payment/transaction/<invoice_id>")
 def status(invoice_id: str) -> Any:
     """The status of the latest transaction of an invoice."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None or token.invoice_id not in (None, invoice_id):
-        return _unauthorized()
+        return unauthorized()
     fault = inject(sandbox.faults, "status")
     if fault:
         return fault
@@ -117,9 +121,9 @@ def _operation_args() -> tuple[Decimal | None, str | None]:
 def operate(transaction_id: str, operation: str) -> Any:
     """charge / cancel / refund of a transaction, with the bank's state rules."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None:
-        return _unauthorized()
+        return unauthorized()
     if operation not in ("charge", "cancel", "refund"):
         return jsonify({"code": 100, "message": f"unknown operation {operation}"}), 404
     fault = inject(sandbox.faults, "operation")
@@ -134,7 +138,7 @@ def operate(transaction_id: str, operation: str) -> Any:
                 raise _Refusal("transaction not found")
             _apply(sandbox, found, operation, amount, external_id)
     except _Refusal as refusal:
-        return _refused(str(refusal))
+        return refused(str(refusal))
     return Response(status=200)
 
 

@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 
 from ..money import amount_or_none
 from . import payform
-from .api import _token
+from .api import bearer_token, refused
 from .faults import inject
 from .i18n import language
 from .instance import current_sandbox
@@ -39,10 +39,6 @@ _PHONE = re.compile(r"\+?[0-9]{10,15}")
 _SHORT_LANGUAGE = {"rus": "ru", "kaz": "kz", "eng": "en"}
 
 
-def _refused(message: str, code: int = 100) -> ResponseReturnValue:
-    return jsonify({"code": code, "message": message}), 400
-
-
 def _stamp(moment: datetime) -> str:
     """RFC 3339 with nanoseconds and Almaty's offset, as the recorded answer writes it."""
     local = moment.astimezone(payform.ALMATY)
@@ -55,7 +51,7 @@ def create() -> ResponseReturnValue:
     """Make a payment link; ``Authorization: Bearer`` a password-grant token (or, with
     ``options.invoice_client_credentials``, any service token)."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None or token.invoice_id is not None or not (
             token.password_grant or sandbox.options.invoice_client_credentials):
         return jsonify({"error": "invalid_token", "error_description": "a password-grant "
@@ -66,28 +62,28 @@ def create() -> ResponseReturnValue:
         return fault
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
-        return _refused("the body is not a JSON object")
+        return refused("the body is not a JSON object")
     merchant = token.merchant
     if str(body.get("shop_id") or "") != merchant.shop_id:
-        return _refused("shop_id is required and must be the merchant's shop")
+        return refused("shop_id is required and must be the merchant's shop")
     invoice_id = str(body.get("invoice_id") or "")
     if not invoice_id.isdigit():
-        return _refused("invoice_id is required (digits)")
+        return refused("invoice_id is required (digits)")
     amount = amount_or_none(body.get("amount", ""))
     if amount is None:
-        return _refused("amount must be a positive number")
+        return refused("amount must be a positive number")
     period = str(body.get("expire_period") or "1d")
     match = _PERIOD.fullmatch(period)
     if match is None:
-        return _refused("expire_period must be a number and a unit, such as 1d")
+        return refused("expire_period must be a number and a unit, such as 1d")
     phone = str(body.get("recipient_contact_sms") or "")
     if phone and not _PHONE.fullmatch(phone):
-        return _refused("invalid phone number for SMS", BAD_PHONE_CODE)
+        return refused("invalid phone number for SMS", BAD_PHONE_CODE)
     links = {key: str(body.get(key) or "") for key in
              ("post_link", "failure_post_link", "back_link", "failure_back_link")}
     for key in ("post_link", "failure_post_link"):
         if links[key] and not http_url(links[key]):
-            return _refused(f"{key} must be an absolute http(s) URL")
+            return refused(f"{key} must be an absolute http(s) URL")
     created = datetime.now(UTC)
     expires = created + timedelta(seconds=int(match.group(1)) * _UNIT[match.group(2)])
     if sandbox.options.invoice_expiry_seconds is not None:

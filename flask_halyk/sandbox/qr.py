@@ -21,7 +21,7 @@ from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from . import cards, payform
-from .api import _token
+from .api import bearer_token, refused
 from .faults import inject
 from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
@@ -69,10 +69,6 @@ class QrBill:
         }
 
 
-def _refused(message: str, status: int = 400) -> ResponseReturnValue:
-    return jsonify({"code": 100, "message": message}), status
-
-
 def _bills(sandbox: Sandbox) -> dict[str, QrBill]:
     return sandbox.store.qr_bills
 
@@ -81,7 +77,7 @@ def _bills(sandbox: Sandbox) -> dict[str, QrBill]:
 def generate() -> ResponseReturnValue:
     """Make the QR of the token's invoice and amount."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None or token.invoice_id is None or token.amount is None:
         return jsonify({"error": "invalid_token", "error_description": "a payment token "
                         "(bound to an invoice) is required"}), 401
@@ -91,13 +87,13 @@ def generate() -> ResponseReturnValue:
         return fault
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
-        return _refused("the body is not a JSON object")
+        return refused("the body is not a JSON object")
     links = {key: str(body.get(key) or "") for key in ("postLink", "failurePostLink")}
     for key, value in links.items():
         if value and not http_url(value):
-            return _refused(f"{key} must be a valid URL")
+            return refused(f"{key} must be a valid URL")
     if sandbox.store.paid(token.invoice_id, token.merchant.terminal_id):
-        return _refused("this invoice is already paid")
+        return refused("this invoice is already paid")
     bill_number = "".join(secrets.choice("0123456789") for _ in range(12))
     scan = f"{request.url_root}qr/scan/{bill_number}"
     bill = QrBill(
@@ -129,7 +125,7 @@ def _live(sandbox: Sandbox, bill: QrBill) -> None:
 def status() -> ResponseReturnValue:
     """The QR's status: a payment token of its invoice, or a service token of its merchant."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None:
         return jsonify({"error": "invalid_token", "error_description": "a valid Bearer token "
                         "is required"}), 401
@@ -140,7 +136,7 @@ def status() -> ResponseReturnValue:
         bill = _bills(sandbox).get(request.args.get("billNumber", ""))
         if bill is None or bill.merchant.terminal_id != token.merchant.terminal_id or \
                 token.invoice_id not in (None, bill.invoice_id):
-            return _refused("QR not found", 404)
+            return refused("QR not found", status=404)
         _live(sandbox, bill)
         return jsonify(bill.answer())
 

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from ..money import AmountError, js_amount, parse_amount
 from . import cards
-from .api import _token, _unauthorized
+from .api import bearer_token, refused, unauthorized
 from .faults import inject
 from .i18n import TEXTS, language
 from .instance import Sandbox, current_sandbox
@@ -36,12 +36,8 @@ NO_RECURRING = 464
 DECLINES = {b.reason_code: b.reason for b in cards.CARDS.values() if not b.approved}
 
 
-def _refused(code: int, message: str, status: int = 400) -> tuple[Response, int]:
-    return jsonify({"code": code, "message": message}), status
-
-
 def _service_token(sandbox: Sandbox) -> Token | None:
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     return token if token is not None and token.invoice_id is None else None
 
 
@@ -64,13 +60,13 @@ def list_cards(account_id: str) -> Any:
     sandbox = current_sandbox()
     token = _service_token(sandbox)
     if token is None:
-        return _unauthorized()
+        return unauthorized()
     fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "status")
     if fault:
         return fault
     found = sandbox.store.cards_of(account_id, token.merchant.terminal_id)
     if not found:
-        return _refused(NO_CARDS, "cards not found")
+        return refused("cards not found", NO_CARDS)
     return jsonify([_entry(card) for card in found])
 
 
@@ -80,14 +76,14 @@ def deactivate(card_id: str) -> Any:
     sandbox = current_sandbox()
     token = _service_token(sandbox)
     if token is None:
-        return _unauthorized()
+        return unauthorized()
     fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     with sandbox.store.lock:
         card = sandbox.store.saved_cards.get(card_id)
         if card is None or card.terminal != token.merchant.terminal_id or not card.active:
-            return _refused(100, "card not found")
+            return refused("card not found")
         card.active = False
     return jsonify({"status": "card successfully deactivated"})
 
@@ -96,28 +92,28 @@ def _checked(sandbox: Sandbox, token: Token, body: dict[str, Any]
              ) -> tuple[SavedCard | None, tuple[Response, int] | None]:
     """The card to charge, or the bank's refusal of the request."""
     if str(body.get("invoiceId", "")) != token.invoice_id:
-        return None, _refused(100, "the token was issued for another invoice")
+        return None, refused("the token was issued for another invoice")
     try:
         amount = parse_amount(str(body.get("amount", "")))
     except AmountError:
-        return None, _refused(100, "amount must be a positive number")
+        return None, refused("amount must be a positive number")
     if amount != token.amount:
-        return None, _refused(100, "the amount differs from the token's")
+        return None, refused("the amount differs from the token's")
     if str(body.get("terminalId", "")) != token.merchant.terminal_id:
-        return None, _refused(100, "the terminal differs from the token's")
+        return None, refused("the terminal differs from the token's")
     if body.get("paymentType") != "cardId":
-        return None, _refused(100, "paymentType must be cardId")
+        return None, refused("paymentType must be cardId")
     if not sandbox.options.card_payments_allowed:
-        return None, _refused(NO_RECURRING, "payments by cardId are not allowed on this "
-                                            "terminal")
+        return None, refused("payments by cardId are not allowed on this terminal",
+                             NO_RECURRING)
     card_ref = body.get("cardId")
     card_id = card_ref.get("id") if isinstance(card_ref, dict) else None
     card = sandbox.store.saved_cards.get(str(card_id))
     if card is None or not card.active or card.terminal != token.merchant.terminal_id \
             or card.account_id != str(body.get("accountId", "")):
-        return None, _refused(100, "card not found")
+        return None, refused("card not found")
     if sandbox.store.paid(str(token.invoice_id), token.merchant.terminal_id):
-        return None, _refused(100, "this invoice is already paid")
+        return None, refused("this invoice is already paid")
     return card, None
 
 
@@ -127,15 +123,15 @@ def card_payment() -> Any:
     decline (HTTP 200, ``status`` REJECT, ``code`` its reason code, a failure postLink), or a
     3-D Secure step when the terminal requires it (``options.card_payment_three_ds``)."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None or token.invoice_id is None:
-        return _unauthorized()
+        return unauthorized()
     fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
-        return _refused(100, "the body is not a JSON object")
+        return refused("the body is not a JSON object")
     with sandbox.store.lock:
         card, refusal = _checked(sandbox, token, body)
         if refusal is not None:
@@ -204,7 +200,7 @@ def acs() -> Any:
     with sandbox.store.lock:
         pending = sandbox.store.pending_card_3ds.get(md)
         if pending is None:
-            return _refused(100, "no 3-D Secure step pending", 404)
+            return refused("no 3-D Secure step pending", status=404)
         pending["term_url"] = request.form.get("TermUrl", "") or pending.get("term_url", "")
     token, card = pending["token"], pending["card"]
     lang = language(pending["body"].get("language"))
@@ -221,10 +217,10 @@ def acs_confirm() -> Any:
     with sandbox.store.lock:
         pending = sandbox.store.pending_card_3ds.pop(md, None)
         if pending is None:
-            return _refused(100, "no 3-D Secure step pending", 404)
+            return refused("no 3-D Secure step pending", status=404)
         token, card, body = pending["token"], pending["card"], pending["body"]
         if sandbox.store.paid(str(token.invoice_id), token.merchant.terminal_id):
-            return _refused(100, "this invoice is already paid")
+            return refused("this invoice is already paid")
         code_ok = secrets.compare_digest(request.form.get("code", "").strip(),
                                          cards.THREE_DS_CODE)
         transaction = _charge(sandbox, token, card, body, secure="yes", code_ok=code_ok)
@@ -263,18 +259,18 @@ def recurrent_subscribe() -> Any:
     EPAY-REFERENCE.md section 14. The sandbox records it (``store.recurrent_schedules``) and
     charges nothing later: the bank's later charges are not published (docs/sandbox.md)."""
     sandbox = current_sandbox()
-    token = _token(sandbox)
+    token = bearer_token(sandbox)
     if token is None:
-        return _unauthorized()
+        return unauthorized()
     fault = inject(sandbox.faults, "cards") or inject(sandbox.faults, "operation")
     if fault:
         return fault
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
-        return _refused(100, "the body is not a JSON object")
+        return refused("the body is not a JSON object")
     frequency = body.get("paymentFrequency")
     if frequency not in FREQUENCIES:
-        return _refused(100, f"paymentFrequency must be one of {', '.join(FREQUENCIES)}")
+        return refused(f"paymentFrequency must be one of {', '.join(FREQUENCIES)}")
     transaction_id = str(body.get("transactionId", ""))
     with sandbox.store.lock:
         t = sandbox.store.transactions.get(transaction_id)
@@ -282,7 +278,7 @@ def recurrent_subscribe() -> Any:
         if t is None or t.terminal != token.merchant.terminal_id or (
                 token.invoice_id is not None and token.invoice_id != t.invoice_id) \
                 or t.status in ("REJECT", "CANCEL"):
-            return _refused(100, "transaction not found")
+            return refused("transaction not found")
         now = _sdk_date(datetime.now(UTC))
         schedule = sandbox.store.recurrent_schedules.get(transaction_id, {"createdDate": now})
         schedule.update({
